@@ -1,0 +1,111 @@
+"""Recording: each op on tensors that require grad gets a GradFn holding its
+inputs' values at record time and edges to their own GradFns."""
+from __future__ import annotations
+
+import weakref
+
+from .grad_mode import grad_enabled
+
+_accumulators: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+class AccumulateGrad:
+    """The edge into a leaf: its gradient is added to `leaf.grad`."""
+
+    __slots__ = ("leaf",)
+
+    def __init__(self, leaf):
+        self.leaf = leaf
+
+    @staticmethod
+    def of(leaf) -> "AccumulateGrad":
+        acc = _accumulators.get(leaf)
+        if acc is None:
+            acc = _accumulators[leaf] = AccumulateGrad(leaf)
+        return acc
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+
+class GradFn:
+    """The backward of one recorded op: `op` and `arg` select the derivative rule."""
+
+    __slots__ = ("op", "arg", "next", "saved", "versions", "out_shape", "__weakref__")
+
+    def __init__(self, op, arg, srcs, out):
+        self.op, self.arg, self.out_shape = op, arg, out.shape
+        self.next = [edge(s) for s in srcs]
+        self.saved = [_saved(s) for s in srcs]
+        self.versions = [_version_owner(s) + (_version_owner(s)[0]._version,) for s in srcs]
+
+    def name(self) -> str:
+        label = self.op if isinstance(self.op, str) else self.op.name
+        return "".join(part.capitalize() for part in label.split("_")) + "Backward0"
+
+    def saved_tensors(self):
+        if self.saved is None:
+            raise RuntimeError("Trying to backward through the graph a second time (or directly access saved tensors "
+                               "after they have already been freed). Saved intermediate values of the graph are freed "
+                               "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+                               "backward through the graph a second time or if you need to access saved tensors after "
+                               "calling backward.")
+        for (owner, _, version), t in zip(self.versions, self.saved):
+            if owner._version != version:
+                raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an "
+                                   f"inplace operation: [{t.dtype.name} {list(t.shape)}] is at version "
+                                   f"{owner._version}; expected version {version} instead.")
+        return self.saved
+
+    def free(self) -> None:
+        self.saved = None
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+def edge(t):
+    if not t.requires_grad:
+        return None
+    return t.grad_fn if t.grad_fn is not None else AccumulateGrad.of(t)
+
+
+def _version_owner(t):
+    return (t._base if t._base is not None else t,)
+
+
+def _saved(t):
+    """The input as it is now: a leaf is kept itself (so higher-order gradients
+    reach it); any other tensor as a snapshot of its current value and grad_fn."""
+    if t.grad_fn is None:
+        return t
+    snap = type(t)._wrap(t.node)
+    snap.requires_grad, snap.grad_fn = t.requires_grad, t.grad_fn
+    return snap
+
+
+def record(out, op, arg, srcs):
+    """Attach a GradFn to `out` when grad mode is on and an input requires grad."""
+    if grad_enabled() and any(s.requires_grad for s in srcs):
+        out.requires_grad = True
+        out.grad_fn = GradFn(op, arg, srcs, out)
+    return out
+
+
+def check_inplace(t, name: str) -> None:
+    if not grad_enabled():
+        return
+    owner = t._base if t._base is not None else t
+    if owner.requires_grad and owner.grad_fn is None:
+        raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation ({name}).")
+
+
+def record_assign(t, value) -> None:
+    """After an in-place op, `t` carries the history of its new value."""
+    if t._base is not None:
+        if grad_enabled() and (value.requires_grad or t._base.requires_grad):
+            raise RuntimeError("in-place operations on views of tensors that require grad are not supported; "
+                               "use an out-of-place op (or clone() the tensor first)")
+        return
+    if grad_enabled():
+        t.requires_grad, t.grad_fn = value.requires_grad or t.requires_grad, value.grad_fn

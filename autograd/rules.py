@@ -1,0 +1,108 @@
+"""Derivative rules: for each primitive op, the gradients of its inputs from
+the gradient of its output, written with lazy tensor ops so the backward
+pass is more graph that the scheduler fuses.
+
+Inputs of elementwise primitives are already broadcast and cast to the output's
+shape, so only `expand` reduces a gradient. Ties: `maximum`/`minimum` split the
+gradient equally between tied inputs, and amax/amin share it equally among the
+tied elements of a row, as PyTorch does.
+"""
+from __future__ import annotations
+
+import math
+
+from lazyfuse.runtime.graph import Op
+from lazyfuse.runtime.writeback import embed_steps
+
+
+def _sign(a):
+    return (a > 0).cast(a.dtype) - (a < 0).cast(a.dtype)
+
+
+def _pow_exponent(a, b, g):
+    grad = g * a.pow(b) * a.log()
+    return grad.where(~((a == 0) & (b >= 0)), 0)
+
+
+def _reduce_max(fn, g, a, is_max):
+    best = (a.amax(fn.arg, keepdim=True) if is_max else a.amin(fn.arg, keepdim=True))
+    hit = (a == best).cast(a.dtype)
+    return [g.expand(a.shape) * hit / hit.sum(fn.arg, keepdim=True).expand(a.shape)]
+
+
+def _prod(fn, g, a):
+    zero = a == 0
+    nonzero = a.where(~zero, 1)
+    others = nonzero.prod(fn.arg, keepdim=True).expand(a.shape)
+    zeros = zero.sum(fn.arg, keepdim=True).expand(a.shape)
+    grad = others.where(zeros == 1, 0).where(zero, (others / nonzero).where(zeros == 0, 0))
+    return [g.expand(a.shape) * grad]
+
+
+ELEMENTWISE_RULES = {
+    Op.NEG: lambda g, a: [-g],
+    Op.EXP: lambda g, a: [g * a.exp()],
+    Op.EXP2: lambda g, a: [g * a.exp2() * math.log(2)],
+    Op.LOG: lambda g, a: [g / a],
+    Op.LOG2: lambda g, a: [g / (a * math.log(2))],
+    Op.SIN: lambda g, a: [g * a.cos()],
+    Op.COS: lambda g, a: [-g * a.sin()],
+    Op.SQRT: lambda g, a: [g / (2 * a.sqrt())],
+    Op.RECIP: lambda g, a: [-g * a.reciprocal() * a.reciprocal()],
+    Op.TANH: lambda g, a: [g * (1 - a.tanh() * a.tanh())],
+    Op.ABS: lambda g, a: [g * _sign(a)],
+    Op.ADD: lambda g, a, b: [g, g],
+    Op.SUB: lambda g, a, b: [g, -g],
+    Op.MUL: lambda g, a, b: [g * b, g * a],
+    Op.DIV: lambda g, a, b: [g / b, -g * a / (b * b)],
+    Op.POW: lambda g, a, b: [g * b * a.pow(b - 1), _pow_exponent(a, b, g)],
+    Op.MOD: lambda g, a, b: [g, -g * a.floor_divide(b)],
+    Op.MAX: lambda g, a, b: [g * ((a > b).cast(a.dtype) + (a == b).cast(a.dtype) * 0.5),
+                             g * ((b > a).cast(a.dtype) + (a == b).cast(a.dtype) * 0.5)],
+    Op.MIN: lambda g, a, b: [g * ((a < b).cast(a.dtype) + (a == b).cast(a.dtype) * 0.5),
+                             g * ((b < a).cast(a.dtype) + (a == b).cast(a.dtype) * 0.5)],
+    Op.WHERE: lambda g, c, a, b: [None, g.where(c, 0), (g * 0).where(c, g)],
+}
+
+NO_GRADIENT = {Op.NOT, Op.LT, Op.LE, Op.EQ, Op.NE, Op.FLOORDIV}
+
+
+def gradients(fn, g, saved):
+    """Gradients for each input of `fn` (None where an input gets none)."""
+    op = fn.op
+    if op in ELEMENTWISE_RULES:
+        return ELEMENTWISE_RULES[op](g, *saved)
+    if op in NO_GRADIENT:
+        return [None] * len(saved)
+    a = saved[0]
+    if op is Op.CAST:
+        return [g.cast(a.dtype) if a.dtype.is_floating_point else None]
+    if op is Op.SUM:
+        return [g.expand(a.shape)]
+    if op is Op.PROD:
+        return _prod(fn, g, a)
+    if op in (Op.REDUCE_MAX, Op.REDUCE_MIN):
+        return _reduce_max(fn, g, a, op is Op.REDUCE_MAX)
+    return [_movement_gradient(fn, g, a)]
+
+
+def _movement_gradient(fn, g, a):
+    name, arg = fn.op, fn.arg
+    if name == "reshape":
+        return g.reshape(a.shape)
+    if name == "permute":
+        return g.permute(tuple(sorted(range(len(arg)), key=lambda d: arg[d])))
+    if name == "expand":
+        axes = tuple(d for d, (s, n) in enumerate(zip(a.shape, arg)) if s != n)
+        return g.sum(axes, keepdim=True) if axes else g
+    if name == "pad":
+        return g._shrink(tuple((before, before + s) for (before, _), s in zip(arg, a.shape)))
+    if name in ("shrink", "stride"):
+        for step_name, step_arg in embed_steps(g.shape, a.shape, name, arg):
+            g = g._move(step_name, step_arg)
+        return g
+    if name == "to":
+        return g.to(a.device)
+    if name == "clone":
+        return g
+    raise AssertionError(f"no derivative rule for {name}")

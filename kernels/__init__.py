@@ -1,0 +1,1 @@
+"""Kernel renderers: the scheduled kernel IR as OpenCL C (and Triton) source."""

@@ -1,0 +1,478 @@
+"""OpenCL C renderer: turns a scheduled Kernel into vectorised OpenCL C source.
+
+PoCL does not vectorise across work-items, so each work-item computes W
+lanes at once with OpenCL vector types (float8, double4, ...), and a scalar
+copy of the same code handles the tail. An index into a node is tracked as
+lanes `base + lane * step`, so a contiguous read becomes one vload, a
+broadcast read one scalar load, and only reads through irregular views
+gather lane by lane.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from lazyfuse.runtime import dtypes
+from lazyfuse.runtime.dtypes import DType
+from lazyfuse.runtime.graph import BINARY, COMPARISON, REDUCE, UNARY, Node, Op
+from lazyfuse.runtime.schedule import Kernel, is_flat_identity, is_row_broadcast
+from lazyfuse.runtime.view import View
+
+# PoCL's znver3 build crashes LLVM on 512-bit vectors (float16): keep vectors at 256 bits
+VECTOR_BYTES = 32
+MAX_LANES = 8
+LOCAL_SIZE = 256  # measured here: a little faster than letting PoCL choose
+
+_CL_TYPE = {"bool": "char", "int32": "int", "int64": "long", "float16": "float", "float32": "float", "float64": "double"}
+_INT_OF_SIZE = {1: "char", 2: "short", 4: "int", 8: "long"}
+_UNARY_FN = {Op.EXP: "exp", Op.LOG: "log", Op.EXP2: "exp2", Op.LOG2: "log2", Op.SIN: "sin", Op.COS: "cos",
+             Op.SQRT: "sqrt", Op.TANH: "tanh"}
+_INFIX = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
+_REDUCE_STEP = {Op.SUM: Op.ADD, Op.PROD: Op.MUL, Op.REDUCE_MAX: Op.MAX, Op.REDUCE_MIN: Op.MIN}
+_OP_NAME = {Op.REDUCE_MAX: "max", Op.REDUCE_MIN: "min", Op.FLOORDIV: "floordiv", Op.RECIP: "recip"}
+
+
+def register_type(dtype: DType) -> str:
+    return _CL_TYPE[dtype.name]
+
+
+def storage_type(dtype: DType) -> str:
+    return "half" if dtype is dtypes.float16 else register_type(dtype)
+
+
+def register_bytes(dtype: DType) -> int:
+    return 4 if dtype is dtypes.float16 else dtype.itemsize
+
+
+def literal(value, dtype: DType) -> str:
+    if dtype is dtypes.bool_:
+        return "(char)1" if value else "(char)0"
+    if dtype.kind == "int":
+        value = int(value)
+        if dtype is dtypes.int64:
+            return "(-9223372036854775807L-1)" if value == -(2**63) else f"{value}L"
+        return "(-2147483647-1)" if value == -(2**31) else str(value)
+    value = float(value)
+    if math.isnan(value):
+        text = "NAN"
+    elif math.isinf(value):
+        text = "INFINITY" if value > 0 else "(-INFINITY)"
+    else:
+        text = repr(value) + ("f" if register_type(dtype) == "float" else "")
+    return f"(({register_type(dtype)}){text})" if text.startswith(("N", "I", "(")) else text
+
+
+def reduce_identity(op: Op, dtype: DType) -> str:
+    if op is Op.SUM:
+        return literal(0, dtype)
+    if op is Op.PROD:
+        return literal(1, dtype)
+    big = {"float": math.inf, "int": 2 ** (8 * dtype.itemsize - 1) - 1, "bool": 1}[dtype.kind]
+    small = {"float": -math.inf, "int": -(2 ** (8 * dtype.itemsize - 1)), "bool": 0}[dtype.kind]
+    return literal(small if op is Op.REDUCE_MAX else big, dtype)
+
+
+@dataclass(frozen=True)
+class Index:
+    """Where the W lanes of a work-item read a node: `base + lane * step` for an
+    int step (step 0: every lane reads base), or a vector of W positions when
+    step is None. `aligned`: base is statically a multiple of W. `valid`: a
+    condition (scalar or vector) outside which positions read as zero."""
+
+    base: str
+    step: Optional[int]
+    aligned: bool = False
+    valid: Optional[str] = None
+
+
+@dataclass
+class RenderedKernel:
+    name: str
+    source: str
+    args: list[Node]  # buffers in argument order: outputs first, then inputs
+    global_size: int
+    local_size: Optional[int]
+    work_items: int
+
+
+class _Block:
+    """Statements of one scope at one vector width, with common subexpressions shared."""
+
+    def __init__(self, lanes: int, indent: str):
+        self.lanes, self.indent = lanes, indent
+        self.lines: list[str] = []
+        self.cache: dict = {}
+        self.count = 0
+
+    def emit(self, line: str) -> None:
+        self.lines.append(self.indent + line)
+
+    def var(self, ctype: str, expr: str, prefix: str = "v") -> str:
+        name = f"{prefix}{self.count}"
+        self.count += 1
+        self.emit(f"{ctype} {name} = {expr};")
+        return name
+
+
+class OpenCLRenderer:
+    def __init__(self, kernel: Kernel):
+        self.k = kernel
+        types = [n.dtype for n in kernel.outputs] + [n.dtype for n in kernel.inputs]
+        types += [r.dtype for r in kernel.reduces]
+        self.lanes = min(MAX_LANES, VECTOR_BYTES // max(register_bytes(t) for t in types))
+        sizes = [math.prod(kernel.shape)] + [n.numel for n in kernel.outputs] + [_extent(n) for n in kernel.inputs]
+        self.itype = "int" if max(sizes) < 2**31 - 2 * MAX_LANES else "long"
+        self.args: dict[Node, str] = {}
+        for o in kernel.outputs:
+            self.args[o] = f"out{len(self.args)}"
+        self.accumulators: dict[Node, str] = {}
+        self.ops_seen: list[str] = []
+
+    # ------------------------------------------------------------------ public
+    def render(self) -> RenderedKernel:
+        k = self.k
+        full = k.full_outputs()
+        for o in k.outputs:  # a wrong size here would write past a buffer
+            expected = math.prod(k.shape) if (o in full or not k.is_reduction) else k.rows * k.split
+            assert o.numel == expected, f"output {o} does not fit kernel over {k.shape} reducing {k.axes}"
+        body = self._row_kernel() if k.is_reduction else self._pointwise_kernel()
+        name = self._name()
+        params = []
+        for node, arg in self.args.items():
+            const = "" if arg.startswith("out") else "const "
+            params.append(f"__global {const}{storage_type(node.dtype)}* restrict {arg}")
+        header = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
+        source = f"{header}__kernel void {name}({', '.join(params)}) {{\n" + "\n".join(body) + "\n}\n"
+        work_items = self._work_items()
+        local = min(LOCAL_SIZE, work_items) if work_items > 0 else None
+        global_size = -(-work_items // local) * local if local else 0
+        return RenderedKernel(name, source, list(self.args), global_size, local, work_items)
+
+    def _work_items(self) -> int:
+        if self.k.is_reduction:
+            return self.k.rows * self.k.split
+        return -(-math.prod(self.k.shape) // self.lanes)
+
+    def _name(self) -> str:
+        ops = list(dict.fromkeys(self.ops_seen))
+        kind = "reduce" if self.k.is_reduction else "map"
+        if self.k.split > 1:
+            kind = "partial"
+        label = "_".join(ops[:6]) or "copy"
+        digest = hashlib.sha1(repr((label, self.k.shape)).encode()).hexdigest()[:4]
+        return f"{kind}_{label}_{digest}"
+
+    # --------------------------------------------------------------- kernels
+    def _pointwise_kernel(self) -> list[str]:
+        k, W, it = self.k, self.lanes, self.itype
+        n = math.prod(k.shape)
+        lines = [f"  const {it} gid = get_global_id(0);",
+                 f"  if (gid >= {self._work_items()}) return;",
+                 f"  const {it} base = gid * {W};"]
+        vec = _Block(W, "    ")
+        self._store_outputs(vec, k.outputs, Index("base", 1, aligned=True))
+        scalar = _Block(1, "      ")
+        self._store_outputs(scalar, k.outputs, Index("i", 0, aligned=True))
+        if W > 1 and n >= W:
+            lines += [f"  if (base + {W} <= {n}) {{"] + vec.lines + ["    return;", "  }"]
+        lines += [f"  for ({it} i = base; i < min(base + {W}, ({it}){n}); i++) {{"] + scalar.lines + ["  }"]
+        return lines
+
+    def _row_kernel(self) -> list[str]:
+        k, W, it = self.k, self.lanes, self.itype
+        R, P = k.row_len, k.split
+        chunk = -(-(-(-R // P)) // W) * W if P > 1 else R
+        lines = [f"  const {it} gid = get_global_id(0);",
+                 f"  if (gid >= {self._work_items()}) return;",
+                 f"  const {it} row = gid / {P};" if P > 1 else f"  const {it} row = gid;",
+                 f"  const {it} r_begin = (gid % {P}) * {chunk};" if P > 1 else f"  const {it} r_begin = 0;",
+                 f"  const {it} r_end = min(({it}){R}, r_begin + {chunk});" if P > 1 else f"  const {it} r_end = {R};"]
+        order = [d for d in range(len(k.shape)) if d not in k.axes] + list(k.axes)
+        element_view = View.contiguous(k.shape).permute(tuple(order))
+        aligned = R % W == 0 and chunk % W == 0
+
+        def element_index(block: _Block, var: str) -> Index:
+            flat = Index(f"(row * {R} + {var})", 0 if block.lanes == 1 else 1, aligned=aligned or block.lanes == 1)
+            return self._through_view(block, flat, element_view)
+
+        for phase in k.reduce_phases:
+            lines += self._reduce_phase(phase, element_index)
+        full = k.full_outputs()
+        if full:
+            lines += self._row_loop(lambda block, var: self._store_outputs(block, full, element_index(block, var)),
+                                    "0", str(R))
+        rest = [o for o in k.outputs if o not in full]
+        if rest:
+            block = _Block(1, "  ")
+            if P > 1:
+                for o in rest:  # partial results: one slot per (row, chunk)
+                    block.emit(f"{self.args[o]}[gid] = {self.accumulators[o.srcs[0]]};")
+            else:
+                self._store_outputs(block, rest, Index("row", 0, aligned=True))
+            lines += block.lines
+        return lines
+
+    def _row_loop(self, fill, begin: str, end: str) -> list[str]:
+        W, it = self.lanes, self.itype
+        lines = []
+        if W > 1:
+            vec = _Block(W, "    ")
+            fill(vec, "r")
+            lines += [f"  {it} r = {begin};", f"  for (; r + {W} <= {end}; r += {W}) {{"] + vec.lines + ["  }"]
+            start = "r"
+        else:
+            start = begin
+            lines += [f"  {it} r = {begin};"]
+        scalar = _Block(1, "    ")
+        fill(scalar, "r")
+        lines += [f"  for (r = {start}; r < {end}; r++) {{"] + scalar.lines + ["  }"]
+        return ["  {"] + ["  " + line for line in lines] + ["  }"]
+
+    def _reduce_phase(self, phase: list[Node], element_index) -> list[str]:
+        W = self.lanes
+        lines = []
+        for r in phase:
+            self.ops_seen.append(_op_name(r.op))
+            t = register_type(r.dtype)
+            acc = f"acc{len(self.accumulators)}"
+            ident = reduce_identity(r.op, r.dtype)
+            lines += [f"  {t} {acc} = {ident};"]
+            if W > 1:
+                lines += [f"  {t}{W} {acc}_v = ({t}{W}){ident};"]
+            self.accumulators[r] = acc
+
+        def fill(block: _Block, var: str):
+            idx = element_index(block, var)
+            for r in phase:
+                value = self.value(block, r.srcs[0], idx)
+                acc = self.accumulators[r] + ("_v" if block.lanes > 1 else "")
+                block.emit(f"{acc} = {self._binary(_REDUCE_STEP[r.op], acc, value, r.dtype, block.lanes)};")
+
+        lines += self._row_loop(fill, "r_begin", "r_end")
+        if W > 1:  # fold the lanes into the scalar accumulator
+            for r in phase:
+                acc = self.accumulators[r]
+                lines += [f"  {acc} = {self._binary(_REDUCE_STEP[r.op], acc, f'{acc}_v.s{lane:x}', r.dtype, 1)};"
+                          for lane in range(W)]
+        return lines
+
+    def _store_outputs(self, block: _Block, outputs: list[Node], idx: Index) -> None:
+        for o in outputs:
+            value = self.value(block, o, idx)
+            ptr = self.args[o]
+            if block.lanes == 1:
+                store = f"vstore_half({value}, {idx.base}, {ptr})" if o.dtype is dtypes.float16 else f"{ptr}[{idx.base}] = {value}"
+                block.emit(store + ";")
+            elif idx.step == 1:
+                fn = "vstore_half" if o.dtype is dtypes.float16 else "vstore"
+                block.emit(f"{fn}{block.lanes}({value}, 0, {ptr} + {idx.base});")
+            else:
+                positions = self._vector_index(block, idx)
+                for lane in range(block.lanes):
+                    pos, val = f"{positions}.s{lane:x}", f"{value}.s{lane:x}"
+                    block.emit(f"vstore_half({val}, {pos}, {ptr});" if o.dtype is dtypes.float16 else f"{ptr}[{pos}] = {val};")
+
+    # --------------------------------------------------------------- indices
+    def _vector_index(self, block: _Block, idx: Index) -> str:
+        if idx.step is None:
+            return idx.base
+        key = ("lanes", idx.base, idx.step)
+        if key not in block.cache:
+            lanes = ", ".join(str(i * idx.step) for i in range(block.lanes))
+            block.cache[key] = block.var(f"{self.itype}{block.lanes}", f"({idx.base}) + ({self.itype}{block.lanes})({lanes})", "i")
+        return block.cache[key]
+
+    def _through_view(self, block: _Block, idx: Index, view: View) -> Index:
+        """The index into a view's source for lanes at `idx` of the view."""
+        W = block.lanes
+        if view.is_flat_shift:
+            base = idx.base if view.offset == 0 else f"({idx.base} + {view.offset})"
+            return Index(base, idx.step, idx.aligned and view.offset % W == 0, idx.valid)
+        dims = view.merged_dims()
+        inner_size, inner_stride, inner_mask = dims[-1] if dims else (1, 0, (0, 1))
+        if idx.step == 0 or W == 1:
+            return self._view_scalar(block, idx, dims, view.offset, idx.step)
+        if idx.step == 1 and idx.aligned and inner_size % W == 0 and inner_mask == (0, inner_size):
+            lane0 = self._view_scalar(block, Index(idx.base, 0, valid=idx.valid), dims, view.offset, 0)
+            aligned = inner_stride == 1 and view.offset % W == 0 and all(st % W == 0 for _, st, _ in dims[:-1])
+            return Index(lane0.base, inner_stride, aligned, lane0.valid)
+        return self._view_scalar(block, Index(self._vector_index(block, idx), None, valid=idx.valid), dims, view.offset, None)
+
+    def _view_scalar(self, block: _Block, idx: Index, dims, offset: int, step) -> Index:
+        """Apply strides and masks to the (scalar or vector) flat position idx.base."""
+        key = ("view", idx.base, tuple(dims), offset)
+        if key in block.cache:
+            base, valid = block.cache[key]
+        else:
+            flat = idx.base
+            if step is None or len(dims) > 1:
+                flat = block.var(self._itype(block, step), flat, "i")
+            terms = [str(offset)] if offset else []
+            conds = []
+            div = 1
+            for d, (size, stride, (lo, hi)) in reversed(list(enumerate(dims))):
+                coord = flat if div == 1 else f"({flat} / {div})"
+                if d > 0:
+                    coord = f"({coord} % {size})"
+                if stride:
+                    terms.append(coord if stride == 1 else f"{coord} * {stride}")
+                if (lo, hi) != (0, size):
+                    conds.append(f"({coord} >= {lo} && {coord} < {hi})" if lo > 0 else f"({coord} < {hi})")
+                div *= size
+            base = block.var(self._itype(block, step), " + ".join(terms) or "0", "i")
+            valid = " && ".join(conds) if conds else None
+            if valid is not None:
+                valid = block.var(self._itype(block, step), valid, "m")
+            block.cache[key] = (base, valid)
+        if idx.valid and valid:
+            valid = f"({idx.valid} && {valid})"
+        return Index(base, step, False, valid or idx.valid)
+
+    def _itype(self, block: _Block, step) -> str:
+        return self.itype if step is not None or block.lanes == 1 else f"{self.itype}{block.lanes}"
+
+    # --------------------------------------------------------------- values
+    def value(self, block: _Block, node: Node, idx: Index) -> str:
+        """The variable holding `node` at the lanes `idx`, emitting what computes it."""
+        node = self.k.replace.get(node, node)
+        key = (id(node), idx)
+        if key in block.cache:
+            return block.cache[key]
+        if node in self.accumulators:
+            result = self.accumulators[node]
+        elif node in self.k.inputs or node.is_realized:
+            result = self._load(block, node, idx)
+        elif node.op is Op.CONST:
+            result = literal(node.arg, node.dtype)
+        elif node.op is Op.VIEW:
+            src = self.k.replace.get(node.srcs[0], node.srcs[0])
+            if src in self.accumulators and is_row_broadcast(node):
+                result = self.accumulators[src]
+            elif is_flat_identity(node):
+                result = self.value(block, node.srcs[0], idx)
+            else:
+                result = self.value(block, node.srcs[0], self._through_view(block, idx, node.arg))
+        else:
+            self.ops_seen.append(_op_name(node.op))
+            srcs = [self.value(block, s, idx) for s in node.srcs]
+            expr = self._elementwise(node, srcs, block.lanes)
+            result = block.var(_vec(register_type(node.dtype), block.lanes), expr)
+        block.cache[key] = result
+        return result
+
+    def _load(self, block: _Block, node: Node, idx: Index) -> str:
+        if node not in self.args:
+            self.args[node] = f"in{len(self.args)}"
+        ptr, W = self.args[node], block.lanes
+        half = node.dtype is dtypes.float16
+        t = _vec(register_type(node.dtype), W)
+        base = idx.base
+        if idx.valid:  # clamp positions outside the view's mask to 0, a readable address
+            zero = f"({self._itype(block, idx.step)})0"
+            base = block.var(self._itype(block, idx.step), f"({idx.valid}) ? {base} : 0" if (idx.step is not None or W == 1) else f"select({zero}, {base}, {idx.valid})", "i")
+        if idx.step == 0 or W == 1:
+            expr = f"vload_half({base}, {ptr})" if half else f"{ptr}[{base}]"
+        elif idx.step == 1:
+            expr = f"vload_half{W}(0, {ptr} + {base})" if half else f"vload{W}(0, {ptr} + {base})"
+        else:
+            positions = self._vector_index(block, Index(base, idx.step))
+            lanes = [f"vload_half({positions}.s{i:x}, {ptr})" if half else f"{ptr}[{positions}.s{i:x}]" for i in range(W)]
+            expr = f"({t})({', '.join(lanes)})"
+        value = block.var(t, expr)
+        if idx.valid:
+            value = block.var(t, self._select(idx.valid, value, literal(0, node.dtype), node.dtype, W, idx.step is None))
+        return value
+
+    def _select(self, cond: str, a: str, b: str, dtype: DType, lanes: int, vector_cond: bool = True) -> str:
+        """cond ? a : b, lane by lane; cond holds nonzero for true."""
+        if lanes == 1 or not vector_cond:
+            return f"(({cond}) ? {a} : {b})"
+        itype, t = _INT_OF_SIZE[register_bytes(dtype)], _vec(register_type(dtype), lanes)
+        return f"select(({t})({b}), ({t})({a}), convert_{itype}{lanes}({cond}) != ({itype})0)"
+
+    def _elementwise(self, node: Node, srcs: list[str], lanes: int) -> str:
+        op = node.op
+        if op is Op.WHERE:
+            return self._select(srcs[0], srcs[1], srcs[2], node.dtype, lanes)
+        if op in UNARY:
+            return self._unary(op, srcs[0], node.srcs[0].dtype, node.dtype, lanes)
+        src_dtype = node.srcs[0].dtype
+        expr = self._binary(op, srcs[0], srcs[1], src_dtype, lanes)
+        return self._bool(expr, lanes) if op in COMPARISON else expr
+
+    def _bool(self, comparison: str, lanes: int) -> str:
+        """A comparison's result (-1 per true lane for vectors, 1 for scalars) as 0/1 chars."""
+        return f"(convert_char{lanes if lanes > 1 else ''}({comparison}) & (char)1)"
+
+    def _unary(self, op: Op, a: str, src: DType, dst: DType, lanes: int) -> str:
+        t = _vec(register_type(dst), lanes)
+        if op is Op.CAST:
+            if dst is dtypes.bool_:
+                return self._bool(f"{a} != {literal(0, src)}", lanes)
+            return f"convert_{t}({a})"
+        if op is Op.NEG:
+            return f"(-{a})"
+        if op is Op.NOT:
+            return f"({a} ^ (char)1)"
+        if op is Op.RECIP:
+            return f"({literal(1, dst)} / {a})"
+        if op is Op.ABS:
+            return f"fabs({a})" if dst.kind == "float" else self._select(f"{a} < 0", f"(-{a})", a, dst, lanes)
+        return f"{_UNARY_FN[op]}({a})"
+
+    def _binary(self, op: Op, a: str, b: str, dtype: DType, lanes: int) -> str:
+        """a op b for operands of `dtype` (the result of a comparison is rendered by the caller)."""
+        is_float = dtype.kind == "float"
+        if op in _INFIX:
+            return f"({a} {_INFIX[op]} {b})"
+        if op is Op.DIV:
+            return f"({a} / {b})"
+        if op in (Op.MAX, Op.MIN):
+            if not is_float:
+                return f"{'max' if op is Op.MAX else 'min'}({a}, {b})"
+            fn = "fmax" if op is Op.MAX else "fmin"
+            # fmax ignores NaN; PyTorch propagates it
+            return self._select(f"isnan({a}) | isnan({b})", f"({a} + {b})", f"{fn}({a}, {b})", dtype, lanes)
+        if op is Op.POW:
+            if is_float:
+                return f"pow({a}, {b})"
+            t = _vec(register_type(dtype), lanes)
+            d = _vec("double", lanes)
+            return f"convert_{t}_rte(pow(convert_{d}({a}), convert_{d}({b})))"
+        if op in (Op.FLOORDIV, Op.MOD):
+            return self._floor_div_mod(op, a, b, dtype, lanes)
+        raise AssertionError(f"no OpenCL rendering for {op}")
+
+    def _floor_div_mod(self, op: Op, a: str, b: str, dtype: DType, lanes: int) -> str:
+        """Python's // and % (rounding toward negative infinity); integer division
+        by zero gives 0 instead of trapping."""
+        if dtype.kind == "float":
+            if op is Op.FLOORDIV:
+                return f"floor({a} / {b})"
+            rem = f"fmod({a}, {b})"
+            fix = f"({rem} != 0) & (({rem} < 0) != ({b} < 0))"
+            return self._select(fix, f"({rem} + {b})", rem, dtype, lanes)
+        safe_b = self._select(f"{b} == 0", literal(1, dtype), b, dtype, lanes)
+        quotient, rem = f"({a} / {safe_b})", f"({a} % {safe_b})"
+        fix = f"({rem} != 0) & (({rem} < 0) != ({safe_b} < 0))"
+        result = (self._select(fix, f"({quotient} - {literal(1, dtype)})", quotient, dtype, lanes) if op is Op.FLOORDIV
+                  else self._select(fix, f"({rem} + {safe_b})", rem, dtype, lanes))
+        return self._select(f"{b} == 0", literal(0, dtype), result, dtype, lanes)
+
+
+def _vec(ctype: str, lanes: int) -> str:
+    return ctype if lanes == 1 else f"{ctype}{lanes}"
+
+
+def _op_name(op: Op) -> str:
+    return _OP_NAME.get(op, op.name.lower())
+
+
+def _extent(node: Node) -> int:
+    return node.buffer.nbytes // max(node.dtype.itemsize, 1) if node.buffer is not None else node.numel
+
+
+def render(kernel: Kernel) -> RenderedKernel:
+    return OpenCLRenderer(kernel).render()

@@ -1,0 +1,58 @@
+"""lazyfuse: PyTorch's tensor API, recorded lazily and fused into generated kernels.
+
+    import lazyfuse as torch
+"""
+from __future__ import annotations
+
+import types as _types
+
+from lazyfuse.runtime import dtypes as _dtypes
+from lazyfuse.runtime.devices import device
+from lazyfuse.runtime.profiler import Profile as profile
+
+from . import autograd
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (arange, as_tensor, empty, empty_like, from_numpy, full, full_like, linspace, manual_seed,
+                       ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
+from .devices import cuda, opencl, synchronize
+from .functional import cat, matmul, stack, where
+from .tensor import Tensor, broadcast_shapes
+
+bool = _dtypes.bool_  # noqa: A001 - PyTorch's name
+int32 = int = _dtypes.int32  # noqa: A001
+int64 = long = _dtypes.int64
+float16 = half = _dtypes.float16
+float32 = float = _dtypes.float32  # noqa: A001
+float64 = double = _dtypes.float64
+dtype = _dtypes.DType
+
+
+def realize(*tensors: Tensor) -> None:
+    """Compute several tensors in one schedule, so they share kernels."""
+    from lazyfuse.runtime.realize import realize as _realize
+    _realize([t.node for t in tensors])
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(t: Tensor) -> int:
+    return t.numel()
+
+
+def _tensor_function(name: str):
+    def fn(input: Tensor, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = f"lazyfuse.{name}(t, ...) is t.{name}(...)"
+    return fn
+
+
+for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "neg",
+              "reciprocal", "square", "clamp", "clip", "pow", "maximum", "minimum", "logical_not", "logical_and",
+              "logical_or", "sum", "mean", "var", "std", "amax", "amin", "max", "min", "prod", "argmax", "argmin",
+              "logsumexp", "softmax", "log_softmax", "reshape", "permute", "transpose", "flatten", "squeeze",
+              "unsqueeze", "t", "add", "sub", "mul", "div", "floor_divide", "remainder", "dot", "mm", "all", "any",
+              "split", "chunk", "narrow", "lt", "le", "gt", "ge", "eq", "ne"):
+    globals()[_name] = _tensor_function(_name)

@@ -1,0 +1,189 @@
+"""Tensor creation functions: tensor, zeros, ones, full, arange, rand, ..."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from lazyfuse.runtime import dtypes
+from lazyfuse.runtime.devices import canonical, device as Device
+from lazyfuse.runtime.graph import Node, Op
+from lazyfuse.runtime.realize import upload
+
+from .tensor import Tensor, _shape_arg
+
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed: int):
+    """Seed the generator behind rand/randn (draws are made on the host, then uploaded)."""
+    global _generator
+    _generator = np.random.default_rng(seed)
+    return _generator
+
+
+def _device_name(device) -> str:
+    return canonical(device if device is not None else "cpu")
+
+
+def _finish(t: Tensor, requires_grad: bool) -> Tensor:
+    return t.requires_grad_() if requires_grad else t
+
+
+def _infer_dtype(array: np.ndarray, data) -> dtypes.DType:
+    if isinstance(data, np.ndarray) or isinstance(data, np.generic):
+        return dtypes.from_numpy(array.dtype)
+    if array.dtype.kind == "f":
+        return dtypes.default_float  # Python floats become float32, as in PyTorch
+    if array.dtype.kind in "iu":
+        return dtypes.int64
+    if array.dtype.kind == "b":
+        return dtypes.bool_
+    raise TypeError(f"cannot make a tensor from data of type {array.dtype}; expected numbers, bools or nested lists of them")
+
+
+def _to_array(data) -> np.ndarray:
+    if isinstance(data, Tensor):
+        return data._value()
+    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+        data = [_to_array(x) for x in data]
+    try:
+        array = np.array(data)
+    except ValueError as e:
+        raise ValueError(f"expected a sequence of equal-length sequences (ragged nested lists cannot make a "
+                         f"tensor): {e}") from None
+    if array.dtype == object:
+        raise ValueError("expected numbers or a sequence of equal-length sequences of numbers, "
+                         f"got {type(data).__name__} holding other objects")
+    if array.dtype.kind in "US":
+        raise TypeError(f"new(): invalid data type '{array.dtype.kind == 'U' and 'str' or 'bytes'}'")
+    return array
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    array = _to_array(data)
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else _infer_dtype(array, data)
+    name = _device_name(device if device is not None else (data.device if isinstance(data, Tensor) else None))
+    return _finish(Tensor._wrap(upload(array.astype(dtype.np_dtype), name, dtype)), requires_grad)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    return tensor(array)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return tensor(data, dtype=dtype, device=device)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    shape = _shape_arg(size if isinstance(size, (tuple, list)) else (size,))
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(shape)}")
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.scalar_dtype(fill_value)
+    name = _device_name(device)
+    _check_size(shape, dtype, name)
+    node = Node.make(Op.CONST, (), dtype.np_dtype.type(fill_value).item(), shape, dtype, name)
+    return _finish(Tensor._wrap(node), requires_grad)
+
+
+def _check_size(shape, dtype, device_name: str) -> None:
+    from lazyfuse.runtime.devices import backend
+    nbytes = math.prod(shape) * dtype.itemsize
+    limit = backend(device_name).max_alloc_bytes
+    if nbytes > limit:
+        raise MemoryError(f"cannot allocate a tensor of shape {list(shape)} ({nbytes} bytes) on {device_name}: "
+                          f"the device allows at most {limit} bytes in one buffer")
+
+
+def _filled(value, shape, dtype, device, requires_grad) -> Tensor:
+    return full(_shape_arg(shape), value, dtype=dtype or dtypes.default_float, device=device, requires_grad=requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _filled(0, size, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _filled(1, size, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _filled(0, size, dtype, device, requires_grad)
+
+
+def _like(t: Tensor, dtype, device):
+    return t.shape, dtype or t.dtype, device or t.device
+
+
+def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    shape, dtype, device = _like(t, dtype, device)
+    return full(shape, 0, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    shape, dtype, device = _like(t, dtype, device)
+    return full(shape, 1, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return zeros_like(t, dtype, device, requires_grad)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    shape, dtype, device = _like(t, dtype, device)
+    return full(shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    is_float = any(isinstance(v, float) for v in values)
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else (dtypes.default_float if is_float else dtypes.int64)
+    return tensor(np.arange(*values).astype(dtype.np_dtype), device=device, requires_grad=requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
+    return tensor(np.linspace(start, end, steps).astype(dtype.np_dtype), device=device, requires_grad=requires_grad)
+
+
+def _random(draw, size, dtype, device, requires_grad) -> Tensor:
+    shape = _shape_arg(size)
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
+    if not dtype.is_floating_point:
+        raise TypeError(f"random floats need a floating point dtype, got {dtype}")
+    data = draw(shape, dtype=np.float64 if dtype is dtypes.float64 else np.float32)
+    return tensor(data.astype(dtype.np_dtype), device=device, requires_grad=requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _random(_generator.random, size, dtype, device, requires_grad)
+
+
+def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return _random(_generator.standard_normal, size, dtype, device, requires_grad)
+
+
+def rand_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return rand(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+
+
+def randn_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    data = _generator.integers(low, high, size=_shape_arg(size if isinstance(size, (tuple, list)) else (size,)))
+    return tensor(data.astype(np.int64), dtype=dtype or dtypes.int64, device=device)

@@ -1,0 +1,121 @@
+"""Composite tensor functions built from primitives: where, matmul, cat,
+stack, max/min with indices, argmax/argmin."""
+from __future__ import annotations
+
+import collections
+import math
+from typing import Sequence
+
+import numpy as np
+
+from lazyfuse.runtime import dtypes
+from lazyfuse.runtime.graph import Op
+
+from .tensor import Tensor, _normalize_dim, broadcast_shapes, promote
+
+MaxResult = collections.namedtuple("MaxResult", ["values", "indices"])
+
+
+def where(condition, input, other) -> Tensor:
+    """input where condition holds, other elsewhere; Python numbers are accepted for either value."""
+    anchor = next(t for t in (condition, input, other) if isinstance(t, Tensor))
+    cond = anchor._operand(condition).cast(dtypes.bool_)
+    a, b = anchor._operand(input), anchor._operand(other)
+    dtype = promote(a, b, other_is_scalar=not (isinstance(input, Tensor) and isinstance(other, Tensor)),
+                    scalar=b if not isinstance(other, Tensor) else a)
+    shape = broadcast_shapes(cond.shape, a.shape, b.shape)
+    cond = cond._broadcast_to(shape)
+    return cond._prim(Op.WHERE, a.cast(dtype)._broadcast_to(shape), b.cast(dtype)._broadcast_to(shape), dtype=dtype)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product with PyTorch's rules for 1-D, 2-D and batched operands,
+    as a multiply-reduce over views (transposed operands are read in place)."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else -1]:
+        left = "x".join(map(str, a.shape if a.ndim > 1 else (1,) + a.shape))
+        right = "x".join(map(str, b.shape if b.ndim > 1 else b.shape + (1,)))
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
+    dtype = promote(a, b, other_is_scalar=False, scalar=b)
+    a, b = a.cast(dtype), b.cast(dtype)
+    if a.ndim == 1 and b.ndim == 1:
+        return (a * b).sum()
+    lhs = a.unsqueeze(0) if a.ndim == 1 else a  # (..., M, K)
+    rhs = b.unsqueeze(-1) if b.ndim == 1 else b  # (..., K, N)
+    batch = broadcast_shapes(lhs.shape[:-2], rhs.shape[:-2])
+    M, K, N = lhs.shape[-2], lhs.shape[-1], rhs.shape[-1]
+    lhs = lhs._broadcast_to(batch + (M, K)).unsqueeze(-2)  # (..., M, 1, K)
+    rhs = rhs._broadcast_to(batch + (K, N)).transpose(-1, -2).unsqueeze(-3)  # (..., 1, N, K)
+    out = (lhs * rhs).sum(-1)
+    if a.ndim == 1:
+        out = out.squeeze(-2)
+    if b.ndim == 1:
+        out = out.squeeze(-1)
+    return out
+
+
+def _positions(x: Tensor, d: int) -> Tensor:
+    """0..n-1 along dim d, broadcast to x's shape."""
+    from .creation import arange
+    n = x.shape[d]
+    idx = arange(n, device=x.device)
+    return idx.reshape(tuple(n if i == d else 1 for i in range(x.ndim))).expand(x.shape)
+
+
+def arg_extreme(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
+    """Index of the first largest (or smallest) element; a NaN counts as the extreme, as in PyTorch."""
+    if dim is None:
+        flat = x.reshape(-1)
+        out = arg_extreme(flat, 0, False, largest)
+        return out.reshape((1,) * x.ndim) if keepdim else out
+    d = _normalize_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return x.detach().cast(dtypes.int64) * 0
+    x._check_nonempty("argmax" if largest else "argmin", d)
+    x = x.detach()
+    best = x.amax(d, keepdim=True) if largest else x.amin(d, keepdim=True)
+    hit = (x == best).logical_or(x != x)
+    candidates = _positions(x, d).where(hit, x.shape[d])
+    return candidates.amin(d, keepdim=keepdim)
+
+
+def max_with_indices(x: Tensor, dim: int, keepdim: bool, largest: bool) -> MaxResult:
+    values = x.amax(dim, keepdim) if largest else x.amin(dim, keepdim)
+    return MaxResult(values, arg_extreme(x, dim, keepdim, largest))
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Concatenate by padding each piece to the full size and adding: one fused kernel."""
+    tensors = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors[:1])
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    first = tensors[0]
+    d = _normalize_dim(dim, first.ndim)
+    for i, t in enumerate(tensors):
+        if t.ndim != first.ndim or any(a != b for j, (a, b) in enumerate(zip(t.shape, first.shape)) if j != d):
+            raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size "
+                               f"{list(first.shape)} but got size {list(t.shape)} for tensor number {i} in the list.")
+    dtype = first.dtype
+    for t in tensors[1:]:
+        dtype = promote(first.cast(dtype), t, other_is_scalar=False, scalar=t)
+    total = sum(t.shape[d] for t in tensors)
+    out, start = None, 0
+    for t in tensors:
+        first._operand(t)  # checks the device
+        pads = [(0, 0)] * t.ndim
+        pads[d] = (start, total - start - t.shape[d])
+        piece = t.cast(dtype)._pad(pads)
+        out = piece if out is None else (out.logical_or(piece) if dtype is dtypes.bool_ else out + piece)
+        start += t.shape[d]
+    return out
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise RuntimeError(f"stack expects each tensor to be equal size, but got {' and '.join(map(str, shapes))}")
+    d = _normalize_dim(dim, tensors[0].ndim + 1)
+    return cat([t.unsqueeze(d) for t in tensors], d)

@@ -1,0 +1,56 @@
+"""Basic indexing: ints, slices (with positive steps), None and Ellipsis, as views."""
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+def _expand_index(index, ndim: int) -> list:
+    items = list(index) if isinstance(index, tuple) else [index]
+    for item in items:
+        if isinstance(item, Tensor) or isinstance(item, (list, np.ndarray)):
+            raise TypeError("indexing with tensors or lists (advanced indexing) is not supported; "
+                            "use ints, slices, None and ...")
+        if not (item is None or item is Ellipsis or isinstance(item, (slice, int, np.integer))) or isinstance(item, bool):
+            raise TypeError(f"invalid index of type {type(item).__name__}; expected ints, slices, None or ...")
+    if sum(item is Ellipsis for item in items) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    used = sum(1 for item in items if item is not None and item is not Ellipsis)
+    if used > ndim:
+        raise IndexError(f"too many indices for tensor of dimension {ndim}")
+    if Ellipsis in items:
+        at = items.index(Ellipsis)
+        items[at:at + 1] = [slice(None)] * (ndim - used)
+    return items + [slice(None)] * (ndim - used - sum(1 for item in items if item is Ellipsis))
+
+
+def getitem(t: Tensor, index) -> Tensor:
+    items = _expand_index(index, t.ndim)
+    ranges, steps, shape = [], [], []
+    dim = 0
+    for item in items:
+        if item is None:
+            shape.append(1)
+            continue
+        size = t.shape[dim]
+        if isinstance(item, slice):
+            if item.step is not None and item.step <= 0:
+                raise ValueError("step must be greater than zero")
+            start, stop, step = item.indices(size)
+            stop = max(stop, start)
+            ranges.append((start, stop))
+            steps.append(step)
+            shape.append(-(-(stop - start) // step))
+        else:
+            i = int(item)
+            if not -size <= i < size:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {size}")
+            i %= size
+            ranges.append((i, i + 1))
+            steps.append(1)
+        dim += 1
+    out = t._shrink(ranges)
+    if any(s != 1 for s in steps):
+        out = out._move("stride", tuple(steps))
+    return out.reshape(tuple(shape)) if tuple(shape) != out.shape else out

@@ -1,0 +1,1 @@
+"""The runtime: graph IR, views, scheduler, buffers, devices and realization."""

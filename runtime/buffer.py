@@ -1,0 +1,67 @@
+"""Device buffers and the per-device pool that recycles them.
+
+A fresh large allocation costs milliseconds in page faults, so freed buffers
+go back to a pool keyed by size and are handed out again. Queues are in
+order, so a recycled buffer is only written after earlier kernels that
+read it have been enqueued before the write.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Callable
+
+
+class BufferPool:
+    def __init__(self, allocate: Callable[[int], Any], limit_bytes: int):
+        self._allocate = allocate
+        self._free: dict[int, list[Any]] = defaultdict(list)
+        self.limit_bytes = limit_bytes  # the largest single allocation the device allows
+        self.closed = False
+
+    def take(self, nbytes: int, device_name: str) -> "Buffer":
+        if nbytes > self.limit_bytes:
+            raise MemoryError(f"cannot allocate {nbytes} bytes on {device_name}: "
+                              f"the device allows at most {self.limit_bytes} bytes in one buffer")
+        free = self._free.get(nbytes)
+        handle = free.pop() if free else None
+        if handle is None:
+            try:
+                handle = self._allocate(max(nbytes, 1))
+            except Exception as e:  # the driver's out-of-memory error
+                self.clear()
+                try:
+                    handle = self._allocate(max(nbytes, 1))
+                except Exception:
+                    raise MemoryError(f"cannot allocate {nbytes} bytes on {device_name}: {e}") from e
+        return Buffer(handle, nbytes, self)
+
+    def give_back(self, handle: Any, nbytes: int) -> None:
+        if self.closed:
+            return
+        self._free[nbytes].append(handle)
+
+    def clear(self) -> None:
+        for handles in self._free.values():
+            for handle in handles:
+                handle.release()
+        self._free.clear()
+
+    def close(self) -> None:
+        """Release pooled memory before the driver shuts down; later frees are not pooled."""
+        self.clear()
+        self.closed = True
+
+
+class Buffer:
+    """One allocation; returns itself to its pool when no node holds it."""
+
+    __slots__ = ("handle", "nbytes", "_pool")
+
+    def __init__(self, handle: Any, nbytes: int, pool: BufferPool):
+        self.handle, self.nbytes, self._pool = handle, nbytes, pool
+
+    def __del__(self):
+        try:
+            self._pool.give_back(self.handle, self.nbytes)
+        except Exception:  # interpreter shutdown: the pool may already be gone
+            pass

@@ -1,0 +1,121 @@
+"""The lazy graph: primitive ops and hash-consed nodes.
+
+Every tensor value, forward or backward, is a Node. Equal subgraphs are one
+Node (hash-consing), so a value computed twice is scheduled once. A node that
+has been computed holds its device buffer and forgets its sources: it is a
+leaf from then on.
+"""
+from __future__ import annotations
+
+import math
+import weakref
+from enum import Enum, auto
+from typing import Any, Optional
+
+from .dtypes import DType
+from .view import View
+
+
+class Op(Enum):
+    BUFFER = auto()  # a computed value in device memory (node.buffer)
+    CONST = auto()  # arg: a Python number, the same at every index
+    VIEW = auto()  # arg: View, how this node's index reads its source
+    CAST = auto()  # to node.dtype
+    # unary
+    NEG = auto(); EXP = auto(); LOG = auto(); EXP2 = auto(); LOG2 = auto(); SIN = auto(); COS = auto()  # noqa: E702
+    SQRT = auto(); RECIP = auto(); TANH = auto(); ABS = auto(); NOT = auto()  # noqa: E702
+    # binary
+    ADD = auto(); SUB = auto(); MUL = auto(); DIV = auto(); FLOORDIV = auto(); MOD = auto(); POW = auto()  # noqa: E702
+    MAX = auto(); MIN = auto(); LT = auto(); LE = auto(); EQ = auto(); NE = auto()  # noqa: E702
+    # ternary
+    WHERE = auto()  # srcs: condition, value if true, value if false
+    # reductions over arg (a tuple of axes); the node keeps the reduced axes as size 1
+    SUM = auto(); PROD = auto(); REDUCE_MAX = auto(); REDUCE_MIN = auto()  # noqa: E702
+    # stage one of a two-stage reduction: arg partial results per row of srcs[0] (a reduction)
+    PARTIAL = auto()
+
+
+UNARY = {Op.NEG, Op.EXP, Op.LOG, Op.EXP2, Op.LOG2, Op.SIN, Op.COS, Op.SQRT, Op.RECIP, Op.TANH, Op.ABS, Op.NOT, Op.CAST}
+BINARY = {Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.FLOORDIV, Op.MOD, Op.POW, Op.MAX, Op.MIN, Op.LT, Op.LE, Op.EQ, Op.NE}
+COMPARISON = {Op.LT, Op.LE, Op.EQ, Op.NE}
+ELEMENTWISE = UNARY | BINARY | {Op.WHERE}
+REDUCE = {Op.SUM, Op.PROD, Op.REDUCE_MAX, Op.REDUCE_MIN}
+
+
+class Node:
+    """One value in the lazy graph. Create nodes with `Node.make`, never directly."""
+
+    __slots__ = ("op", "srcs", "arg", "shape", "dtype", "device", "buffer", "_key", "__weakref__")
+    _interned: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+
+    def __init__(self, op: Op, srcs: tuple["Node", ...], arg: Any, shape: tuple[int, ...], dtype: DType, device: str):
+        self.op, self.srcs, self.arg = op, srcs, arg
+        self.shape, self.dtype, self.device = shape, dtype, device
+        self.buffer = None
+        self._key: Optional[tuple] = None
+
+    @staticmethod
+    def make(op: Op, srcs: tuple["Node", ...], arg: Any, shape: tuple[int, ...], dtype: DType, device: str) -> "Node":
+        # ids are safe in the key: an interned node keeps its sources alive, and a
+        # node leaves the table when it is computed and drops them
+        arg_key = (type(arg).__name__, repr(arg)) if op is Op.CONST else arg
+        key = (op, tuple(id(s) for s in srcs), arg_key, shape, dtype, device)
+        node = Node._interned.get(key)
+        if node is None:
+            node = Node(op, srcs, arg, shape, dtype, device)
+            node._key = key
+            Node._interned[key] = node
+        return node
+
+    @staticmethod
+    def from_buffer(buffer, shape: tuple[int, ...], dtype: DType, device: str) -> "Node":
+        node = Node(Op.BUFFER, (), None, shape, dtype, device)
+        node.buffer = buffer
+        return node
+
+    def set_buffer(self, buffer) -> None:
+        """Record the computed value: the node becomes a leaf holding `buffer`."""
+        if self._key is not None and Node._interned.get(self._key) is self:
+            del Node._interned[self._key]
+        self._key = None
+        self.op, self.srcs, self.arg, self.buffer = Op.BUFFER, (), None, buffer
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def is_realized(self) -> bool:
+        return self.buffer is not None
+
+    def __repr__(self) -> str:
+        return f"<Node {self.op.name} {self.shape} {self.dtype.name} {self.device}>"
+
+
+def toposort(roots: list[Node], stop=lambda n: False) -> list[Node]:
+    """Nodes reachable from roots, sources first, without recursion.
+    `stop(n)` marks nodes whose sources are not visited."""
+    order: list[Node] = []
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        if not stop(node):
+            stack.extend((s, False) for s in reversed(node.srcs) if id(s) not in seen)
+    return order
+
+
+def view_node(src: Node, view: View) -> Node:
+    """A node reading `src` through `view` (a view of src's contiguous layout)."""
+    if src.op is Op.CONST and view.mask is None:
+        return Node.make(Op.CONST, (), src.arg, view.shape, src.dtype, src.device)
+    if view.is_contiguous and view.shape == src.shape:
+        return src
+    return Node.make(Op.VIEW, (src,), view, view.shape, src.dtype, src.device)

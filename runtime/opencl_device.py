@@ -1,0 +1,151 @@
+"""The OpenCL device: a context and in-order queue per OpenCL device, a buffer
+pool, and kernel launches that never wait (only reading a value waits)."""
+from __future__ import annotations
+
+import atexit
+import time
+import warnings
+
+import numpy as np
+
+from . import debug
+from .buffer import Buffer, BufferPool
+from .profiler import KernelRecord, Profile
+from .schedule import Kernel
+
+try:
+    import pyopencl as cl
+except ImportError:  # reported when a device is opened
+    cl = None
+
+# enough work-items per compute unit to hide a work-item that finishes late
+WORK_ITEMS_PER_UNIT = 4
+
+
+def _cl_devices():
+    if cl is None:
+        raise RuntimeError("pyopencl is not installed: pip install pyopencl pocl-binary-distribution")
+    try:
+        platforms = cl.get_platforms()
+    except cl.Error:
+        platforms = []
+    devices = [d for p in platforms for d in p.get_devices()]
+    if not devices:
+        raise RuntimeError("no OpenCL platform or device was found; `pip install pocl-binary-distribution` "
+                           "gives PyOpenCL a CPU device with no system packages")
+    return devices
+
+
+def opencl_available() -> bool:
+    try:
+        return bool(_cl_devices())
+    except RuntimeError:
+        return False
+
+
+class OpenCLDevice:
+    _by_cl_device: dict = {}
+
+    @staticmethod
+    def open(name: str) -> "OpenCLDevice":
+        devices = _cl_devices()
+        if name == "cpu":
+            cpus = [d for d in devices if d.type & cl.device_type.CPU]
+            if not cpus:
+                raise RuntimeError("no OpenCL CPU device was found; `pip install pocl-binary-distribution` provides one")
+            chosen = cpus[0]
+        else:
+            index = int(name.partition(":")[2] or 0)
+            if index >= len(devices):
+                raise RuntimeError(f"device {name!r} does not exist: {len(devices)} OpenCL device(s) found")
+            chosen = devices[index]
+        key = chosen.int_ptr
+        if key not in OpenCLDevice._by_cl_device:
+            OpenCLDevice._by_cl_device[key] = _Runtime(chosen)
+        return OpenCLDevice(name, OpenCLDevice._by_cl_device[key])
+
+    def __init__(self, name: str, runtime: "_Runtime"):
+        self.name, self.rt = name, runtime
+        self.parallelism = runtime.cl_device.max_compute_units * WORK_ITEMS_PER_UNIT
+        self.max_alloc_bytes = runtime.pool.limit_bytes
+
+    def alloc(self, nbytes: int) -> Buffer:
+        return self.rt.pool.take(nbytes, self.name)
+
+    def upload(self, array: np.ndarray) -> Buffer:
+        array = np.ascontiguousarray(array)
+        buffer = self.alloc(array.nbytes)
+        if array.nbytes:
+            cl.enqueue_copy(self.rt.queue, buffer.handle, array, is_blocking=True)
+        return buffer
+
+    def download(self, buffer: Buffer, dtype: np.dtype, count: int) -> np.ndarray:
+        out = np.empty(count, dtype=dtype)
+        if out.nbytes:
+            cl.enqueue_copy(self.rt.queue, out, buffer.handle, is_blocking=True)
+        return out
+
+    def synchronize(self) -> None:
+        self.rt.queue.finish()
+
+    def run(self, kernel: Kernel) -> None:
+        """Render, compile (cached), allocate outputs and enqueue one kernel."""
+        rendered, cl_kernel = self.rt.compiled(kernel)
+        for out in kernel.outputs:
+            out.set_buffer(self.alloc(out.numel * out.dtype.itemsize))
+        if rendered.work_items == 0:
+            return
+        buffers = [n.buffer for n in rendered.args]
+        event = cl_kernel(self.rt.queue, (rendered.global_size,), (rendered.local_size,), *[b.handle for b in buffers])
+        nbytes = sum(b.nbytes for b in buffers)
+        if Profile.active:
+            Profile.record(KernelRecord(rendered.name, self.name, rendered.source, nbytes, _timer=_event_seconds(event)))
+        if debug.level() >= 1:
+            start = time.perf_counter()
+            event.wait()
+            seconds = _event_seconds(event)()
+            debug.log(1, f"{rendered.name:<40} {self.name:<9} items {rendered.work_items:>9} "
+                         f"{seconds * 1e6:9.1f} us {nbytes / max(seconds, 1e-9) / 1e9:7.2f} GB/s "
+                         f"(wall {1e6 * (time.perf_counter() - start):.0f} us)")
+            debug.log(2, rendered.source)
+
+
+def _event_seconds(event):
+    def seconds() -> float:
+        event.wait()
+        return (event.profile.end - event.profile.start) * 1e-9
+    return seconds
+
+
+class _Runtime:
+    """What devices naming the same OpenCL device share: context, queue, pool, compiled kernels."""
+
+    def __init__(self, cl_device):
+        self.cl_device = cl_device
+        self.context = cl.Context([cl_device])
+        self.queue = cl.CommandQueue(self.context, properties=cl.command_queue_properties.PROFILING_ENABLE)
+        self.pool = BufferPool(lambda n: cl.Buffer(self.context, cl.mem_flags.READ_WRITE, n),
+                               cl_device.max_mem_alloc_size)
+        self._programs: dict[str, object] = {}
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        # buffers must go back to the driver while its context still exists
+        self.queue.finish()
+        self.pool.close()
+
+    def compiled(self, kernel: Kernel):
+        from lazyfuse.kernels.opencl import render  # kernels depend on runtime, not the reverse
+        rendered = render(kernel)
+        cl_kernel = self._programs.get(rendered.source)
+        if cl_kernel is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", cl.CompilerWarning)
+                try:
+                    program = cl.Program(self.context, rendered.source).build()
+                except cl.RuntimeError as e:
+                    raise RuntimeError(f"OpenCL failed to build kernel {rendered.name}:\n{e}\n{rendered.source}") from e
+            # a Kernel object per source: pyopencl builds a new one on every attribute access
+            cl_kernel = getattr(program, rendered.name)
+            self._programs[rendered.source] = cl_kernel
+        return rendered, cl_kernel

@@ -1,0 +1,253 @@
+"""The scheduler: cuts the lazy graph into as few kernels as it can.
+
+A kernel has one iteration structure:
+- pointwise: one index per element of an output shape;
+- row: the input shape S of its reductions, split into rows (the kept axes)
+  and a row (the reduced axes A). One work-item walks a row: a loop per phase
+  of reductions (a reduction whose input needs another reduction's result,
+  like softmax's sum after its max, runs in a later phase), then a loop
+  writing full-shape outputs, then the per-row epilogue.
+
+Elementwise work fuses into whichever kernel consumes it, computed at the
+index it is read through views. A node is materialised (gets its own kernel
+and a buffer) when a user asks for it, or when it is a reduction read
+somewhere other than its own row: through a view that is not the broadcast
+back over its row, or by a kernel with a different structure. Each such
+refusal is logged with its reason under LAZYFUSE_DEBUG=1.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from . import debug
+from .graph import ELEMENTWISE, REDUCE, Node, Op, toposort
+from .movement import reshape
+from .view import View
+
+# the reduction that combines partial results of each reduction op
+COMBINE = {Op.SUM: Op.SUM, Op.PROD: Op.PROD, Op.REDUCE_MAX: Op.REDUCE_MAX, Op.REDUCE_MIN: Op.REDUCE_MIN}
+# a row reduction shorter than this is never split across work-items
+MIN_SPLIT_ROW = 8192
+# each work-item of a split reduction walks at least this many elements
+MIN_SPLIT_CHUNK = 4096
+
+
+@dataclass(eq=False)
+class Kernel:
+    """One kernel to generate: what it stores, how it iterates, what it loads."""
+
+    outputs: list[Node]
+    shape: tuple[int, ...]  # pointwise: the outputs' shape; row kernel: the reductions' input shape S
+    axes: tuple[int, ...] = ()  # the reduced axes A of S; () for a pointwise kernel
+    reduce_phases: list[list[Node]] = field(default_factory=list)  # inline reductions, by phase
+    inputs: set[Node] = field(default_factory=set)  # nodes read from buffers
+    split: int = 1  # > 1: stage one of a two-stage reduction, `split` partial results per row
+    replace: dict[Node, Node] = field(default_factory=dict)  # nodes rendered as other nodes (stage two)
+
+    @property
+    def is_reduction(self) -> bool:
+        return bool(self.axes) or bool(self.reduce_phases)
+
+    @property
+    def rows(self) -> int:
+        return math.prod(s for d, s in enumerate(self.shape) if d not in self.axes)
+
+    @property
+    def row_len(self) -> int:
+        return math.prod(self.shape[d] for d in self.axes)
+
+    @property
+    def reduces(self) -> list[Node]:
+        return [r for phase in self.reduce_phases for r in phase]
+
+    def full_outputs(self) -> list[Node]:
+        """Outputs of a row kernel written at every element of S (softmax's result)."""
+        return [o for o in self.outputs if self.is_reduction and o.numel == math.prod(self.shape) and self.row_len != 1]
+
+
+@dataclass(frozen=True)
+class _Structure:
+    shape: tuple[int, ...]
+    axes: tuple[int, ...]
+    level: str  # "point", "reduced" (outputs at the rows) or "full" (outputs at every element of S)
+
+
+def is_flat_identity(node: Node) -> bool:
+    """A view that reads all of its source at the same flat index (a reshape)."""
+    return node.op is Op.VIEW and node.arg.is_contiguous and node.numel == node.srcs[0].numel
+
+
+def is_row_broadcast(node: Node) -> bool:
+    """A view spreading a reduction's result back over the rows it reduced."""
+    src = node.srcs[0]
+    return (node.op is Op.VIEW and src.op in REDUCE and node.shape == src.srcs[0].shape
+            and node.arg == View.contiguous(src.shape).expand(node.shape))
+
+
+class Scheduler:
+    def __init__(self, parallelism: int, fusion: bool = True):
+        self.parallelism = parallelism  # work-items that keep the device busy
+        self.fusion = fusion
+
+    def schedule(self, targets: list[Node]) -> list[Kernel]:
+        targets = [t for t in dict.fromkeys(targets) if not t.is_realized]
+        if not targets:
+            return []
+        self.refusals: dict[Node, str] = {}
+        materialize: dict[Node, None] = dict.fromkeys(targets)
+        if not self.fusion:
+            for n in toposort(targets, stop=lambda n: n.is_realized):
+                if n.op in ELEMENTWISE or n.op in REDUCE:
+                    materialize[n] = None
+        # planning a kernel can ask for more nodes to be materialised, which can
+        # change other plans: repeat until nothing new is asked for
+        while True:
+            plans = {m: self._plan(m, materialize) for m in materialize}
+            extra = [n for p in plans.values() for n in p.pop("materialize") if n not in materialize]
+            if not extra:
+                break
+            materialize.update(dict.fromkeys(extra))
+        for node, why in self.refusals.items():
+            debug.log(1, f"not fusing {node.op.name}{node.shape} into its consumer: {why}")
+        order = toposort(list(materialize), stop=lambda n: n.is_realized)
+        kernels = [self._kernel(m, plans[m]) for m in order if m in materialize]
+        return self._split_reductions(self._merge(kernels))
+
+    # structure ----------------------------------------------------------------------
+    def _structure(self, m: Node, materialize) -> _Structure:
+        """Find the reduction (if any) that sets m's kernel structure, walking
+        from m through elementwise ops and flat-identity views."""
+        stack, seen = [m], set()
+        while stack:
+            n = stack.pop()
+            if id(n) in seen or n.is_realized or (n is not m and n in materialize):
+                continue
+            seen.add(id(n))
+            if n.op in REDUCE:
+                return _Structure(n.srcs[0].shape, n.arg, "reduced")
+            if n.op is Op.VIEW and is_row_broadcast(n) and n.srcs[0] not in materialize and not n.srcs[0].is_realized:
+                r = n.srcs[0]
+                if not self._splits(r.srcs[0].shape, r.arg):
+                    return _Structure(r.srcs[0].shape, r.arg, "full")
+            if n.op in ELEMENTWISE or is_flat_identity(n):
+                stack.extend(n.srcs)
+        return _Structure(m.shape, (), "point")
+
+    def _splits(self, shape: tuple[int, ...], axes: tuple[int, ...]) -> bool:
+        """Too few rows to keep the device busy, each long: reduce in two stages."""
+        row_len = math.prod(shape[d] for d in axes)
+        return math.prod(shape) // max(row_len, 1) < self.parallelism and row_len >= MIN_SPLIT_ROW
+
+    # planning -------------------------------------------------------------------------
+    def _plan(self, m: Node, materialize) -> dict:
+        st = self._structure(m, materialize)
+        splits = st.level == "reduced" and self._splits(st.shape, st.axes)
+        inputs, inline, more = set(), {}, []
+        start = {"point": "any", "reduced": "rows", "full": "elements"}[st.level]
+        stack, seen = [(m, start)], set()
+        while stack:
+            n, ctx = stack.pop()
+            if (id(n), ctx) in seen:
+                continue
+            seen.add((id(n), ctx))
+            if n.is_realized or (n is not m and n in materialize):
+                inputs.add(n)
+            elif n.op is Op.CONST:
+                continue
+            elif n.op in ELEMENTWISE:
+                stack.extend((s, ctx) for s in n.srcs)
+            elif n.op is Op.VIEW:
+                src = n.srcs[0]
+                if is_flat_identity(n):
+                    stack.append((src, ctx))
+                elif ctx == "elements" and is_row_broadcast(n) and (src.srcs[0].shape, src.arg) == (st.shape, st.axes):
+                    if splits:
+                        self._refuse(src, "its rows are split across work-items, so a later phase cannot read its result")
+                        more.append(src)
+                        inputs.add(src)
+                    else:
+                        stack.append((src, "rows"))
+                else:
+                    stack.append((src, "any"))
+            elif n.op in REDUCE:
+                if ctx == "rows" and (n.srcs[0].shape, n.arg) == (st.shape, st.axes):
+                    inline[n] = None
+                    stack.append((n.srcs[0], "elements"))
+                else:
+                    why = ("it is read through a view at indices other than its rows" if ctx == "any"
+                           else f"the consumer iterates {st.shape} reducing {st.axes}")
+                    self._refuse(n, why)
+                    more.append(n)
+                    inputs.add(n)
+            else:
+                raise AssertionError(f"cannot schedule {n}")
+        return {"structure": st, "inputs": inputs, "inline": list(inline), "materialize": more}
+
+    def _kernel(self, m: Node, plan: dict) -> Kernel:
+        st: _Structure = plan["structure"]
+        inline = plan["inline"]
+        return Kernel(outputs=[m], shape=st.shape, axes=st.axes if st.level != "point" else (),
+                      reduce_phases=_phases(inline, plan["inputs"]), inputs=plan["inputs"])
+
+    def _refuse(self, node: Node, why: str) -> None:
+        self.refusals.setdefault(node, why)
+
+    # merging and splitting --------------------------------------------------------------------
+    def _merge(self, kernels: list[Kernel]) -> list[Kernel]:
+        """Kernels with the same structure and no dependency between them become one
+        multi-output kernel (sibling reductions, outputs sharing inputs)."""
+        merged: list[Kernel] = []
+        producer: dict[Node, int] = {}
+        for k in kernels:
+            latest_dep = max((producer[i] for i in k.inputs if i in producer), default=-1)
+            key = (k.shape, k.axes, bool(k.full_outputs()))
+            target = next((j for j in range(latest_dep + 1, len(merged))
+                           if (merged[j].shape, merged[j].axes, bool(merged[j].full_outputs())) == key
+                           and self.fusion), None)
+            if target is None:
+                merged.append(k)
+                target = len(merged) - 1
+            else:
+                into = merged[target]
+                into.outputs += k.outputs
+                into.inputs |= k.inputs
+                into.reduce_phases = _phases(list(dict.fromkeys(into.reduces + k.reduces)), into.inputs)
+            for o in k.outputs:
+                producer[o] = target
+        return merged
+
+    def _split_reductions(self, kernels: list[Kernel]) -> list[Kernel]:
+        out: list[Kernel] = []
+        for k in kernels:
+            if not (k.is_reduction and len(k.reduce_phases) == 1 and not k.full_outputs()
+                    and self._splits(k.shape, k.axes)):
+                out.append(k)
+                continue
+            split = max(2, min(-(-self.parallelism // k.rows), k.row_len // MIN_SPLIT_CHUNK))
+            partials = [Node.make(Op.PARTIAL, (r,), split, (k.rows, split), r.dtype, r.device) for r in k.reduces]
+            out.append(Kernel(outputs=partials, shape=k.shape, axes=k.axes, reduce_phases=k.reduce_phases,
+                              inputs=k.inputs, split=split))
+            combines = [Node.make(COMBINE[r.op], (p,), (1,), (k.rows, 1), r.dtype, r.device) for r, p in zip(k.reduces, partials)]
+            out.append(Kernel(outputs=k.outputs, shape=(k.rows, split), axes=(1,), reduce_phases=[combines],
+                              inputs=k.inputs | set(partials),
+                              replace={r: reshape(c, r.shape) for r, c in zip(k.reduces, combines)}))
+        return out
+
+
+def _phases(reduces: list[Node], inputs: set[Node]) -> list[list[Node]]:
+    """Group inline reductions by phase: a reduction runs after those its input reads."""
+    if not reduces:
+        return []
+    inline = set(reduces)
+    phase: dict[Node, int] = {}
+    for n in toposort(reduces, stop=lambda n: n.is_realized or n in inputs):
+        below = max((phase[s] for s in n.srcs if s in phase), default=-1)
+        phase[n] = below + 1 if n in inline else below
+        if phase[n] < 0:
+            del phase[n]
+    groups: list[list[Node]] = [[] for _ in range(max(phase[r] for r in reduces) + 1)]
+    for r in reduces:
+        groups[phase[r]].append(r)
+    return [g for g in groups if g]
