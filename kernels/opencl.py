@@ -16,7 +16,7 @@ from typing import Optional
 
 from lazyfuse.runtime import dtypes
 from lazyfuse.runtime.dtypes import DType
-from lazyfuse.runtime.graph import BINARY, COMPARISON, REDUCE, UNARY, Node, Op
+from lazyfuse.runtime.graph import COMPARISON, UNARY, Node, Op, toposort
 from lazyfuse.runtime.schedule import Kernel, is_flat_identity, is_row_broadcast
 from lazyfuse.runtime.view import View
 
@@ -119,11 +119,11 @@ class _Block:
 class OpenCLRenderer:
     def __init__(self, kernel: Kernel):
         self.k = kernel
-        types = [n.dtype for n in kernel.outputs] + [n.dtype for n in kernel.inputs]
-        types += [r.dtype for r in kernel.reduces]
-        self.lanes = min(MAX_LANES, VECTOR_BYTES // max(register_bytes(t) for t in types))
         sizes = [math.prod(kernel.shape)] + [n.numel for n in kernel.outputs] + [_extent(n) for n in kernel.inputs]
         self.itype = "int" if max(sizes) < 2**31 - 2 * MAX_LANES else "long"
+        # every value in the kernel, index vectors included, must fit the vector width
+        widest = max([register_bytes(n.dtype) for n in _kernel_nodes(kernel)] + [4 if self.itype == "int" else 8])
+        self.lanes = min(MAX_LANES, VECTOR_BYTES // widest)
         self.args: dict[Node, str] = {}
         for o in kernel.outputs:
             self.args[o] = f"out{len(self.args)}"
@@ -344,8 +344,9 @@ class OpenCLRenderer:
             result = self.accumulators[node]
         elif node in self.k.inputs or node.is_realized:
             result = self._load(block, node, idx)
-        elif node.op is Op.CONST:
-            result = literal(node.arg, node.dtype)
+        elif node.op is Op.CONST:  # a vector literal, so vector builtins get vector arguments
+            lit = literal(node.arg, node.dtype)
+            result = lit if block.lanes == 1 else f"(({_vec(register_type(node.dtype), block.lanes)})({lit}))"
         elif node.op is Op.VIEW:
             src = self.k.replace.get(node.srcs[0], node.srcs[0])
             if src in self.accumulators and is_row_broadcast(node):
@@ -353,14 +354,30 @@ class OpenCLRenderer:
             elif is_flat_identity(node):
                 result = self.value(block, node.srcs[0], idx)
             else:
-                result = self.value(block, node.srcs[0], self._through_view(block, idx, node.arg))
+                inner = self._through_view(block, idx, node.arg)
+                result = self.value(block, node.srcs[0], inner)
+                if inner.valid is not None and inner.valid != idx.valid:  # padding reads as zero
+                    vector_cond = inner.step is None
+                    result = block.var(_vec(register_type(node.dtype), block.lanes),
+                                       self._select(inner.valid, result, literal(0, node.dtype), node.dtype,
+                                                    block.lanes, vector_cond))
         else:
             self.ops_seen.append(_op_name(node.op))
             srcs = [self.value(block, s, idx) for s in node.srcs]
             expr = self._elementwise(node, srcs, block.lanes)
             result = block.var(_vec(register_type(node.dtype), block.lanes), expr)
+            if node.op is Op.CAST and node.dtype is dtypes.float16:
+                result = self._round_to_half(block, result)
         block.cache[key] = result
         return result
+
+    def _round_to_half(self, block: _Block, value: str) -> str:
+        """float16 values live in float registers: round through a half store, as a cast must."""
+        W = block.lanes
+        scratch = f"{value}_half"
+        block.emit(f"ushort {scratch}[{W}];")  # without cl_khr_fp16 only pointers to half may be declared
+        block.emit(f"vstore_half{W if W > 1 else ''}({value}, 0, (half*){scratch});")
+        return block.var(_vec("float", W), f"vload_half{W if W > 1 else ''}(0, (half*){scratch})")
 
     def _load(self, block: _Block, node: Node, idx: Index) -> str:
         if node not in self.args:
@@ -472,6 +489,11 @@ def _op_name(op: Op) -> str:
 
 def _extent(node: Node) -> int:
     return node.buffer.nbytes // max(node.dtype.itemsize, 1) if node.buffer is not None else node.numel
+
+
+def _kernel_nodes(kernel: Kernel) -> list[Node]:
+    roots = kernel.outputs + list(kernel.replace.values())
+    return toposort(roots, stop=lambda n: n in kernel.inputs or n.is_realized) + list(kernel.inputs)
 
 
 def render(kernel: Kernel) -> RenderedKernel:

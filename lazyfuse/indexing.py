@@ -21,8 +21,8 @@ def _expand_index(index, ndim: int) -> list:
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
     if Ellipsis in items:
         at = items.index(Ellipsis)
-        items[at:at + 1] = [slice(None)] * (ndim - used)
-    return items + [slice(None)] * (ndim - used - sum(1 for item in items if item is Ellipsis))
+        return items[:at] + [slice(None)] * (ndim - used) + items[at + 1:]
+    return items + [slice(None)] * (ndim - used)
 
 
 def getitem(t: Tensor, index) -> Tensor:

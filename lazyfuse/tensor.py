@@ -15,8 +15,9 @@ import numpy as np
 from lazyfuse.runtime import dtypes, movement
 from lazyfuse.runtime.devices import canonical, device as Device
 from lazyfuse.runtime.dtypes import DType
-from lazyfuse.runtime.graph import Node, Op
+from lazyfuse.runtime.graph import ELEMENTWISE, Node, Op
 from lazyfuse.runtime.realize import read, realize, upload
+from lazyfuse.runtime.reference import fold_constants
 from lazyfuse.runtime.writeback import Step, replay, write_through
 
 from . import _format
@@ -207,6 +208,9 @@ class Tensor:
     def _prim(self, op: Op, *others: "Tensor", arg=None, shape=None, dtype: Optional[DType] = None) -> "Tensor":
         """Record one primitive op on self and others (already broadcast and cast)."""
         srcs = (self,) + others
+        if op in ELEMENTWISE and all(t.node.op is Op.CONST and not t.requires_grad for t in srcs):
+            return Tensor._wrap(fold_constants(op, arg, [t.node for t in srcs], self.shape if shape is None else shape,
+                                               dtype or self.dtype))
         node = Node.make(op, tuple(t.node for t in srcs), arg, self.shape if shape is None else shape,
                          dtype or self.dtype, self.node.device)
         return record(Tensor._wrap(node), op, arg, srcs)

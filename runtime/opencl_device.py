@@ -143,9 +143,9 @@ class _Runtime:
                 warnings.simplefilter("ignore", cl.CompilerWarning)
                 try:
                     program = cl.Program(self.context, rendered.source).build()
-                except cl.RuntimeError as e:
+                    # one Kernel object per source: pyopencl builds a new one on every attribute access
+                    cl_kernel = cl.Kernel(program, rendered.name)
+                except (cl.RuntimeError, cl.LogicError) as e:
                     raise RuntimeError(f"OpenCL failed to build kernel {rendered.name}:\n{e}\n{rendered.source}") from e
-            # a Kernel object per source: pyopencl builds a new one on every attribute access
-            cl_kernel = getattr(program, rendered.name)
             self._programs[rendered.source] = cl_kernel
         return rendered, cl_kernel

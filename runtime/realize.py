@@ -33,5 +33,5 @@ def read(node: Node) -> np.ndarray:
 
 
 def upload(array: np.ndarray, device_name: str, dtype) -> Node:
-    array = np.ascontiguousarray(array, dtype=dtype.np_dtype)
+    array = np.ascontiguousarray(array, dtype=dtype.np_dtype).reshape(np.shape(array))  # keeps 0-d as 0-d
     return Node.from_buffer(backend(device_name).upload(array), tuple(array.shape), dtype, device_name)

@@ -1,0 +1,46 @@
+"""Shared test helpers: compare lazyfuse results with the reference executor and numpy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lazyfuse as lf
+from lazyfuse.runtime.reference import evaluate
+
+
+def tolerance(dtype) -> dict:
+    name = np.dtype(dtype).name
+    return {"float32": dict(rtol=1e-5, atol=1e-5), "float16": dict(rtol=1e-3, atol=1e-3),
+            "float64": dict(rtol=1e-10, atol=1e-12)}.get(name, dict(rtol=0, atol=0))
+
+
+def check(t: lf.Tensor, expected=None, rtol=None, atol=None) -> np.ndarray:
+    """Compare t against the reference executor (and against `expected` from numpy when given)."""
+    reference = evaluate(t.node)
+    got = t.detach()._value()
+    tol = tolerance(got.dtype)
+    if rtol is not None:
+        tol = dict(rtol=rtol, atol=atol if atol is not None else rtol)
+    assert got.shape == reference.shape, f"shape {got.shape} vs reference {reference.shape}"
+    assert got.dtype == reference.dtype, f"dtype {got.dtype} vs reference {reference.dtype}"
+    np.testing.assert_allclose(got, reference, equal_nan=True, **tol)
+    if expected is not None:
+        expected = np.asarray(expected)
+        assert got.shape == expected.shape, f"shape {got.shape} vs numpy {expected.shape}"
+        np.testing.assert_allclose(got.astype(np.float64) if got.dtype.kind == "f" else got,
+                                   expected, equal_nan=True, **{k: max(v, 1e-6) if got.dtype.kind == "f" else v
+                                                                for k, v in tol.items()})
+    return got
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(params=["fused", "unfused"])
+def fusion(request, monkeypatch):
+    """Run a test with fusion on and with LAZYFUSE_FUSION=0."""
+    if request.param == "unfused":
+        monkeypatch.setenv("LAZYFUSE_FUSION", "0")
+    return request.param
