@@ -9,7 +9,9 @@ gather lane by lane.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Optional
@@ -79,12 +81,14 @@ class Index:
     """Where the W lanes of a work-item read a node: `base + lane * step` for an
     int step (step 0: every lane reads base), or a vector of W positions when
     step is None. `aligned`: base is statically a multiple of W. `valid`: a
-    condition (scalar or vector) outside which positions read as zero."""
+    condition (scalar or vector) outside which positions read as zero.
+    `row`: on the element index of a row kernel, the row's index variable."""
 
     base: str
     step: Optional[int]
     aligned: bool = False
     valid: Optional[str] = None
+    row: Optional[str] = None  # set on a row kernel's element index: the row being walked
 
 
 @dataclass
@@ -98,20 +102,19 @@ class RenderedKernel:
 
 
 class _Block:
-    """Statements of one scope at one vector width, with common subexpressions shared."""
+    """Statements of one scope at one vector width, with common subexpressions shared.
+    Blocks of one kernel share `names`, so no block's variable shadows another's."""
 
-    def __init__(self, lanes: int, indent: str):
-        self.lanes, self.indent = lanes, indent
+    def __init__(self, lanes: int, indent: str, names: "itertools.count"):
+        self.lanes, self.indent, self.names = lanes, indent, names
         self.lines: list[str] = []
         self.cache: dict = {}
-        self.count = 0
 
     def emit(self, line: str) -> None:
         self.lines.append(self.indent + line)
 
     def var(self, ctype: str, expr: str, prefix: str = "v") -> str:
-        name = f"{prefix}{self.count}"
-        self.count += 1
+        name = f"{prefix}{next(self.names)}"
         self.emit(f"{ctype} {name} = {expr};")
         return name
 
@@ -129,6 +132,8 @@ class OpenCLRenderer:
             self.args[o] = f"out{len(self.args)}"
         self.accumulators: dict[Node, str] = {}
         self.ops_seen: list[str] = []
+        self.names = itertools.count()
+        self.row_block: Optional[_Block] = None  # per-row values the current row loop reads
 
     # ------------------------------------------------------------------ public
     def render(self) -> RenderedKernel:
@@ -171,9 +176,9 @@ class OpenCLRenderer:
         lines = [f"  const {it} gid = get_global_id(0);",
                  f"  if (gid >= {self._work_items()}) return;",
                  f"  const {it} base = gid * {W};"]
-        vec = _Block(W, "    ")
+        vec = self._block(W, "    ")
         self._store_outputs(vec, k.outputs, Index("base", 1, aligned=True))
-        scalar = _Block(1, "      ")
+        scalar = self._block(1, "      ")
         self._store_outputs(scalar, k.outputs, Index("i", 0, aligned=True))
         if W > 1 and n >= W:
             lines += [f"  if (base + {W} <= {n}) {{"] + vec.lines + ["    return;", "  }"]
@@ -195,7 +200,7 @@ class OpenCLRenderer:
 
         def element_index(block: _Block, var: str) -> Index:
             flat = Index(f"(row * {R} + {var})", 0 if block.lanes == 1 else 1, aligned=aligned or block.lanes == 1)
-            return self._through_view(block, flat, element_view)
+            return dataclasses.replace(self._through_view(block, flat, element_view), row="row")
 
         for phase in k.reduce_phases:
             lines += self._reduce_phase(phase, element_index)
@@ -205,7 +210,7 @@ class OpenCLRenderer:
                                     "0", str(R))
         rest = [o for o in k.outputs if o not in full]
         if rest:
-            block = _Block(1, "  ")
+            block = self._block(1, "  ")
             if P > 1:
                 for o in rest:  # partial results: one slot per (row, chunk)
                     block.emit(f"{self.args[o]}[gid] = {self.accumulators[o.srcs[0]]};")
@@ -214,20 +219,28 @@ class OpenCLRenderer:
             lines += block.lines
         return lines
 
+    def _block(self, lanes: int, indent: str) -> _Block:
+        return _Block(lanes, indent, self.names)
+
     def _row_loop(self, fill, begin: str, end: str) -> list[str]:
+        """Loops over a row's elements, vectorised then scalar; per-row values they
+        read are computed once, before the loops."""
         W, it = self.lanes, self.itype
+        self.row_block = self._block(1, "    ")
         lines = []
         if W > 1:
-            vec = _Block(W, "    ")
+            vec = self._block(W, "    ")
             fill(vec, "r")
             lines += [f"  {it} r = {begin};", f"  for (; r + {W} <= {end}; r += {W}) {{"] + vec.lines + ["  }"]
             start = "r"
         else:
             start = begin
             lines += [f"  {it} r = {begin};"]
-        scalar = _Block(1, "    ")
+        scalar = self._block(1, "    ")
         fill(scalar, "r")
         lines += [f"  for (r = {start}; r < {end}; r++) {{"] + scalar.lines + ["  }"]
+        lines = [line[2:] for line in self.row_block.lines] + lines
+        self.row_block = None
         return ["  {"] + ["  " + line for line in lines] + ["  }"]
 
     def _reduce_phase(self, phase: list[Node], element_index) -> list[str]:
@@ -348,9 +361,8 @@ class OpenCLRenderer:
             lit = literal(node.arg, node.dtype)
             result = lit if block.lanes == 1 else f"(({_vec(register_type(node.dtype), block.lanes)})({lit}))"
         elif node.op is Op.VIEW:
-            src = self.k.replace.get(node.srcs[0], node.srcs[0])
-            if src in self.accumulators and is_row_broadcast(node):
-                result = self.accumulators[src]
+            if idx.row is not None and is_row_broadcast(node, self.k.shape, self.k.axes):
+                result = self.value(self.row_block, node.srcs[0], Index(idx.row, 0, aligned=True))
             elif is_flat_identity(node):
                 result = self.value(block, node.srcs[0], idx)
             else:

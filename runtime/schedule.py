@@ -79,11 +79,20 @@ def is_flat_identity(node: Node) -> bool:
     return node.op is Op.VIEW and node.arg.is_contiguous and node.numel == node.srcs[0].numel
 
 
-def is_row_broadcast(node: Node) -> bool:
-    """A view spreading a reduction's result back over the rows it reduced."""
+def broadcast_axes(node: Node) -> Optional[tuple[int, ...]]:
+    """For a view that only spreads its contiguous source over some axes (as
+    `x.sum(1, keepdim=True).expand_as(x)` does), those axes; else None."""
+    if node.op is not Op.VIEW:
+        return None
     src = node.srcs[0]
-    return (node.op is Op.VIEW and src.op in REDUCE and node.shape == src.srcs[0].shape
-            and node.arg == View.contiguous(src.shape).expand(node.shape))
+    if len(src.shape) != len(node.shape) or node.arg != View.contiguous(src.shape).expand(node.shape):
+        return None
+    return tuple(d for d, (s, n) in enumerate(zip(src.shape, node.shape)) if s != n)
+
+
+def is_row_broadcast(node: Node, shape: tuple[int, ...], axes: tuple[int, ...]) -> bool:
+    """A view spreading a per-row value back over the rows of a row kernel (shape, axes)."""
+    return node.shape == shape and broadcast_axes(node) == axes and bool(axes)
 
 
 class Scheduler:
@@ -127,13 +136,29 @@ class Scheduler:
             seen.add(id(n))
             if n.op in REDUCE:
                 return _Structure(n.srcs[0].shape, n.arg, "reduced")
-            if n.op is Op.VIEW and is_row_broadcast(n) and n.srcs[0] not in materialize and not n.srcs[0].is_realized:
-                r = n.srcs[0]
-                if not self._splits(r.srcs[0].shape, r.arg):
-                    return _Structure(r.srcs[0].shape, r.arg, "full")
+            axes = broadcast_axes(n)
+            if axes and not self._splits(n.shape, axes):
+                reduce = self._reduce_below(n.srcs[0], materialize)
+                if reduce is not None and (reduce.srcs[0].shape, reduce.arg) == (n.shape, axes):
+                    return _Structure(n.shape, axes, "full")
             if n.op in ELEMENTWISE or is_flat_identity(n):
                 stack.extend(n.srcs)
         return _Structure(m.shape, (), "point")
+
+    @staticmethod
+    def _reduce_below(n: Node, materialize) -> Optional[Node]:
+        """A reduction computing n per row (reached through elementwise ops), if any."""
+        stack, seen = [n], set()
+        while stack:
+            n = stack.pop()
+            if id(n) in seen or n.is_realized or n in materialize:
+                continue
+            seen.add(id(n))
+            if n.op in REDUCE:
+                return n
+            if n.op in ELEMENTWISE or is_flat_identity(n):
+                stack.extend(n.srcs)
+        return None
 
     def _splits(self, shape: tuple[int, ...], axes: tuple[int, ...]) -> bool:
         """Too few rows to keep the device busy, each long: reduce in two stages."""
@@ -145,6 +170,9 @@ class Scheduler:
         st = self._structure(m, materialize)
         splits = st.level == "reduced" and self._splits(st.shape, st.axes)
         inputs, inline, more = set(), {}, []
+        # contexts: "rows" is the epilogue, at one index per row; "elements" the loops over
+        # a row's elements; "row values" per-row values those loops read through a
+        # broadcast; "any" an index through other views, where no reduction can be inlined
         start = {"point": "any", "reduced": "rows", "full": "elements"}[st.level]
         stack, seen = [(m, start)], set()
         while stack:
@@ -162,17 +190,16 @@ class Scheduler:
                 src = n.srcs[0]
                 if is_flat_identity(n):
                     stack.append((src, ctx))
-                elif ctx == "elements" and is_row_broadcast(n) and (src.srcs[0].shape, src.arg) == (st.shape, st.axes):
-                    if splits:
-                        self._refuse(src, "its rows are split across work-items, so a later phase cannot read its result")
-                        more.append(src)
-                        inputs.add(src)
-                    else:
-                        stack.append((src, "rows"))
+                elif ctx == "elements" and is_row_broadcast(n, st.shape, st.axes):
+                    stack.append((src, "row values"))
                 else:
                     stack.append((src, "any"))
             elif n.op in REDUCE:
-                if ctx == "rows" and (n.srcs[0].shape, n.arg) == (st.shape, st.axes):
+                if ctx == "row values" and splits:
+                    self._refuse(n, "its rows are split across work-items, so a later phase cannot read its result")
+                    more.append(n)
+                    inputs.add(n)
+                elif ctx in ("rows", "row values") and (n.srcs[0].shape, n.arg) == (st.shape, st.axes):
                     inline[n] = None
                     stack.append((n.srcs[0], "elements"))
                 else:

@@ -1,0 +1,108 @@
+"""Kernel counts through lazyfuse.profile(): what fuses, and fused == unfused == reference."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lazyfuse as lf
+from conftest import check
+
+
+def kernels(*tensors) -> int:
+    with lf.profile() as prof:
+        lf.realize(*tensors)
+    return len(prof.kernels)
+
+
+@pytest.fixture
+def ab(rng):
+    a = lf.tensor(rng.standard_normal((1000, 1000), dtype=np.float32))
+    b = lf.tensor(rng.standard_normal((1000, 1000), dtype=np.float32))
+    return a, b
+
+
+def chain(a, b):
+    return ((a + b) * a - b).sin().mul(2.0).add(a.abs()).tanh()
+
+
+def test_eight_op_chain_is_one_kernel(ab):
+    out = chain(*ab)
+    assert kernels(out) == 1
+    check(out)
+
+
+def test_chain_then_sum_is_one_or_two_kernels(ab):
+    out = chain(*ab).sum()
+    assert kernels(out) <= 2
+    check(out, rtol=1e-4)
+
+
+def test_mean_squared_error_is_at_most_two_kernels(ab):
+    a, b = ab
+    out = ((a - b) ** 2).mean()
+    assert kernels(out) <= 2
+    check(out, rtol=1e-5)
+
+
+def test_softmax_is_one_kernel(rng):
+    x = lf.tensor(rng.standard_normal((512, 1024), dtype=np.float32))
+    for fn in (lambda t: t.softmax(-1), lambda t: t.log_softmax(-1), lambda t: t.logsumexp(-1),
+               lambda t: t.var(-1)):
+        out = fn(x)
+        assert kernels(out) == 1
+        check(out, rtol=1e-5, atol=1e-6)
+
+
+def test_views_feeding_elementwise_add_no_copy_kernel(ab):
+    a, b = ab
+    for out in (a.T + b, a[1:, ::2] * b[:-1, 1::2], a.T[::3] - 1):
+        assert kernels(out) == 1
+        check(out)
+
+
+def test_sibling_reductions_share_a_kernel(rng):
+    x = lf.tensor(rng.standard_normal((256, 4096), dtype=np.float32))
+    total, biggest = x.sum(1), x.amax(1)
+    assert kernels(total, biggest) == 1
+    check(total, rtol=1e-4, atol=1e-4)
+    check(biggest)
+
+
+def test_reduction_epilogue_fuses(rng):
+    x = lf.tensor(rng.standard_normal((300, 700), dtype=np.float32))
+    out = (x.exp().sum(1) * 2 + 1).log()
+    assert kernels(out) == 1
+    check(out, rtol=1e-5)
+
+
+def test_unfused_mode_runs_one_kernel_per_op(ab, monkeypatch):
+    a, b = ab
+    monkeypatch.setenv("LAZYFUSE_FUSION", "0")
+    out = chain(a, b)
+    assert kernels(out) == 8
+    check(out)
+
+
+def test_refusals_are_logged(rng, monkeypatch, capsys):
+    monkeypatch.setenv("LAZYFUSE_DEBUG", "1")
+    x = lf.tensor(rng.standard_normal((64, 64), dtype=np.float32))
+    (x.sum(0, keepdim=True).T + x).realize()  # a reduction read through a transpose is materialised
+    err = capsys.readouterr().err
+    assert "not fusing SUM" in err and "view" in err
+
+
+def test_fused_and_unfused_agree(rng, fusion):
+    x = lf.tensor(rng.standard_normal((33, 65), dtype=np.float32))
+    y = lf.tensor(rng.standard_normal((65,), dtype=np.float32))
+    out = ((x * y).softmax(1) - x.mean(0)).abs().sum(0) / (x.T @ x).amax()
+    check(out, rtol=1e-5)
+
+
+def test_same_computation_on_new_data_compiles_nothing(ab, rng):
+    from lazyfuse.runtime.devices import backend
+    chain(*ab).realize()
+    programs = len(backend("cpu").rt._programs)
+    for _ in range(2):
+        a, b = (lf.tensor(rng.standard_normal((1000, 1000), dtype=np.float32)) for _ in range(2))
+        check(chain(a, b))
+    assert len(backend("cpu").rt._programs) == programs
