@@ -50,6 +50,9 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 if capture is None:
                     touched.append(_accumulate(fn.leaf, g, create_graph))
                 continue
+            retained = fn.retained() if fn.retained is not None else None
+            if retained is not None and capture is None:
+                touched.append(_accumulate(retained, g, create_graph))
             grads = gradients(fn, g, fn.saved_tensors())
             for nxt, gi in zip(fn.next, grads):
                 if nxt is None or gi is None:

@@ -2,27 +2,24 @@
 inputs' values at record time and edges to their own GradFns."""
 from __future__ import annotations
 
-import weakref
-
 from .grad_mode import grad_enabled
-
-_accumulators: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+from .rules import VALUE_FREE
 
 
 class AccumulateGrad:
     """The edge into a leaf: its gradient is added to `leaf.grad`."""
 
-    __slots__ = ("leaf",)
+    __slots__ = ("leaf", "__weakref__")
 
     def __init__(self, leaf):
         self.leaf = leaf
 
     @staticmethod
     def of(leaf) -> "AccumulateGrad":
-        acc = _accumulators.get(leaf)
-        if acc is None:
-            acc = _accumulators[leaf] = AccumulateGrad(leaf)
-        return acc
+        """The one accumulator of a leaf (kept on the leaf, so fan-in to it is summed once)."""
+        if leaf._grad_accumulator is None:
+            leaf._grad_accumulator = AccumulateGrad(leaf)
+        return leaf._grad_accumulator
 
     def name(self) -> str:
         return "AccumulateGrad"
@@ -31,13 +28,14 @@ class AccumulateGrad:
 class GradFn:
     """The backward of one recorded op: `op` and `arg` select the derivative rule."""
 
-    __slots__ = ("op", "arg", "next", "saved", "versions", "out_shape", "__weakref__")
+    __slots__ = ("op", "arg", "next", "saved", "versions", "out_shape", "retained", "__weakref__")
 
     def __init__(self, op, arg, srcs, out):
         self.op, self.arg, self.out_shape = op, arg, out.shape
+        self.retained = None  # a weak reference to the output, when it called retain_grad()
         self.next = [edge(s) for s in srcs]
         self.saved = [_saved(s) for s in srcs]
-        self.versions = [_version_owner(s) + (_version_owner(s)[0]._version,) for s in srcs]
+        self.versions = [(owner, owner._version) for owner in map(_version_owner, srcs)]
 
     def name(self) -> str:
         label = self.op if isinstance(self.op, str) else self.op.name
@@ -50,7 +48,8 @@ class GradFn:
                                "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
                                "backward through the graph a second time or if you need to access saved tensors after "
                                "calling backward.")
-        for (owner, _, version), t in zip(self.versions, self.saved):
+        checked = [] if self.op in VALUE_FREE else zip(self.versions, self.saved)
+        for (owner, version), t in checked:
             if owner._version != version:
                 raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an "
                                    f"inplace operation: [{t.dtype.name} {list(t.shape)}] is at version "
@@ -71,7 +70,8 @@ def edge(t):
 
 
 def _version_owner(t):
-    return (t._base if t._base is not None else t,)
+    """The tensor whose version counter in-place writes to t bump."""
+    return t._base if t._base is not None else t
 
 
 def _saved(t):

@@ -22,26 +22,25 @@ def _outputs(fn, inputs):
 def _numerical_jacobians(fn, inputs, eps: float):
     """J[i][o] of shape (numel(out o), numel(in i)), from central differences."""
     from lazyfuse.creation import tensor
-    from .grad_mode import no_grad
     jacobians = []
-    with no_grad():
-        for i, x in enumerate(inputs):
-            if not (hasattr(x, "requires_grad") and x.requires_grad):
-                jacobians.append(None)
-                continue
-            base = x.detach()._value().astype(np.float64).ravel()
-            columns = []
-            for j in range(base.size):
-                values = []
-                for sign in (1, -1):
-                    shifted = base.copy()
-                    shifted[j] += sign * eps
-                    args = list(inputs)
-                    args[i] = tensor(shifted.reshape(x.shape), dtype=x.dtype, device=x.device)
-                    values.append([o._value().astype(np.float64).ravel() for o in _outputs(fn, args)])
-                columns.append([(p - m) / (2 * eps) for p, m in zip(*values)])
-            n_out = len(columns[0]) if columns else len(_outputs(fn, inputs))
-            jacobians.append([np.stack([c[o] for c in columns], axis=1) if columns else None for o in range(n_out)])
+    # grad mode stays on: fn may itself differentiate (gradgradcheck)
+    for i, x in enumerate(inputs):
+        if not (hasattr(x, "requires_grad") and x.requires_grad):
+            jacobians.append(None)
+            continue
+        base = x.detach()._value().astype(np.float64).ravel()
+        columns = []
+        for j in range(base.size):
+            values = []
+            for sign in (1, -1):
+                shifted = base.copy()
+                shifted[j] += sign * eps
+                args = list(inputs)
+                args[i] = tensor(shifted.reshape(x.shape), dtype=x.dtype, device=x.device, requires_grad=True)
+                values.append([o._value().astype(np.float64).ravel() for o in _outputs(fn, args)])
+            columns.append([(p - m) / (2 * eps) for p, m in zip(*values)])
+        n_out = len(columns[0]) if columns else len(_outputs(fn, inputs))
+        jacobians.append([np.stack([c[o] for c in columns], axis=1) if columns else None for o in range(n_out)])
     return jacobians
 
 

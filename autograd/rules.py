@@ -65,6 +65,10 @@ ELEMENTWISE_RULES = {
 }
 
 NO_GRADIENT = {Op.NOT, Op.LT, Op.LE, Op.EQ, Op.NE, Op.FLOORDIV}
+# rules that use only their inputs' shapes and dtypes, not values: modifying such an
+# input in place afterwards is fine, as in PyTorch
+VALUE_FREE = {Op.ADD, Op.SUB, Op.NEG, Op.CAST, Op.SUM, "reshape", "permute", "expand", "pad", "shrink", "stride",
+              "to", "clone"}
 
 
 def gradients(fn, g, saved):

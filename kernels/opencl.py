@@ -89,6 +89,7 @@ class Index:
     aligned: bool = False
     valid: Optional[str] = None
     row: Optional[str] = None  # set on a row kernel's element index: the row being walked
+    vector_valid: bool = False  # `valid` differs between lanes (a vector condition)
 
 
 @dataclass
@@ -302,16 +303,18 @@ class OpenCLRenderer:
         W = block.lanes
         if view.is_flat_shift:
             base = idx.base if view.offset == 0 else f"({idx.base} + {view.offset})"
-            return Index(base, idx.step, idx.aligned and view.offset % W == 0, idx.valid)
+            return Index(base, idx.step, idx.aligned and view.offset % W == 0, idx.valid, vector_valid=idx.vector_valid)
         dims = view.merged_dims()
         inner_size, inner_stride, inner_mask = dims[-1] if dims else (1, 0, (0, 1))
         if idx.step == 0 or W == 1:
             return self._view_scalar(block, idx, dims, view.offset, idx.step)
         if idx.step == 1 and idx.aligned and inner_size % W == 0 and inner_mask == (0, inner_size):
-            lane0 = self._view_scalar(block, Index(idx.base, 0, valid=idx.valid), dims, view.offset, 0)
+            lane0 = self._view_scalar(block, Index(idx.base, 0, valid=idx.valid, vector_valid=idx.vector_valid),
+                                      dims, view.offset, 0)
             aligned = inner_stride == 1 and view.offset % W == 0 and all(st % W == 0 for _, st, _ in dims[:-1])
-            return Index(lane0.base, inner_stride, aligned, lane0.valid)
-        return self._view_scalar(block, Index(self._vector_index(block, idx), None, valid=idx.valid), dims, view.offset, None)
+            return Index(lane0.base, inner_stride, aligned, lane0.valid, vector_valid=lane0.vector_valid)
+        vector = Index(self._vector_index(block, idx), None, valid=idx.valid, vector_valid=idx.vector_valid)
+        return self._view_scalar(block, vector, dims, view.offset, None)
 
     def _view_scalar(self, block: _Block, idx: Index, dims, offset: int, step) -> Index:
         """Apply strides and masks to the (scalar or vector) flat position idx.base."""
@@ -339,9 +342,10 @@ class OpenCLRenderer:
             if valid is not None:
                 valid = block.var(self._itype(block, step), valid, "m")
             block.cache[key] = (base, valid)
+        vector_valid = idx.vector_valid or (valid is not None and step is None and block.lanes > 1)
         if idx.valid and valid:
             valid = f"({idx.valid} && {valid})"
-        return Index(base, step, False, valid or idx.valid)
+        return Index(base, step, False, valid or idx.valid, vector_valid=vector_valid)
 
     def _itype(self, block: _Block, step) -> str:
         return self.itype if step is not None or block.lanes == 1 else f"{self.itype}{block.lanes}"
@@ -369,10 +373,9 @@ class OpenCLRenderer:
                 inner = self._through_view(block, idx, node.arg)
                 result = self.value(block, node.srcs[0], inner)
                 if inner.valid is not None and inner.valid != idx.valid:  # padding reads as zero
-                    vector_cond = inner.step is None
                     result = block.var(_vec(register_type(node.dtype), block.lanes),
                                        self._select(inner.valid, result, literal(0, node.dtype), node.dtype,
-                                                    block.lanes, vector_cond))
+                                                    block.lanes, inner.vector_valid))
         else:
             self.ops_seen.append(_op_name(node.op))
             srcs = [self.value(block, s, idx) for s in node.srcs]
@@ -400,7 +403,8 @@ class OpenCLRenderer:
         base = idx.base
         if idx.valid:  # clamp positions outside the view's mask to 0, a readable address
             zero = f"({self._itype(block, idx.step)})0"
-            base = block.var(self._itype(block, idx.step), f"({idx.valid}) ? {base} : 0" if (idx.step is not None or W == 1) else f"select({zero}, {base}, {idx.valid})", "i")
+            clamped = f"select({zero}, {base}, {idx.valid})" if idx.vector_valid else f"({idx.valid}) ? {base} : 0"
+            base = block.var(self._itype(block, idx.step), clamped, "i")
         if idx.step == 0 or W == 1:
             expr = f"vload_half({base}, {ptr})" if half else f"{ptr}[{base}]"
         elif idx.step == 1:
@@ -411,7 +415,7 @@ class OpenCLRenderer:
             expr = f"({t})({', '.join(lanes)})"
         value = block.var(t, expr)
         if idx.valid:
-            value = block.var(t, self._select(idx.valid, value, literal(0, node.dtype), node.dtype, W, idx.step is None))
+            value = block.var(t, self._select(idx.valid, value, literal(0, node.dtype), node.dtype, W, idx.vector_valid))
         return value
 
     def _select(self, cond: str, a: str, b: str, dtype: DType, lanes: int, vector_cond: bool = True) -> str:

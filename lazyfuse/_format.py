@@ -16,13 +16,19 @@ def _float_formatter(values: np.ndarray):
     return (lambda v: f"{v:.4e}") if big else (lambda v: f"{v:.4f}" if np.isfinite(v) else str(v))
 
 
+def _padded(fmt, values: np.ndarray):
+    """Right-align every element to the widest, as PyTorch does."""
+    width = max((len(fmt(v)) for v in values.ravel()), default=0)
+    return lambda v: fmt(v).rjust(width)
+
+
 def format_values(values: np.ndarray) -> str:
     if values.dtype.kind == "f":
-        fmt = {"float_kind": _float_formatter(values.astype(np.float64))}
+        fmt = {"float_kind": _padded(_float_formatter(values.astype(np.float64)), values)}
     elif values.dtype.kind == "b":
-        fmt = {"bool": lambda v: "True" if v else "False"}
+        fmt = {"bool": _padded(lambda v: "True" if v else "False", values)}
     else:
-        fmt = {"int": str}
+        fmt = {"int": _padded(str, values)}
     return np.array2string(values, separator=", ", formatter=fmt, prefix="tensor(", threshold=1000, edgeitems=3)
 
 

@@ -8,6 +8,7 @@ autograd needs derivative rules for primitives only.
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -68,7 +69,7 @@ def _shape_arg(shape) -> tuple[int, ...]:
 
 class Tensor:
     __slots__ = ("_node", "_base", "_steps", "_seen_version", "_version", "requires_grad", "grad", "grad_fn",
-                 "_retains_grad", "__weakref__")
+                 "_grad_accumulator", "__weakref__")
     __array_priority__ = 1000  # numpy defers to our operators
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
@@ -82,7 +83,8 @@ class Tensor:
         self._base, self._steps = base, steps or []
         self._seen_version = base._version if base is not None else 0
         self._version = 0
-        self.requires_grad, self.grad, self.grad_fn, self._retains_grad = requires_grad, None, None, False
+        self.requires_grad, self.grad, self.grad_fn = requires_grad, None, None
+        self._grad_accumulator = None
         return self
 
     @staticmethod
@@ -847,9 +849,9 @@ class Tensor:
         backward(self, gradient, retain_graph, create_graph, inputs)
 
     def retain_grad(self) -> None:
-        if self.is_leaf:
-            return
-        self._retains_grad = True
+        """Keep this non-leaf tensor's gradient in .grad after backward()."""
+        if self.grad_fn is not None:
+            self.grad_fn.retained = weakref.ref(self)
 
 
 def promote(a: Tensor, b: Tensor, other_is_scalar: bool, scalar: Tensor) -> DType:

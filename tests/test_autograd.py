@@ -1,0 +1,241 @@
+"""Autograd: gradcheck for every differentiable op, PyTorch's semantics, and
+the kernels a backward pass launches."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lazyfuse as lf
+from lazyfuse.autograd import GradcheckError, gradcheck, gradgradcheck
+
+
+def leaf(rng, *shape, low=-2.0, high=2.0):
+    return lf.tensor(rng.uniform(low, high, size=shape), dtype=lf.float64, requires_grad=True)
+
+
+UNARY = {
+    "exp": (-2, 2), "exp2": (-2, 2), "log": (0.5, 3), "log2": (0.5, 3), "sqrt": (0.5, 3), "rsqrt": (0.5, 3),
+    "sin": (-2, 2), "cos": (-2, 2), "tanh": (-2, 2), "sigmoid": (-3, 3), "relu": (-2, 2), "abs": (-2, 2),
+    "neg": (-2, 2), "reciprocal": (0.5, 2), "square": (-2, 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_gradcheck_unary(rng, name):
+    lo, hi = UNARY[name]
+    x = leaf(rng, 3, 4, low=lo, high=hi)
+    assert gradcheck(lambda t: getattr(t, name)(), (x,))
+
+
+BINARY = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "div": lambda a, b: a / b,
+    "pow": lambda a, b: a ** b, "maximum": lambda a, b: a.maximum(b), "minimum": lambda a, b: a.minimum(b),
+    "where": lambda a, b: lf.where(a > b, a, b), "mod": lambda a, b: a % b,
+    "scalar_ops": lambda a, b: 2 - a * 3 + b / 4 + 1 / b,
+}
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((4,), (2, 3, 4))], ids=str)
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_gradcheck_binary_with_broadcasting(rng, name, shapes):
+    a = leaf(rng, *shapes[0], low=0.5, high=2)
+    b = leaf(rng, *shapes[1], low=0.5, high=2)
+    assert gradcheck(BINARY[name], (a, b))
+
+
+REDUCTIONS = {
+    "sum": lambda t: t.sum(1), "sum_all": lambda t: t.sum(), "mean": lambda t: t.mean((0, 2), keepdim=True),
+    "var": lambda t: t.var(-1), "std": lambda t: t.std(0), "amax": lambda t: t.amax(1), "amin": lambda t: t.amin(-1),
+    "max_values": lambda t: t.max(2).values, "prod": lambda t: t.prod(1), "logsumexp": lambda t: t.logsumexp(1),
+    "softmax": lambda t: t.softmax(-1), "log_softmax": lambda t: t.log_softmax(1), "clamp": lambda t: t.clamp(-0.5, 0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+def test_gradcheck_reductions(rng, name):
+    x = leaf(rng, 2, 3, 4, low=0.5 if name == "prod" else -2, high=2)
+    assert gradcheck(REDUCTIONS[name], (x,))
+
+
+def test_amax_shares_the_gradient_among_ties():
+    x = lf.tensor([[1.0, 3.0, 3.0]], dtype=lf.float64, requires_grad=True)
+    x.amax(1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.5, 0.5]])
+
+
+def test_prod_gradient_with_zeros():
+    x = lf.tensor([[2.0, 0.0, 3.0], [0.0, 0.0, 1.0], [1.0, 2.0, 3.0]], dtype=lf.float64, requires_grad=True)
+    x.prod(1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0, 6.0, 0.0], [0.0, 0.0, 0.0], [6.0, 3.0, 2.0]])
+
+
+MOVEMENT = {
+    "reshape": lambda t: t.reshape(4, 6), "permute": lambda t: t.permute(2, 0, 1) * 2, "T": lambda t: t[0].T.exp(),
+    "slice": lambda t: t[:, 1:, ::2], "int_index": lambda t: t[1, 2], "expand": lambda t: t[:, :1].expand(2, 5, 4),
+    "cat": lambda t: lf.cat([t, t[:, :1] * 2], 1), "stack": lambda t: lf.stack([t, t.sin()], -1),
+    "squeeze": lambda t: t[:, None].squeeze(1).flatten(), "transposed_matmul": lambda t: t[0].T @ t[1],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MOVEMENT))
+def test_gradcheck_movement_and_non_contiguous(rng, name):
+    x = leaf(rng, 2, 3, 4)
+    assert gradcheck(MOVEMENT[name], (x,))
+
+
+@pytest.mark.parametrize("shapes", [((3,), (3,)), ((2, 3), (3, 4)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 2, 3), (3, 2))], ids=str)
+def test_gradcheck_matmul(rng, shapes):
+    assert gradcheck(lambda a, b: a @ b, (leaf(rng, *shapes[0]), leaf(rng, *shapes[1])))
+
+
+@pytest.mark.parametrize("fn", [lambda a, b: (a * b).sin() + a.exp() / b, lambda a, b: a @ b.T,
+                                lambda a, b: (a - b).softmax(-1)], ids=["elementwise", "matmul", "softmax"])
+def test_gradgradcheck(rng, fn):
+    assert gradgradcheck(fn, (leaf(rng, 2, 3, low=0.5), leaf(rng, 2, 3, low=0.5)))
+
+
+def test_gradcheck_reports_the_worst_mismatch(rng):
+    def wrong(t):  # a function whose gradient is deliberately broken: detach hides a term
+        return t * t.detach()
+    with pytest.raises(GradcheckError, match="worst at output element"):
+        gradcheck(wrong, (leaf(rng, 3),))
+
+
+def test_gradcheck_warns_on_float32(rng):
+    x = lf.tensor(rng.uniform(size=3), dtype=lf.float32, requires_grad=True)
+    with pytest.warns(UserWarning, match="not float64"):
+        gradcheck(lambda t: t * 2, (x,), atol=1e-2, rtol=1e-2, eps=1e-3)
+
+
+# ---------------------------------------------------------------- semantics
+def test_requires_grad_propagation_and_leaves():
+    x = lf.ones(3, requires_grad=True)
+    y = x * 2
+    z = lf.ones(3) + 1
+    assert y.requires_grad and not y.is_leaf and y.grad_fn is not None
+    assert x.is_leaf and x.grad_fn is None
+    assert not z.requires_grad and z.is_leaf
+    with lf.no_grad():
+        assert not (x * 2).requires_grad
+        with lf.enable_grad():
+            assert (x * 2).requires_grad
+    assert not x.detach().requires_grad
+
+    @lf.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(x).requires_grad and lf.is_grad_enabled()
+    with pytest.raises(RuntimeError, match="floating point"):
+        lf.ones(3, dtype=lf.int64).requires_grad_()
+
+
+def test_retain_graph_and_second_backward():
+    x = lf.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_non_scalar_backward_needs_gradient():
+    x = lf.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
+        y.backward()
+
+
+def test_inplace_on_leaf_requiring_grad():
+    w = lf.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w += 1
+    with lf.no_grad():
+        w -= 0.5
+    np.testing.assert_allclose(w.detach().numpy(), [0.5] * 3)
+    assert w.requires_grad and w.is_leaf
+
+
+def test_saved_tensor_modified_in_place_raises():
+    a = lf.ones(3, requires_grad=True)
+    b = a * 2
+    c = b * b
+    b.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        c.sum().backward()
+
+
+def test_inplace_on_non_leaf_is_differentiable():
+    a = lf.tensor([1.0, 2.0], requires_grad=True)
+    b = a * 3
+    b += a * a
+    b.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), [5.0, 7.0])
+
+
+def test_grad_of_non_leaf_is_none_unless_retained():
+    a = lf.ones(2, requires_grad=True)
+    b = a * 2
+    c = a * 3
+    c.retain_grad()
+    (b + c).sum().backward()
+    assert b.grad is None
+    np.testing.assert_allclose(c.grad.numpy(), [1.0, 1.0])
+
+
+def test_autograd_grad_and_double_backward():
+    x = lf.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x ** 3).sum()
+    (g,) = lf.autograd.grad(y, x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), [3.0, 12.0, 27.0])
+    (h,) = lf.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(h.numpy(), [6.0, 12.0, 18.0])
+    assert x.grad is None
+    unused = lf.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="allow_unused"):
+        lf.autograd.grad((x * 2).sum(), [x, unused])
+    gx, gu = lf.autograd.grad((x * 2).sum(), [x, unused], allow_unused=True)
+    assert gu is None
+    (gw,) = lf.autograd.grad(x * 2, x, grad_outputs=lf.tensor([1.0, 0.0, 2.0]))
+    np.testing.assert_allclose(gw.numpy(), [2.0, 0.0, 4.0])
+
+
+def test_long_chain_backward_has_no_recursion_limit():
+    x = lf.tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0])
+
+
+# ---------------------------------------------------------------- kernels launched by backward
+def kernel_count(fn) -> int:
+    with lf.profile() as prof:
+        fn()
+    return len(prof.kernels)
+
+
+def test_regression_backward_from_unrealised_forward_is_at_most_four_kernels(rng):
+    x = lf.tensor(rng.standard_normal((256, 64), dtype=np.float32))
+    y = lf.tensor(rng.standard_normal(256, dtype=np.float32))
+    w = lf.tensor(rng.standard_normal(64, dtype=np.float32), requires_grad=True)
+    loss = ((x * w).sum(1) - y).pow(2).mean()
+    assert kernel_count(loss.backward) <= 4
+    xs, ys, ws = x.numpy(), y.numpy(), w.detach().numpy()
+    residual = xs @ ws - ys
+    np.testing.assert_allclose(w.grad.numpy(), 2 * xs.T @ residual / 256, rtol=1e-4, atol=1e-5)
+
+
+def test_elementwise_chain_backward_is_one_kernel_and_accumulates_in_it(rng):
+    a = lf.tensor(rng.standard_normal(1000, dtype=np.float32), requires_grad=True)
+    b = lf.tensor(rng.standard_normal(1000, dtype=np.float32))
+
+    def step():
+        ((a * b).sin() * 2 + a.exp()).backward(gradient=lf.ones(1000))
+
+    assert kernel_count(step) == 1
+    assert kernel_count(step) == 1  # the second backward adds into .grad in the same kernel
+    av, bv = a.detach().numpy(), b.numpy()
+    np.testing.assert_allclose(a.grad.numpy(), 2 * (2 * np.cos(av * bv) * bv + np.exp(av)), rtol=1e-5)
