@@ -25,7 +25,10 @@ from lazyfuse.runtime.view import View
 # PoCL's znver3 build crashes LLVM on 512-bit vectors (float16): keep vectors at 256 bits
 VECTOR_BYTES = 32
 MAX_LANES = 8
-LOCAL_SIZE = 256  # measured here: a little faster than letting PoCL choose
+# PoCL runs a work-group's work-items one after another on one core: groups of up
+# to 256 work-items (measured a little faster than PoCL's choice), but never so
+# large that there are fewer groups than the device has parallel slots
+LOCAL_SIZE = 256
 
 _CL_TYPE = {"bool": "char", "int32": "int", "int64": "long", "float16": "float", "float32": "float", "float64": "double"}
 _INT_OF_SIZE = {1: "char", 2: "short", 4: "int", 8: "long"}
@@ -121,8 +124,8 @@ class _Block:
 
 
 class OpenCLRenderer:
-    def __init__(self, kernel: Kernel):
-        self.k = kernel
+    def __init__(self, kernel: Kernel, parallelism: int):
+        self.k, self.parallelism = kernel, parallelism
         sizes = [math.prod(kernel.shape)] + [n.numel for n in kernel.outputs] + [_extent(n) for n in kernel.inputs]
         self.itype = "int" if max(sizes) < 2**31 - 2 * MAX_LANES else "long"
         # every value in the kernel, index vectors included, must fit the vector width
@@ -152,7 +155,7 @@ class OpenCLRenderer:
         header = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable\n"
         source = f"{header}__kernel void {name}({', '.join(params)}) {{\n" + "\n".join(body) + "\n}\n"
         work_items = self._work_items()
-        local = min(LOCAL_SIZE, work_items) if work_items > 0 else None
+        local = max(1, min(LOCAL_SIZE, work_items // self.parallelism)) if work_items > 0 else None
         global_size = -(-work_items // local) * local if local else 0
         return RenderedKernel(name, source, list(self.args), global_size, local, work_items)
 
@@ -512,5 +515,6 @@ def _kernel_nodes(kernel: Kernel) -> list[Node]:
     return toposort(roots, stop=lambda n: n in kernel.inputs or n.is_realized) + list(kernel.inputs)
 
 
-def render(kernel: Kernel) -> RenderedKernel:
-    return OpenCLRenderer(kernel).render()
+def render(kernel: Kernel, parallelism: int) -> RenderedKernel:
+    """OpenCL C for `kernel`, launched in enough work-groups for `parallelism` parallel slots."""
+    return OpenCLRenderer(kernel, parallelism).render()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -88,26 +89,47 @@ class OpenCLDevice:
     def synchronize(self) -> None:
         self.rt.queue.finish()
 
-    def run(self, kernel: Kernel) -> None:
-        """Render, compile (cached), allocate outputs and enqueue one kernel."""
-        rendered, cl_kernel = self.rt.compiled(kernel)
-        for out in kernel.outputs:
+    def prepare(self, kernel: Kernel) -> "Launch":
+        """Render and compile (cached by source) one kernel."""
+        rendered, cl_kernel = self.rt.compiled(kernel, self.parallelism)
+        return Launch(rendered.name, rendered.source, cl_kernel, rendered.global_size, rendered.local_size,
+                      rendered.work_items, list(kernel.outputs), rendered.args)
+
+    def launch(self, launch: "Launch", outputs: list, args: list) -> None:
+        """Allocate the outputs and enqueue the kernel; `outputs` and `args` are the
+        nodes standing where launch.outputs and launch.args stood when it was prepared."""
+        for out in outputs:
             out.set_buffer(self.alloc(out.numel * out.dtype.itemsize))
-        if rendered.work_items == 0:
+        if launch.work_items == 0:
             return
-        buffers = [n.buffer for n in rendered.args]
-        event = cl_kernel(self.rt.queue, (rendered.global_size,), (rendered.local_size,), *[b.handle for b in buffers])
+        buffers = [n.buffer for n in args]
+        event = launch.cl_kernel(self.rt.queue, (launch.global_size,), (launch.local_size,),
+                                 *[b.handle for b in buffers])
         nbytes = sum(b.nbytes for b in buffers)
         if Profile.active:
-            Profile.record(KernelRecord(rendered.name, self.name, rendered.source, nbytes, _timer=_event_seconds(event)))
+            Profile.record(KernelRecord(launch.name, self.name, launch.source, nbytes, _timer=_event_seconds(event)))
         if debug.level() >= 1:
             start = time.perf_counter()
-            event.wait()
             seconds = _event_seconds(event)()
-            debug.log(1, f"{rendered.name:<40} {self.name:<9} items {rendered.work_items:>9} "
+            debug.log(1, f"{launch.name:<40} {self.name:<9} items {launch.work_items:>9} "
                          f"{seconds * 1e6:9.1f} us {nbytes / max(seconds, 1e-9) / 1e9:7.2f} GB/s "
                          f"(wall {1e6 * (time.perf_counter() - start):.0f} us)")
-            debug.log(2, rendered.source)
+            debug.log(2, launch.source)
+
+
+@dataclass
+class Launch:
+    """A compiled kernel with its launch sizes; `outputs` and `args` are the nodes
+    it was prepared for (a cached schedule maps them to positions)."""
+
+    name: str
+    source: str
+    cl_kernel: object
+    global_size: int
+    local_size: int
+    work_items: int
+    outputs: list
+    args: list
 
 
 def _event_seconds(event):
@@ -134,9 +156,9 @@ class _Runtime:
         self.queue.finish()
         self.pool.close()
 
-    def compiled(self, kernel: Kernel):
+    def compiled(self, kernel: Kernel, parallelism: int):
         from lazyfuse.kernels.opencl import render  # kernels depend on runtime, not the reverse
-        rendered = render(kernel)
+        rendered = render(kernel, parallelism)
         cl_kernel = self._programs.get(rendered.source)
         if cl_kernel is None:
             with warnings.catch_warnings():

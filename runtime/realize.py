@@ -1,14 +1,20 @@
 """Realize: schedule the pending graph under some nodes and run its kernels."""
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 
 import numpy as np
 
 from . import debug
 from .devices import backend
-from .graph import Node, Op
+from .graph import Node, Op, toposort
 from .schedule import Scheduler
+
+
+# schedules by graph structure: a repeated computation (a training step) skips
+# scheduling, rendering and compiling, and goes straight to its launches
+_schedules: "OrderedDict[tuple, _CachedSchedule]" = OrderedDict()
+MAX_CACHED_SCHEDULES = 256
 
 
 def realize(nodes: list[Node]) -> None:
@@ -19,8 +25,54 @@ def realize(nodes: list[Node]) -> None:
             pending[n.device].append(n)
     for device_name, group in pending.items():
         device = backend(device_name)
-        for kernel in Scheduler(device.parallelism, debug.fusion_enabled()).schedule(group):
-            device.run(kernel)
+        order = toposort(group, stop=lambda n: n.is_realized)
+        key = _structure_key(order, group, device.parallelism)
+        schedule = _schedules.get(key)
+        if schedule is None:
+            kernels = Scheduler(device.parallelism, debug.fusion_enabled()).schedule(group)
+            schedule = _CachedSchedule([device.prepare(k) for k in kernels], order)
+            _schedules[key] = schedule
+            if len(_schedules) > MAX_CACHED_SCHEDULES:
+                _schedules.popitem(last=False)
+        else:
+            _schedules.move_to_end(key)
+        schedule.run(device, order)
+
+
+def _structure_key(order: list[Node], targets: list[Node], parallelism: int) -> tuple:
+    """Equal for graphs that differ only in which buffers they read."""
+    position = {id(n): i for i, n in enumerate(order)}
+    parts = [(n.shape, n.dtype.name) if n.is_realized else
+             (n.op, n._key[2], n.shape, n.dtype.name, tuple(position[id(s)] for s in n.srcs)) for n in order]
+    return (tuple(parts), tuple(position[id(t)] for t in targets), parallelism, debug.fusion_enabled())
+
+
+class _CachedSchedule:
+    """Launches with their nodes replaced by positions in the graph's topological
+    order; nodes the scheduler made (partial results) get fresh placeholders."""
+
+    def __init__(self, launches, order: list[Node]):
+        position = {id(n): i for i, n in enumerate(order)}
+        self.made: list[tuple] = []  # (shape, dtype, device) of scheduler-made nodes
+        made_slot: dict[int, int] = {}
+
+        def slot(node: Node) -> int:
+            if id(node) in position:
+                return position[id(node)]
+            if id(node) not in made_slot:
+                made_slot[id(node)] = len(order) + len(self.made)
+                self.made.append((node.shape, node.dtype, node.device))
+            return made_slot[id(node)]
+
+        self.steps = [(launch, [slot(n) for n in launch.outputs], [slot(n) for n in launch.args])
+                      for launch in launches]
+        for launch in launches:  # keep no nodes alive: they would pin their buffers
+            launch.outputs = launch.args = None
+
+    def run(self, device, order: list[Node]) -> None:
+        nodes = order + [Node(Op.BUFFER, (), None, shape, dtype, name) for shape, dtype, name in self.made]
+        for launch, outputs, args in self.steps:
+            device.launch(launch, [nodes[i] for i in outputs], [nodes[i] for i in args])
 
 
 def read(node: Node) -> np.ndarray:

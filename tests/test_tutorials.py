@@ -1,0 +1,98 @@
+"""The PyTorch tutorials lazyfuse exists for, run with `import lazyfuse as torch`,
+checked against PyTorch's printed numbers and a numpy re-implementation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lazyfuse as torch
+
+
+def test_scalar_autograd():
+    x = torch.tensor(2.0, requires_grad=True)
+    y = x**2 + 3*x + 4
+    y.backward()
+    assert x.grad.item() == 7.0
+    assert repr(x.grad) == "tensor(7.)"
+
+
+def test_vector_output_needs_a_gradient():
+    x = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
+        y.backward()
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+    x.grad.zero_()
+    (x * 2).backward(gradient=torch.tensor([1., 1., 1.]))
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_external_gradient():
+    a = torch.tensor([2., 3.], requires_grad=True)
+    b = torch.tensor([6., 4.], requires_grad=True)
+    Q = 3*a**3 - b**2
+    Q.backward(gradient=torch.tensor([1., 1.]))
+    assert a.grad.tolist() == [36., 81.]
+    assert b.grad.tolist() == [-12., -8.]
+
+
+def test_mean_of_a_polynomial():
+    x = torch.ones(2, 2, requires_grad=True)
+    out = ((x + 2) * (x + 2) * 3).mean()
+    out.backward()
+    assert x.grad.tolist() == [[4.5, 4.5], [4.5, 4.5]]
+    assert repr(out) == "tensor(27., grad_fn=<MulBackward0>)"
+
+
+def test_no_grad_requires_grad_false_and_detach():
+    x = torch.ones(3, requires_grad=True)
+    with torch.no_grad():
+        assert (x * 2).requires_grad is False
+    assert torch.ones(3, requires_grad=False).requires_grad is False
+    assert x.detach().requires_grad is False
+
+
+def _regression_numpy(x, y, w, b, steps=100, lr=0.01):
+    """The same training loop with hand-written gradients, in float32."""
+    losses = []
+    for _ in range(steps):
+        pred = x @ w + b
+        err = pred - y
+        losses.append(float((err * err).mean()))
+        grad_pred = 2 * err / err.size
+        w = w - np.float32(lr) * (x.T @ grad_pred)
+        b = b - np.float32(lr) * grad_pred.sum(0)
+    return losses, w, b
+
+
+@pytest.mark.parametrize("use_device", [False, True])
+def test_linear_regression(use_device):
+    torch.manual_seed(0)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    x = torch.randn(10, 3)
+    y = torch.randn(10, 1)
+    w = torch.randn(3, 1, requires_grad=True)
+    b = torch.randn(1, requires_grad=True)
+    expected_losses, expected_w, expected_b = _regression_numpy(x.numpy(), y.numpy(), w.detach().numpy(),
+                                                                b.detach().numpy())
+    if use_device:
+        x, y = x.to(device), y.to(device)
+        w = w.detach().to(device).requires_grad_()
+        b = b.detach().to(device).requires_grad_()
+    losses = []
+    for _ in range(100):
+        pred = x @ w + b
+        loss = (pred - y).pow(2).mean()
+        loss.backward()
+        losses.append(loss.item())
+        with torch.no_grad():
+            w -= 0.01 * w.grad
+            b -= 0.01 * b.grad
+            w.grad.zero_()
+            b.grad.zero_()
+    np.testing.assert_allclose(losses, expected_losses, rtol=1e-5)
+    np.testing.assert_allclose(w.cpu().detach().numpy(), expected_w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b.cpu().detach().numpy(), expected_b, rtol=1e-5, atol=1e-6)
+    assert losses[-1] < losses[0]
+    assert repr(w.cpu().detach()).startswith("tensor([[")
