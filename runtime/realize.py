@@ -1,6 +1,7 @@
 """Realize: schedule the pending graph under some nodes and run its kernels."""
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict, defaultdict
 
 import numpy as np
@@ -17,10 +18,28 @@ _schedules: "OrderedDict[tuple, _CachedSchedule]" = OrderedDict()
 MAX_CACHED_SCHEDULES = 256
 
 
+# tensors written in place since the last realize: their new values are computed
+# with the next schedule, so a parameter updated every step does not grow a chain
+# of pending updates
+_written: dict[int, "weakref.ref"] = {}
+
+
+def note_write(tensor) -> None:
+    """Record that `tensor` (anything with a `.node`) was written in place."""
+    _written[id(tensor)] = weakref.ref(tensor)
+
+
+def _take_written() -> list[Node]:
+    tensors = [ref() for ref in _written.values()]
+    _written.clear()
+    return [t.node for t in tensors if t is not None and not t.node.is_realized and t.node.op is not Op.CONST]
+
+
 def realize(nodes: list[Node]) -> None:
-    """Compute every node in `nodes` that is not computed yet, one schedule per device."""
+    """Compute every node in `nodes` not computed yet, and the values written in
+    place since the last call, one schedule per device."""
     pending: dict[str, list[Node]] = defaultdict(list)
-    for n in nodes:
+    for n in list(nodes) + _take_written():
         if not n.is_realized:
             pending[n.device].append(n)
     for device_name, group in pending.items():

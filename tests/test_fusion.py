@@ -106,3 +106,24 @@ def test_same_computation_on_new_data_compiles_nothing(ab, rng):
         a, b = (lf.tensor(rng.standard_normal((1000, 1000), dtype=np.float32)) for _ in range(2))
         check(chain(a, b))
     assert len(backend("cpu").rt._programs) == programs
+
+
+def test_repeated_computation_reuses_its_schedule(rng, monkeypatch):
+    from lazyfuse.runtime import schedule
+    calls = []
+    original = schedule.Scheduler.schedule
+    monkeypatch.setattr(schedule.Scheduler, "schedule", lambda self, targets: calls.append(1) or original(self, targets))
+    w = lf.tensor(rng.standard_normal(64, dtype=np.float32), requires_grad=True)
+    x = lf.tensor(rng.standard_normal((32, 64), dtype=np.float32))
+    per_step = []
+    for step in range(4):
+        before = len(calls)
+        loss = ((x * w).sum(1) - 1).pow(2).mean()
+        loss.backward()
+        with lf.no_grad():
+            w -= 0.1 * w.grad
+            w.grad.zero_()
+        loss.item()
+        per_step.append(len(calls) - before)
+    assert per_step[0] > 0
+    assert per_step[2:] == [0, 0], per_step  # steps after warm-up schedule nothing
