@@ -1,0 +1,1 @@
+"""lazyfuse benchmarks: workloads, peers and the report."""

@@ -1,0 +1,90 @@
+"""Run every workload on every available system and report medians, ranges and
+ratios measured in this one run: `python -m bench.report [--quick] [--out DIR]`.
+Writes report.md and, with matplotlib installed, report.png."""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .peers import openblas_note, optional
+from .workloads import Workload, all_workloads
+
+
+def measure(fn, repeats: int) -> dict:
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"first": first, "median": statistics.median(times), "min": min(times), "max": max(times)}
+
+
+def run(workloads: list[Workload], repeats: int) -> dict:
+    results = {}
+    for w in workloads:
+        results[w.name] = {}
+        for system, fn in w.systems.items():
+            results[w.name][system] = measure(fn, repeats)
+            print(f"  {w.name:<32} {system:<20} {results[w.name][system]['median'] * 1e3:9.2f} ms", flush=True)
+    return results
+
+
+def markdown(workloads: list[Workload], results: dict) -> str:
+    lines = [f"Medians of repeated runs on the `cpu` device (min-max in brackets); ratio = system time / lazyfuse "
+             f"time (above 1: lazyfuse is faster). {openblas_note()}.", "",
+             "| workload | system | first call (ms) | steady (ms) | GB/s | ratio to lazyfuse |",
+             "|---|---|---:|---:|---:|---:|"]
+    for w in workloads:
+        ours = results[w.name].get("lazyfuse", {}).get("median")
+        for system, r in results[w.name].items():
+            ratio = f"{r['median'] / ours:.2f}" if ours else "-"
+            lines.append(f"| {w.name} | {system} | {r['first'] * 1e3:.1f} | {r['median'] * 1e3:.2f} "
+                         f"({r['min'] * 1e3:.2f}-{r['max'] * 1e3:.2f}) | {w.nbytes / r['median'] / 1e9:.1f} | {ratio} |")
+        for system, why in w.missing.items():
+            lines.append(f"| {w.name} | {system} | skipped: {why} | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(workloads: list[Workload], results: dict, path: Path) -> str:
+    plt, why = optional("matplotlib.pyplot")
+    if plt is None:
+        return f"no plot: {why}"
+    systems = sorted({s for r in results.values() for s in r})
+    fig, ax = plt.subplots(figsize=(12, 5))
+    width = 0.8 / len(systems)
+    for i, system in enumerate(systems):
+        values = [w.nbytes / results[w.name][system]["median"] / 1e9 if system in results[w.name] else 0
+                  for w in workloads]
+        ax.bar(np.arange(len(workloads)) + i * width, values, width, label=system)
+    ax.set_xticks(np.arange(len(workloads)) + 0.4, [w.name for w in workloads], rotation=20, ha="right")
+    ax.set_ylabel("GB/s (higher is better)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    return f"plot written to {path}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="only the 8-op chain among the chains")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    workloads = all_workloads(np.random.default_rng(0), quick=args.quick)
+    results = run(workloads, args.repeats)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table = markdown(workloads, results)
+    (args.out / "report.md").write_text(table)
+    print(table)
+    print(plot(workloads, results, args.out / "report.png"))
+
+
+if __name__ == "__main__":
+    main()

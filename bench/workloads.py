@@ -1,0 +1,151 @@
+"""Benchmark workloads: each one written once per system that runs it.
+
+A workload gives numpy inputs and, per system, a callable that runs the whole
+computation and waits for its result (so every figure is end to end)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+import lazyfuse as lf
+
+from .peers import HandWrittenKernel, optional
+
+N = 1 << 24
+
+# elementwise chains of 1..16 ops on x, y; the same text serves numpy, torch and OpenCL C
+CHAINS = {
+    1: "x + y",
+    2: "x * y + x",
+    4: "(x * y + x) * (y - x)",
+    8: "exp(-x * x) * y + sin(x) * 0.5f - y / (1.0f + x * x)",
+    16: "exp(-x * x) * y + sin(x) * 0.5f - y / (1.0f + x * x) + cos(y) * x - tanh(x * y) * 0.25f + x / (2.0f + y * y)",
+}
+
+
+def _python(expr: str) -> str:
+    return expr.replace("0.5f", "0.5").replace("1.0f", "1.0").replace("0.25f", "0.25").replace("2.0f", "2.0")
+
+
+@dataclass
+class Workload:
+    name: str
+    nbytes: int  # bytes a perfect kernel reads and writes
+    systems: dict[str, Callable[[], object]] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def _numpy_env(names):
+    return {"exp": np.exp, "sin": np.sin, "cos": np.cos, "tanh": np.tanh, **names}
+
+
+def _lazyfuse(fn, *arrays, fusion: bool = True):
+    tensors = [lf.tensor(a) for a in arrays]
+
+    def run():
+        import os
+        previous = os.environ.get("LAZYFUSE_FUSION")
+        os.environ["LAZYFUSE_FUSION"] = "1" if fusion else "0"
+        try:
+            out = fn(*tensors).realize()
+            lf.synchronize()
+            return out
+        finally:
+            if previous is None:
+                os.environ.pop("LAZYFUSE_FUSION")
+            else:
+                os.environ["LAZYFUSE_FUSION"] = previous
+    return run
+
+
+def _add_torch(w: Workload, fn, *arrays) -> None:
+    torch, why = optional("torch")
+    if torch is None:
+        w.missing["torch eager"] = w.missing["torch.compile"] = why
+        return
+    tensors = [torch.from_numpy(a) for a in arrays]
+    w.systems["torch eager"] = lambda: fn(torch, *tensors)
+    compiled = torch.compile(lambda *t: fn(torch, *t))
+    w.systems["torch.compile"] = lambda: compiled(*tensors)
+
+
+def _torch_env(torch):
+    return {"exp": torch.exp, "sin": torch.sin, "cos": torch.cos, "tanh": torch.tanh}
+
+
+def chain(ops: int, rng) -> Workload:
+    expr = CHAINS[ops]
+    x, y = (rng.standard_normal(N, dtype=np.float32) for _ in range(2))
+    w = Workload(f"chain of {ops} op(s), 2^24", 3 * 4 * N)
+    w.systems["numpy"] = lambda: eval(_python(expr), _numpy_env({"x": x, "y": y}))
+    numexpr, why = optional("numexpr")
+    if numexpr is not None:
+        w.systems["numexpr"] = lambda: numexpr.evaluate(_python(expr), local_dict={"x": x, "y": y})
+    else:
+        w.missing["numexpr"] = why
+    lazy = lambda a, b: eval(_python(expr), {"exp": lf.exp, "sin": lf.sin, "cos": lf.cos, "tanh": lf.tanh, "x": a, "y": b})
+    w.systems["lazyfuse"] = _lazyfuse(lazy, x, y)
+    w.systems["lazyfuse unfused"] = _lazyfuse(lazy, x, y, fusion=False)
+    ideal = HandWrittenKernel(expr, 2, N)
+    out, ins = ideal.buffers(x, y)
+    w.systems["hand-written kernel"] = lambda: ideal(out, *ins)
+    _add_torch(w, lambda torch, a, b: eval(_python(expr), {**_torch_env(torch), "x": a, "y": b}), x, y)
+    return w
+
+
+def total(rng) -> Workload:
+    x = rng.standard_normal(N, dtype=np.float32)
+    w = Workload("sum(x), 2^24", 4 * N)
+    w.systems["numpy"] = lambda: x.sum()
+    w.systems["lazyfuse"] = _lazyfuse(lambda t: t.sum(), x)
+    _add_torch(w, lambda torch, t: t.sum(), x)
+    return w
+
+
+def mse(rng) -> Workload:
+    x, y = (rng.standard_normal(N, dtype=np.float32) for _ in range(2))
+    w = Workload("mean((x-y)**2), 2^24", 8 * N)
+    w.systems["numpy"] = lambda: ((x - y) ** 2).mean()
+    w.systems["lazyfuse"] = _lazyfuse(lambda a, b: ((a - b) ** 2).mean(), x, y)
+    w.systems["lazyfuse unfused"] = _lazyfuse(lambda a, b: ((a - b) ** 2).mean(), x, y, fusion=False)
+    _add_torch(w, lambda torch, a, b: ((a - b) ** 2).mean(), x, y)
+    return w
+
+
+def softmax(rng) -> Workload:
+    x = rng.standard_normal((4096, 4096), dtype=np.float32)
+    w = Workload("softmax rows, 4096x4096", 2 * 4 * x.size)
+
+    def numpy_softmax():
+        e = np.exp(x - x.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    w.systems["numpy"] = numpy_softmax
+    w.systems["lazyfuse"] = _lazyfuse(lambda t: t.softmax(-1), x)
+    w.systems["lazyfuse unfused"] = _lazyfuse(lambda t: t.softmax(-1), x, fusion=False)
+    _add_torch(w, lambda torch, t: torch.softmax(t, -1), x)
+    return w
+
+
+def dispatch(rng) -> Workload:
+    x = rng.standard_normal(1024, dtype=np.float32)
+    w = Workload("x + 1 on 1024, read back", 8 * 1024)
+    t = lf.tensor(x)
+    w.systems["lazyfuse"] = lambda: (t + 1).numpy()
+    ideal = HandWrittenKernel("x + 1.0f", 1, 1024)
+    out, ins = ideal.buffers(x)
+    host = np.empty(1024, np.float32)
+
+    def raw():
+        ideal(out, *ins)
+        ideal.cl.enqueue_copy(ideal.rt.queue, host, out, is_blocking=True)
+    w.systems["raw pyopencl"] = raw
+    w.systems["numpy"] = lambda: x + 1
+    return w
+
+
+def all_workloads(rng, quick: bool = False) -> list[Workload]:
+    chains = [8] if quick else [1, 2, 4, 8, 16]
+    return [chain(k, rng) for k in chains] + [total(rng), mse(rng), softmax(rng), dispatch(rng)]
