@@ -3,6 +3,7 @@
 leaves' .grad, then realises every gradient in one schedule."""
 from __future__ import annotations
 
+from lazyfuse.runtime.graph import postorder
 from lazyfuse.runtime.realize import realize
 
 from .function import AccumulateGrad, GradFn
@@ -11,21 +12,10 @@ from .rules import gradients
 
 
 def _order(roots) -> list:
-    """GradFns and AccumulateGrads reachable from roots, each after every fn feeding it."""
-    order, seen = [], set()
-    stack = [(r, False) for r in roots if r is not None]
-    while stack:
-        fn, done = stack.pop()
-        if done:
-            order.append(fn)
-            continue
-        if id(fn) in seen:
-            continue
-        seen.add(id(fn))
-        stack.append((fn, True))
-        if isinstance(fn, GradFn):
-            stack.extend((n, False) for n in fn.next if n is not None and id(n) not in seen)
-    return order[::-1]
+    """GradFns and AccumulateGrads reachable from roots, each before every fn it feeds."""
+    def following(fn):
+        return [n for n in fn.next if n is not None] if isinstance(fn, GradFn) else []
+    return postorder([r for r in roots if r is not None], following)[::-1]
 
 
 def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, capture=None):

@@ -257,8 +257,7 @@ class Tensor:
     # ------------------------------------------------------------------ arithmetic
     def add(self, other, alpha: Scalar = 1) -> "Tensor":
         other = other if alpha == 1 else self._operand(other) * alpha
-        a = self._binary(Op.ADD, other)
-        return a
+        return self._binary(Op.ADD, other)
 
     def sub(self, other, alpha: Scalar = 1) -> "Tensor":
         other = other if alpha == 1 else self._operand(other) * alpha
@@ -278,8 +277,9 @@ class Tensor:
         return self._true_div(other)
 
     def _true_div(self, other, reverse: bool = False) -> "Tensor":
-        a, b = (self._operand(other), self) if reverse else (self, self._operand(other))
-        dtype = promote(a, b, other_is_scalar=not isinstance(other, Tensor), scalar=self._operand(other))
+        operand = self._operand(other)
+        a, b = (operand, self) if reverse else (self, operand)
+        dtype = promote(a, b, other_is_scalar=not isinstance(other, Tensor), scalar=operand)
         if not dtype.is_floating_point:
             dtype = dtypes.default_float
         return a._binary(Op.DIV, b, compute_dtype=dtype)

@@ -92,24 +92,28 @@ class Node:
         return f"<Node {self.op.name} {self.shape} {self.dtype.name} {self.device}>"
 
 
-def toposort(roots: list[Node], stop=lambda n: False) -> list[Node]:
-    """Nodes reachable from roots, sources first, without recursion.
-    `stop(n)` marks nodes whose sources are not visited."""
-    order: list[Node] = []
+def postorder(roots: list, children) -> list:
+    """Everything reachable from roots through `children(x)`, each after all of its
+    children, without recursion (graphs of 100k nodes are fine)."""
+    order: list = []
     seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(r, False) for r in reversed(roots)]
+    stack: list[tuple[object, bool]] = [(r, False) for r in reversed(roots)]
     while stack:
-        node, expanded = stack.pop()
+        item, expanded = stack.pop()
         if expanded:
-            order.append(node)
+            order.append(item)
             continue
-        if id(node) in seen:
+        if id(item) in seen:
             continue
-        seen.add(id(node))
-        stack.append((node, True))
-        if not stop(node):
-            stack.extend((s, False) for s in reversed(node.srcs) if id(s) not in seen)
+        seen.add(id(item))
+        stack.append((item, True))
+        stack.extend((c, False) for c in reversed(children(item)) if id(c) not in seen)
     return order
+
+
+def toposort(roots: list[Node], stop=lambda n: False) -> list[Node]:
+    """Nodes reachable from roots, sources first. `stop(n)` marks nodes whose sources are not visited."""
+    return postorder(roots, lambda n: () if stop(n) else n.srcs)
 
 
 def view_node(src: Node, view: View) -> Node:

@@ -32,6 +32,8 @@ COMBINE = {Op.SUM: Op.SUM, Op.PROD: Op.PROD, Op.REDUCE_MAX: Op.REDUCE_MAX, Op.RE
 MIN_SPLIT_ROW = 8192
 # each work-item of a split reduction walks at least this many elements
 MIN_SPLIT_CHUNK = 4096
+# chunks per parallel slot: more, smaller chunks balance the cores better
+SPLIT_CHUNKS_PER_SLOT = 8
 
 
 @dataclass(eq=False)
@@ -252,7 +254,7 @@ class Scheduler:
                     and self._splits(k.shape, k.axes)):
                 out.append(k)
                 continue
-            split = max(2, min(-(-self.parallelism // k.rows), k.row_len // MIN_SPLIT_CHUNK))
+            split = max(2, min(-(-self.parallelism * SPLIT_CHUNKS_PER_SLOT // k.rows), k.row_len // MIN_SPLIT_CHUNK))
             partials = [Node.make(Op.PARTIAL, (r,), split, (k.rows, split), r.dtype, r.device) for r in k.reduces]
             out.append(Kernel(outputs=partials, shape=k.shape, axes=k.axes, reduce_phases=k.reduce_phases,
                               inputs=k.inputs, split=split))
