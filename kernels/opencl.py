@@ -13,7 +13,7 @@ import dataclasses
 import hashlib
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 from lazyfuse.runtime import dtypes

@@ -4,8 +4,6 @@
 """
 from __future__ import annotations
 
-import types as _types
-
 from lazyfuse.runtime import dtypes as _dtypes
 from lazyfuse.runtime.devices import device
 from lazyfuse.runtime.profiler import Profile as profile

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 
 from lazyfuse.runtime import dtypes
-from lazyfuse.runtime.devices import canonical, device as Device
+from lazyfuse.runtime.devices import canonical
 from lazyfuse.runtime.graph import Node, Op
 from lazyfuse.runtime.realize import upload
 

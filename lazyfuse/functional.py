@@ -3,10 +3,8 @@ stack, max/min with indices, argmax/argmin."""
 from __future__ import annotations
 
 import collections
-import math
 from typing import Sequence
 
-import numpy as np
 
 from lazyfuse.runtime import dtypes
 from lazyfuse.runtime.graph import Op

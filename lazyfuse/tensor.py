@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -172,7 +172,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.numel() != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
     def __format__(self, spec: str) -> str:
@@ -516,7 +516,9 @@ class Tensor:
         return record(Tensor._wrap(self.node), "clone", None, (self,))
 
     def contiguous(self) -> "Tensor":
-        return self
+        """Kernels read views in place, so no copy is made; but like PyTorch's copy of a
+        view, the result no longer shares data with the viewed tensor."""
+        return self if self._base is None else self.clone()
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data (writes go through both ways), outside autograd."""

@@ -416,3 +416,14 @@ def test_realize_several_tensors_shares_one_schedule(rng):
         lf.realize(s, d)
     assert len(prof.kernels) == 1, prof
     check(s, a.numpy() + b.numpy())
+
+
+def test_contiguous_and_clone_of_views_do_not_write_back(rng):
+    x = make(rng, (3, 4), np.float32)
+    base = lf.tensor(x)
+    copy = base.T.contiguous()
+    copy += 1
+    cloned = base[0].clone()
+    cloned.zero_()
+    check(base, x)
+    check(copy, x.T + 1)
