@@ -58,12 +58,20 @@ def canonical(spec) -> str:
     return device(spec).canonical
 
 
-@functools.lru_cache(maxsize=None)
 def backend(name: str):
     """The backend running kernels for a canonical device name."""
+    from .triton_device import interpreting
+    return _backend(name, name.startswith("cuda") and interpreting())
+
+
+@functools.lru_cache(maxsize=None)
+def _backend(name: str, triton_interpreter: bool):
     kind = name.partition(":")[0]
     if kind in ("cpu", "opencl"):
         from .opencl_device import OpenCLDevice
         return OpenCLDevice.open(name)
+    if triton_interpreter:
+        from .triton_device import TritonInterpreterDevice
+        return TritonInterpreterDevice(name)
     from .cuda_device import open_cuda
     return open_cuda(name)

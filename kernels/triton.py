@@ -1,0 +1,375 @@
+"""Triton renderer: turns a scheduled Kernel into the source of a @triton.jit function.
+
+Pointwise kernels cover XBLOCK elements per program with a mask. Row kernels
+run one program per row (or per chunk of a row, for split reductions): each
+phase of reductions loops over the row RBLOCK elements at a time into a
+masked accumulator and reduces it with tl.reduce; a row of at most
+PERSISTENT_ROW elements is covered by one block (persistent), longer rows are
+looped. Shapes and strides are baked into the source as constants, so the
+index arithmetic folds.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import struct
+from dataclasses import dataclass
+from typing import Optional
+
+from lazyfuse.runtime import dtypes
+from lazyfuse.runtime.dtypes import DType
+from lazyfuse.runtime.graph import COMPARISON, UNARY, Node, Op
+from lazyfuse.runtime.schedule import Kernel, is_flat_identity, is_row_broadcast
+from lazyfuse.runtime.view import View
+
+PERSISTENT_ROW = 1024  # rows up to this length are reduced from registers in one block
+MAX_XBLOCK = 1024
+
+_TL_TYPE = {"bool": "tl.int1", "int32": "tl.int32", "int64": "tl.int64", "float16": "tl.float16",
+            "float32": "tl.float32", "float64": "tl.float64"}
+POINTER_TYPE = {"bool": "*i8", "int32": "*i32", "int64": "*i64", "float16": "*fp16", "float32": "*fp32",
+                "float64": "*fp64"}
+_UNARY_FN = {Op.EXP: "tl.exp", Op.LOG: "tl.log", Op.EXP2: "tl.exp2", Op.LOG2: "tl.log2", Op.SIN: "tl.sin",
+             Op.COS: "tl.cos", Op.SQRT: "tl.sqrt", Op.TANH: "_tanh", Op.ABS: "tl.abs"}
+_INFIX = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/", Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
+_COMBINE = {Op.SUM: "_sum", Op.PROD: "_prod", Op.REDUCE_MAX: "_max", Op.REDUCE_MIN: "_min"}
+_OP_NAME = {Op.REDUCE_MAX: "max", Op.REDUCE_MIN: "min", Op.FLOORDIV: "floordiv", Op.RECIP: "recip"}
+
+HEADER = '''import triton
+import triton.language as tl
+
+
+@triton.jit
+def _sum(a, b):
+    return a + b
+
+
+@triton.jit
+def _prod(a, b):
+    return a * b
+
+
+@triton.jit
+def _max(a, b):
+    return tl.maximum(a, b, propagate_nan=tl.PropagateNan.ALL)
+
+
+@triton.jit
+def _min(a, b):
+    return tl.minimum(a, b, propagate_nan=tl.PropagateNan.ALL)
+
+
+# tanh and pow from tl primitives: libdevice has them on GPUs, but the interpreter does not
+
+
+@triton.jit
+def _tanh(x):
+    e = tl.exp(-2.0 * tl.abs(x))
+    t = (1.0 - e) / (1.0 + e)
+    series = x - x * x * x / 3.0 + 2.0 * x * x * x * x * x / 15.0  # exact to rounding for |x| < 0.01
+    return tl.where(tl.abs(x) < 0.01, series, tl.where(x < 0, -t, t))
+
+
+@triton.jit
+def _pow(a, b):
+    magnitude = tl.exp2(b * tl.log2(tl.abs(a)))
+    integral = tl.floor(b) == b
+    odd = (b - 2.0 * tl.floor(b * 0.5)) == 1.0
+    signed = tl.where(odd, -magnitude, magnitude)
+    result = tl.where(a < 0, tl.where(integral, signed, magnitude * float("nan")), magnitude)
+    return tl.where(b == 0, 1.0, result)
+
+
+@triton.jit
+def _round(x):
+    return tl.where(x >= 0, tl.floor(x + 0.5), -tl.floor(0.5 - x))
+
+'''
+
+
+def tl_type(dtype: DType) -> str:
+    return _TL_TYPE[dtype.name]
+
+
+def constant(value, dtype: DType) -> str:
+    """A scalar of `dtype`; infinities and NaN are built from their bit patterns."""
+    if dtype is dtypes.bool_:
+        return f"tl.full([], {int(bool(value))}, tl.int1)"
+    if dtype.kind == "int":
+        return f"tl.full([], {int(value)}, {tl_type(dtype)})"
+    value = float(value)
+    if math.isfinite(value):
+        return f"tl.full([], {value!r}, {tl_type(dtype)})"
+    if dtype is dtypes.float64:
+        bits = struct.unpack("<q", struct.pack("<d", value))[0]
+        return f"tl.full([], {bits}, tl.int64).to(tl.float64, bitcast=True)"
+    bits = struct.unpack("<i", struct.pack("<f", value))[0]
+    return f"tl.full([], {bits}, tl.int32).to(tl.float32, bitcast=True).to({tl_type(dtype)})"
+
+
+def reduce_identity(op: Op, dtype: DType):
+    if op is Op.SUM:
+        return 0
+    if op is Op.PROD:
+        return 1
+    if dtype.kind == "float":
+        return -math.inf if op is Op.REDUCE_MAX else math.inf
+    if dtype.kind == "bool":
+        return 0 if op is Op.REDUCE_MAX else 1
+    bound = 2 ** (8 * dtype.itemsize - 1)
+    return -bound if op is Op.REDUCE_MAX else bound - 1
+
+
+@dataclass(frozen=True)
+class Index:
+    """Positions (an int tensor or scalar expression) and where they are valid."""
+
+    pos: str
+    valid: Optional[str] = None
+    row: Optional[str] = None  # on a row kernel's element index: the row variable
+
+
+@dataclass
+class RenderedKernel:
+    name: str
+    source: str  # a Python module defining `name`
+    args: list[Node]
+    grid: int
+    constexprs: dict[str, int]
+    num_warps: int
+    signature: dict[str, str]
+
+
+class _Block:
+    def __init__(self, indent: str, names, mask: Optional[str]):
+        self.indent, self.names, self.mask = indent, names, mask
+        self.lines: list[str] = []
+        self.cache: dict = {}
+
+    def var(self, expr: str, prefix: str = "v") -> str:
+        name = f"{prefix}{next(self.names)}"
+        self.lines.append(f"{self.indent}{name} = {expr}")
+        return name
+
+
+class TritonRenderer:
+    def __init__(self, kernel: Kernel):
+        self.k = kernel
+        self.args: dict[Node, str] = {o: f"out{i}" for i, o in enumerate(kernel.outputs)}
+        self.accumulators: dict[Node, str] = {}
+        self.names = itertools.count()
+        self.ops_seen: list[str] = []
+        self.row_block: Optional[_Block] = None
+
+    def render(self) -> RenderedKernel:
+        k = self.k
+        if k.is_reduction:
+            body, grid, constexprs, warps = self._row_kernel()
+        else:
+            body, grid, constexprs, warps = self._pointwise_kernel()
+        ops = list(dict.fromkeys(self.ops_seen))
+        kind = "partial" if k.split > 1 else ("reduce" if k.is_reduction else "map")
+        label = "_".join(ops[:6]) or "copy"
+        name = f"{kind}_{label}_{hashlib.sha1(repr((label, k.shape)).encode()).hexdigest()[:4]}"
+        params = list(self.args.values()) + [f"{c}: tl.constexpr" for c in constexprs]
+        source = HEADER + f"\n@triton.jit\ndef {name}({', '.join(params)}):\n" + "\n".join(body) + "\n"
+        signature = {arg: POINTER_TYPE[node.dtype.name] for node, arg in self.args.items()}
+        signature.update({c: "constexpr" for c in constexprs})
+        return RenderedKernel(name, source, list(self.args), grid, constexprs, warps, signature)
+
+    # ------------------------------------------------------------------ kernels
+    def _pointwise_kernel(self):
+        n = math.prod(self.k.shape)
+        xblock = min(MAX_XBLOCK, max(16, 1 << (max(n, 1) - 1).bit_length()))
+        block = _Block("    ", self.names, "mask")
+        lines = ["    offsets = tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)", f"    mask = offsets < {n}"]
+        self._store(block, self.k.outputs, Index("offsets"))
+        return lines + block.lines, -(-n // xblock), {"XBLOCK": xblock}, 8 if xblock >= 2048 else 4
+
+    def _row_kernel(self):
+        k = self.k
+        R, P = k.row_len, k.split
+        chunk = -(-R // P)
+        rblock = min(PERSISTENT_ROW, max(16, 1 << (max(min(R, chunk), 1) - 1).bit_length()))
+        if P > 1:
+            lines = ["    pid = tl.program_id(0)", f"    row = pid // {P}", f"    r_begin = (pid % {P}) * {chunk}",
+                     f"    r_end = tl.minimum(r_begin + {chunk}, {R})"]
+        else:
+            lines = ["    row = tl.program_id(0)", "    r_begin = 0", f"    r_end = {R}"]
+        order = [d for d in range(len(k.shape)) if d not in k.axes] + list(k.axes)
+        element_view = View.contiguous(k.shape).permute(tuple(order))
+
+        def element_index(block: _Block) -> Index:
+            flat = Index(block.var(f"row * {R} + r", "e"))
+            return Index(self._through_view(block, flat, element_view).pos, row="row")
+
+        for phase in k.reduce_phases:
+            lines += self._reduce_phase(phase, element_index)
+        full = k.full_outputs()
+        if full:
+            lines += self._row_loop(lambda block: self._store(block, full, element_index(block)))
+        rest = [o for o in k.outputs if o not in full]
+        block = _Block("    ", self.names, None)
+        if P > 1:
+            for o in rest:
+                block.lines.append(f"    tl.store({self.args[o]} + pid, {self.accumulators[o.srcs[0]]})")
+        else:
+            self._store(block, rest, Index("row"))
+        return lines + block.lines, k.rows * P, {"RBLOCK": rblock}, 8 if rblock >= 2048 else 4
+
+    def _row_loop(self, fill) -> list[str]:
+        """One loop over the row, RBLOCK elements per step; per-row values it reads come first."""
+        self.row_block = _Block("    ", self.names, None)
+        body = _Block("        ", self.names, "rmask")
+        fill(body)
+        lines = self.row_block.lines + ["    for r0 in range(r_begin, r_end, RBLOCK):",
+                                        "        r = r0 + tl.arange(0, RBLOCK)", "        rmask = r < r_end"]
+        self.row_block = None
+        return lines + body.lines
+
+    def _reduce_phase(self, phase: list[Node], element_index) -> list[str]:
+        lines = []
+        for r in phase:
+            self.ops_seen.append(_OP_NAME.get(r.op, r.op.name.lower()))
+            acc = f"acc{len(self.accumulators)}"
+            identity = constant(reduce_identity(r.op, r.dtype), r.dtype)
+            lines.append(f"    {acc}_block = tl.full([RBLOCK], 0, {tl_type(r.dtype)}) + {identity}")
+            self.accumulators[r] = acc
+
+        def fill(block: _Block):
+            idx = element_index(block)
+            for r in phase:
+                value = self.value(block, r.srcs[0], idx)
+                identity = constant(reduce_identity(r.op, r.dtype), r.dtype)
+                acc = f"{self.accumulators[r]}_block"
+                block.lines.append(f"{block.indent}{acc} = {_COMBINE[r.op]}({acc}, tl.where(rmask, {value}, {identity}))")
+
+        lines += self._row_loop(fill)
+        for r in phase:
+            acc = self.accumulators[r]
+            lines.append(f"    {acc} = tl.reduce({acc}_block, 0, {_COMBINE[r.op]})")
+        return lines
+
+    def _store(self, block: _Block, outputs: list[Node], idx: Index) -> None:
+        for o in outputs:
+            value = self.value(block, o, idx)
+            if o.dtype is dtypes.bool_:
+                value = f"{value}.to(tl.int8)"
+            mask = f", mask={block.mask}" if block.mask else ""
+            block.lines.append(f"{block.indent}tl.store({self.args[o]} + {idx.pos}, {value}{mask})")
+
+    # ------------------------------------------------------------------ indices and values
+    def _through_view(self, block: _Block, idx: Index, view: View) -> Index:
+        if view.is_flat_shift:
+            return Index(idx.pos if view.offset == 0 else block.var(f"{idx.pos} + {view.offset}", "i"), idx.valid)
+        key = ("view", idx.pos, view)
+        if key not in block.cache:
+            terms = [str(view.offset)] if view.offset else []
+            conds = []
+            div = 1
+            dims = view.merged_dims()
+            for d, (size, stride, (lo, hi)) in reversed(list(enumerate(dims))):
+                coord = idx.pos if div == 1 else f"({idx.pos} // {div})"
+                if d > 0:
+                    coord = f"({coord} % {size})"
+                if stride:
+                    terms.append(coord if stride == 1 else f"{coord} * {stride}")
+                if (lo, hi) != (0, size):
+                    conds.append(f"({coord} >= {lo}) & ({coord} < {hi})")
+                div *= size
+            pos = block.var(" + ".join(terms) or f"{idx.pos} * 0", "i")
+            valid = block.var(" & ".join(conds), "m") if conds else None
+            block.cache[key] = (pos, valid)
+        pos, valid = block.cache[key]
+        if idx.valid and valid:
+            valid = block.var(f"{idx.valid} & {valid}", "m")
+        return Index(pos, valid or idx.valid)
+
+    def value(self, block: _Block, node: Node, idx: Index) -> str:
+        node = self.k.replace.get(node, node)
+        key = (id(node), idx)
+        if key in block.cache:
+            return block.cache[key]
+        if node in self.accumulators:
+            result = self.accumulators[node]
+        elif node in self.k.inputs or node.is_realized:
+            result = self._load(block, node, idx)
+        elif node.op is Op.CONST:
+            result = constant(node.arg, node.dtype)
+        elif node.op is Op.VIEW:
+            if idx.row is not None and is_row_broadcast(node, self.k.shape, self.k.axes):
+                result = self.value(self.row_block, node.srcs[0], Index(idx.row))
+            elif is_flat_identity(node):
+                result = self.value(block, node.srcs[0], idx)
+            else:
+                inner = self._through_view(block, idx, node.arg)
+                result = self.value(block, node.srcs[0], inner)
+                if inner.valid is not None and inner.valid != idx.valid:  # padding reads as zero
+                    result = block.var(f"tl.where({inner.valid}, {result}, {constant(0, node.dtype)})")
+        else:
+            self.ops_seen.append(_OP_NAME.get(node.op, node.op.name.lower()))
+            srcs = [self.value(block, s, idx) for s in node.srcs]
+            result = block.var(f"({self._elementwise(node, srcs)}).to({tl_type(node.dtype)})")
+        block.cache[key] = result
+        return result
+
+    def _load(self, block: _Block, node: Node, idx: Index) -> str:
+        if node not in self.args:
+            self.args[node] = f"in{len(self.args)}"
+        masks = [m for m in (block.mask, idx.valid) if m]
+        mask = f", mask={' & '.join(masks)}, other=0" if masks else ""
+        value = f"tl.load({self.args[node]} + {idx.pos}{mask})"
+        if node.dtype is dtypes.bool_:
+            value += " != 0"
+        return block.var(value)
+
+    def _elementwise(self, node: Node, srcs: list[str]) -> str:
+        op = node.op
+        if op is Op.WHERE:
+            return f"tl.where({srcs[0]}, {srcs[1]}, {srcs[2]})"
+        if op in UNARY:
+            return self._unary(op, srcs[0], node.srcs[0].dtype, node.dtype)
+        a, b, dtype = srcs[0], srcs[1], node.srcs[0].dtype
+        if op in _INFIX:
+            return f"{a} {_INFIX[op]} {b}"
+        if op in (Op.MAX, Op.MIN):
+            fn = "tl.maximum" if op is Op.MAX else "tl.minimum"
+            return f"{fn}({a}, {b}, propagate_nan=tl.PropagateNan.ALL)" if dtype.kind == "float" else f"{fn}({a}, {b})"
+        if op is Op.POW:
+            if dtype.kind == "float":
+                return f"_pow({a}, {b})"
+            return f"_round(_pow({a}.to(tl.float64), {b}.to(tl.float64)))"
+        if op in (Op.FLOORDIV, Op.MOD):
+            return self._floor_div_mod(op, a, b, dtype)
+        raise AssertionError(f"no Triton rendering for {op}")
+
+    def _unary(self, op: Op, a: str, src: DType, dst: DType) -> str:
+        if op is Op.CAST:
+            return f"{a} != 0" if dst is dtypes.bool_ else f"{a}.to({tl_type(dst)})"
+        if op is Op.NEG:
+            return f"-{a}"
+        if op is Op.NOT:
+            return f"{a} == 0"
+        if op is Op.RECIP:
+            return f"1.0 / {a}"
+        return f"{_UNARY_FN[op]}({a})"
+
+    def _floor_div_mod(self, op: Op, a: str, b: str, dtype: DType) -> str:
+        """Python's // and %, whatever rounding `//` has on the target; integer
+        division by zero gives 0."""
+        if dtype.kind == "float":
+            floor = f"tl.floor({a} / {b})"
+            return floor if op is Op.FLOORDIV else f"{a} - {floor} * {b}"
+        safe = f"tl.where({b} == 0, 1, {b})"
+        quotient = f"({a} // {safe})"
+        rem = f"({a} - {quotient} * {safe})"
+        fix = f"(({rem} != 0) & (({rem} < 0) != ({safe} < 0)))"
+        result = (f"tl.where({fix}, {quotient} - 1, {quotient})" if op is Op.FLOORDIV
+                  else f"tl.where({fix}, {rem} + {safe}, {rem})")
+        return f"tl.where({b} == 0, 0, {result})"
+
+
+def render(kernel: Kernel) -> RenderedKernel:
+    return TritonRenderer(kernel).render()
+

@@ -1,0 +1,147 @@
+"""The `cuda` device in Triton's interpreter (TRITON_INTERPRET=1): the generated
+Triton kernels run on the CPU over host buffers, so the whole Triton path above
+device memory is exercised on a machine without a GPU."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import debug
+from .buffer import Buffer, BufferPool
+from .profiler import KernelRecord, Profile
+from .schedule import Kernel
+
+# the interpreter runs one program at a time: a few programs keep split reductions small
+INTERPRETER_PARALLELISM = 4
+HOST_ALLOCATION_LIMIT = 1 << 34
+
+
+def interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+class HostTensor:
+    """Host memory dressed as the torch tensor the interpreter expects: it copies
+    arguments 'to the host' and back, which for host memory are identities."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+        self.dtype = array.dtype
+
+    def data_ptr(self) -> int:
+        return self.array.ctypes.data
+
+    def untyped_storage(self) -> "HostTensor":
+        return self
+
+    def cpu(self) -> "HostTensor":
+        return self
+
+    def storage_offset(self) -> int:
+        return 0
+
+    def size(self) -> tuple[int, ...]:
+        return self.array.shape
+
+    def stride(self) -> tuple[int, ...]:
+        return tuple(s // self.array.itemsize for s in self.array.strides)
+
+    def new_empty(self, *args, **kwargs) -> "HostTensor":
+        return HostTensor(self.array)
+
+    def set_(self, storage: "HostTensor", *args) -> "HostTensor":
+        self.array = storage.array
+        return self
+
+    def copy_(self, other: "HostTensor") -> "HostTensor":
+        if other.array is not self.array:
+            np.copyto(self.array, other.array)
+        return self
+
+
+@dataclass
+class Launch:
+    name: str
+    source: str
+    fn: object
+    grid: int
+    constexprs: dict
+    num_warps: int
+    outputs: list
+    args: list
+
+
+class TritonInterpreterDevice:
+    """Kernels as Triton source, run by Triton's interpreter on numpy buffers."""
+
+    generated_sources: dict[str, object] = {}  # every kernel source rendered, for the compile checks
+
+    def __init__(self, name: str):
+        self.name = name
+        self.parallelism = INTERPRETER_PARALLELISM
+        self.max_alloc_bytes = HOST_ALLOCATION_LIMIT
+        self.pool = BufferPool(lambda n: np.empty(n, dtype=np.uint8), HOST_ALLOCATION_LIMIT)
+        self._modules: dict[str, object] = {}
+        self._dir = Path(tempfile.mkdtemp(prefix="lazyfuse-triton-"))
+
+    def alloc(self, nbytes: int) -> Buffer:
+        return self.pool.take(nbytes, self.name)
+
+    def upload(self, array: np.ndarray) -> Buffer:
+        buffer = self.alloc(array.nbytes)
+        buffer.handle[:array.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+        return buffer
+
+    def download(self, buffer: Buffer, dtype: np.dtype, count: int) -> np.ndarray:
+        return buffer.handle[:count * np.dtype(dtype).itemsize].view(dtype).copy()
+
+    def synchronize(self) -> None:
+        """The interpreter runs kernels as they are launched."""
+
+    def prepare(self, kernel: Kernel) -> Launch:
+        from lazyfuse.kernels.triton import render
+        rendered = render(kernel)
+        fn = self._load(rendered.name, rendered.source)
+        TritonInterpreterDevice.generated_sources[rendered.source] = rendered
+        return Launch(rendered.name, rendered.source, fn, rendered.grid, rendered.constexprs, rendered.num_warps,
+                      list(kernel.outputs), rendered.args)
+
+    def _load(self, name: str, source: str):
+        """Triton reads a kernel's source from its file, so each source is a module on disk."""
+        if source not in self._modules:
+            path = self._dir / f"{name}_{len(self._modules)}.py"
+            path.write_text(source)
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = module
+            spec.loader.exec_module(module)
+            self._modules[source] = getattr(module, name)
+        return self._modules[source]
+
+    def launch(self, launch: Launch, outputs: list, args: list) -> None:
+        for out in outputs:
+            out.set_buffer(self.alloc(out.numel * out.dtype.itemsize))
+        if launch.grid == 0:
+            return
+        tensors = [HostTensor(_typed(n)) for n in args]
+        start = time.perf_counter()
+        launch.fn[(launch.grid,)](*tensors, **launch.constexprs)
+        seconds = time.perf_counter() - start
+        nbytes = sum(n.buffer.nbytes for n in args)
+        if Profile.active:
+            Profile.record(KernelRecord(launch.name, self.name, launch.source, nbytes, seconds=seconds))
+        debug.log(1, f"{launch.name:<40} {self.name:<9} programs {launch.grid:>7} {seconds * 1e6:9.1f} us (interpreted)")
+        debug.log(2, launch.source)
+
+
+def _typed(node) -> np.ndarray:
+    """The node's buffer as an array of its element type (bool is stored as int8)."""
+    np_dtype = np.int8 if node.dtype.name == "bool" else node.dtype.np_dtype
+    return node.buffer.handle[:node.numel * node.dtype.itemsize].view(np_dtype)
