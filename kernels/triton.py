@@ -19,7 +19,7 @@ from typing import Optional
 
 from lazyfuse.runtime import dtypes
 from lazyfuse.runtime.dtypes import DType
-from lazyfuse.runtime.graph import COMPARISON, UNARY, Node, Op
+from lazyfuse.runtime.graph import UNARY, Node, Op
 from lazyfuse.runtime.schedule import Kernel, is_flat_identity, is_row_broadcast
 from lazyfuse.runtime.view import View
 

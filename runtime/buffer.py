@@ -12,8 +12,9 @@ from typing import Any, Callable
 
 
 class BufferPool:
-    def __init__(self, allocate: Callable[[int], Any], limit_bytes: int):
-        self._allocate = allocate
+    def __init__(self, allocate: Callable[[int], Any], limit_bytes: int,
+                 release: Callable[[Any], None] = lambda handle: None):
+        self._allocate, self._release = allocate, release
         self._free: dict[int, list[Any]] = defaultdict(list)
         self.limit_bytes = limit_bytes  # the largest single allocation the device allows
         self.closed = False
@@ -43,7 +44,7 @@ class BufferPool:
     def clear(self) -> None:
         for handles in self._free.values():
             for handle in handles:
-                handle.release()
+                self._release(handle)
         self._free.clear()
 
     def close(self) -> None:

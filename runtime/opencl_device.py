@@ -147,7 +147,7 @@ class _Runtime:
         self.context = cl.Context([cl_device])
         self.queue = cl.CommandQueue(self.context, properties=cl.command_queue_properties.PROFILING_ENABLE)
         self.pool = BufferPool(lambda n: cl.Buffer(self.context, cl.mem_flags.READ_WRITE, n),
-                               cl_device.max_mem_alloc_size)
+                               cl_device.max_mem_alloc_size, release=lambda buffer: buffer.release())
         self._programs: dict[str, object] = {}
         atexit.register(self.close)
 

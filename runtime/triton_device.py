@@ -78,18 +78,57 @@ class Launch:
     args: list
 
 
+class TritonKernelLoader:
+    """Renders kernels as Triton and loads each source once. Triton reads a
+    kernel's source from its file, so each source becomes a module on disk."""
+
+    generated: dict[str, object] = {}  # every rendered kernel by source, for the compile checks
+
+    def __init__(self):
+        self._functions: dict[str, object] = {}
+        self._dir = Path(tempfile.mkdtemp(prefix="lazyfuse-triton-"))
+
+    def prepare(self, kernel: Kernel) -> Launch:
+        from lazyfuse.kernels.triton import render
+        rendered = render(kernel)
+        TritonKernelLoader.generated[rendered.source] = rendered
+        return Launch(rendered.name, rendered.source, self._load(rendered.name, rendered.source), rendered.grid,
+                      rendered.constexprs, rendered.num_warps, list(kernel.outputs), rendered.args)
+
+    def _load(self, name: str, source: str):
+        if source not in self._functions:
+            path = self._dir / f"{name}_{len(self._functions)}.py"
+            path.write_text(source)
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = module
+            spec.loader.exec_module(module)
+            self._functions[source] = getattr(module, name)
+        return self._functions[source]
+
+
+def launch_triton(device_name: str, launch: Launch, pointers: list, nbytes: list[int]) -> None:
+    """Launch a loaded Triton kernel on `pointers` and record it for profile() and LAZYFUSE_DEBUG."""
+    if launch.grid == 0:
+        return
+    start = time.perf_counter()
+    launch.fn[(launch.grid,)](*pointers, **launch.constexprs, num_warps=launch.num_warps)
+    seconds = time.perf_counter() - start  # launch time on a GPU; run time in the interpreter
+    if Profile.active:
+        Profile.record(KernelRecord(launch.name, device_name, launch.source, sum(nbytes), seconds=seconds))
+    debug.log(1, f"{launch.name:<40} {device_name:<9} programs {launch.grid:>7} {seconds * 1e6:9.1f} us")
+    debug.log(2, launch.source)
+
+
 class TritonInterpreterDevice:
     """Kernels as Triton source, run by Triton's interpreter on numpy buffers."""
-
-    generated_sources: dict[str, object] = {}  # every kernel source rendered, for the compile checks
 
     def __init__(self, name: str):
         self.name = name
         self.parallelism = INTERPRETER_PARALLELISM
         self.max_alloc_bytes = HOST_ALLOCATION_LIMIT
         self.pool = BufferPool(lambda n: np.empty(n, dtype=np.uint8), HOST_ALLOCATION_LIMIT)
-        self._modules: dict[str, object] = {}
-        self._dir = Path(tempfile.mkdtemp(prefix="lazyfuse-triton-"))
+        self.loader = TritonKernelLoader()
 
     def alloc(self, nbytes: int) -> Buffer:
         return self.pool.take(nbytes, self.name)
@@ -106,39 +145,12 @@ class TritonInterpreterDevice:
         """The interpreter runs kernels as they are launched."""
 
     def prepare(self, kernel: Kernel) -> Launch:
-        from lazyfuse.kernels.triton import render
-        rendered = render(kernel)
-        fn = self._load(rendered.name, rendered.source)
-        TritonInterpreterDevice.generated_sources[rendered.source] = rendered
-        return Launch(rendered.name, rendered.source, fn, rendered.grid, rendered.constexprs, rendered.num_warps,
-                      list(kernel.outputs), rendered.args)
-
-    def _load(self, name: str, source: str):
-        """Triton reads a kernel's source from its file, so each source is a module on disk."""
-        if source not in self._modules:
-            path = self._dir / f"{name}_{len(self._modules)}.py"
-            path.write_text(source)
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[path.stem] = module
-            spec.loader.exec_module(module)
-            self._modules[source] = getattr(module, name)
-        return self._modules[source]
+        return self.loader.prepare(kernel)
 
     def launch(self, launch: Launch, outputs: list, args: list) -> None:
         for out in outputs:
             out.set_buffer(self.alloc(out.numel * out.dtype.itemsize))
-        if launch.grid == 0:
-            return
-        tensors = [HostTensor(_typed(n)) for n in args]
-        start = time.perf_counter()
-        launch.fn[(launch.grid,)](*tensors, **launch.constexprs)
-        seconds = time.perf_counter() - start
-        nbytes = sum(n.buffer.nbytes for n in args)
-        if Profile.active:
-            Profile.record(KernelRecord(launch.name, self.name, launch.source, nbytes, seconds=seconds))
-        debug.log(1, f"{launch.name:<40} {self.name:<9} programs {launch.grid:>7} {seconds * 1e6:9.1f} us (interpreted)")
-        debug.log(2, launch.source)
+        launch_triton(self.name, launch, [HostTensor(_typed(n)) for n in args], [n.buffer.nbytes for n in args])
 
 
 def _typed(node) -> np.ndarray:
