@@ -161,6 +161,7 @@ class TritonRenderer:
         self.names = itertools.count()
         self.ops_seen: list[str] = []
         self.row_block: Optional[_Block] = None
+        self.persistent = False
 
     def render(self) -> RenderedKernel:
         k = self.k
@@ -197,12 +198,19 @@ class TritonRenderer:
                      f"    r_end = tl.minimum(r_begin + {chunk}, {R})"]
         else:
             lines = ["    row = tl.program_id(0)", "    r_begin = 0", f"    r_end = {R}"]
+        # persistent: the whole row is one block, so every phase reuses the values loaded once
+        self.persistent = P == 1 and R <= PERSISTENT_ROW
+        if self.persistent:
+            self.row_body = _Block("    ", self.names, "rmask")
+            lines += ["    r = tl.arange(0, RBLOCK)", "    rmask = r < r_end"]
         order = [d for d in range(len(k.shape)) if d not in k.axes] + list(k.axes)
         element_view = View.contiguous(k.shape).permute(tuple(order))
 
         def element_index(block: _Block) -> Index:
-            flat = Index(block.var(f"row * {R} + r", "e"))
-            return Index(self._through_view(block, flat, element_view).pos, row="row")
+            if "element" not in block.cache:
+                flat = Index(block.var(f"row * {R} + r", "e"))
+                block.cache["element"] = Index(self._through_view(block, flat, element_view).pos, row="row")
+            return block.cache["element"]
 
         for phase in k.reduce_phases:
             lines += self._reduce_phase(phase, element_index)
@@ -219,7 +227,13 @@ class TritonRenderer:
         return lines + block.lines, k.rows * P, {"RBLOCK": rblock}, 8 if rblock >= 2048 else 4
 
     def _row_loop(self, fill) -> list[str]:
-        """One loop over the row, RBLOCK elements per step; per-row values it reads come first."""
+        """One loop over the row, RBLOCK elements per step; per-row values it reads
+        come first. A persistent kernel has no loop: its one block goes on."""
+        if self.persistent:
+            self.row_block, start = self.row_body, len(self.row_body.lines)
+            fill(self.row_body)
+            self.row_block = None
+            return self.row_body.lines[start:]
         self.row_block = _Block("    ", self.names, None)
         body = _Block("        ", self.names, "rmask")
         fill(body)
