@@ -110,7 +110,7 @@ def test_kernel_counts_match_the_opencl_path(rng):
         check(out, rtol=1e-5, atol=1e-6)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
 @given(data=st.data(), shapes=st.lists(SHAPES, min_size=1, max_size=2), seed=st.integers(0, 2**16))
 def test_random_graphs_match_the_reference(data, shapes, seed):
