@@ -24,7 +24,17 @@ from lazyfuse.runtime.schedule import Kernel, is_flat_identity, is_row_broadcast
 from lazyfuse.runtime.view import View
 
 PERSISTENT_ROW = 1024  # rows up to this length are reduced from registers in one block
-MAX_XBLOCK = 1024
+
+# launch configurations, Inductor-style: (up to this many elements, block, num_warps)
+POINTWISE_CONFIGS = [(256, 256, 2), (65536, 1024, 4), (math.inf, 1024, 8)]
+REDUCTION_CONFIGS = [(256, None, 2), (PERSISTENT_ROW, None, 4), (math.inf, 1024, 8)]  # None: the row, rounded up
+
+
+def _config(table, n: int) -> tuple[int, int]:
+    """(block, num_warps) for n elements; a block is a power of two of at least 16."""
+    _, block, warps = next(row for row in table if n <= row[0])
+    fitted = max(16, 1 << (max(n, 1) - 1).bit_length())
+    return (min(block, fitted) if block else fitted), warps
 
 _TL_TYPE = {"bool": "tl.int1", "int32": "tl.int32", "int64": "tl.int64", "float16": "tl.float16",
             "float32": "tl.float32", "float64": "tl.float64"}
@@ -182,17 +192,17 @@ class TritonRenderer:
     # ------------------------------------------------------------------ kernels
     def _pointwise_kernel(self):
         n = math.prod(self.k.shape)
-        xblock = min(MAX_XBLOCK, max(16, 1 << (max(n, 1) - 1).bit_length()))
+        xblock, warps = _config(POINTWISE_CONFIGS, n)
         block = _Block("    ", self.names, "mask")
         lines = ["    offsets = tl.program_id(0) * XBLOCK + tl.arange(0, XBLOCK)", f"    mask = offsets < {n}"]
         self._store(block, self.k.outputs, Index("offsets"))
-        return lines + block.lines, -(-n // xblock), {"XBLOCK": xblock}, 8 if xblock >= 2048 else 4
+        return lines + block.lines, -(-n // xblock), {"XBLOCK": xblock}, warps
 
     def _row_kernel(self):
         k = self.k
         R, P = k.row_len, k.split
         chunk = -(-R // P)
-        rblock = min(PERSISTENT_ROW, max(16, 1 << (max(min(R, chunk), 1) - 1).bit_length()))
+        rblock, warps = _config(REDUCTION_CONFIGS, min(R, chunk))
         if P > 1:
             lines = ["    pid = tl.program_id(0)", f"    row = pid // {P}", f"    r_begin = (pid % {P}) * {chunk}",
                      f"    r_end = tl.minimum(r_begin + {chunk}, {R})"]
@@ -224,7 +234,7 @@ class TritonRenderer:
                 block.lines.append(f"    tl.store({self.args[o]} + pid, {self.accumulators[o.srcs[0]]})")
         else:
             self._store(block, rest, Index("row"))
-        return lines + block.lines, k.rows * P, {"RBLOCK": rblock}, 8 if rblock >= 2048 else 4
+        return lines + block.lines, k.rows * P, {"RBLOCK": rblock}, warps
 
     def _row_loop(self, fill) -> list[str]:
         """One loop over the row, RBLOCK elements per step; per-row values it reads
