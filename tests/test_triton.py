@@ -61,6 +61,30 @@ def test_where_cast_bool_and_integer_division_by_zero():
     check(x.double().half())
 
 
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (7,), (2, 0, 3)], ids=str)
+def test_edge_shapes(rng, shape):
+    x, y = on_cuda(rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32))
+    check((x * y).exp() - x.abs() / (1 + y * y))
+    check(x >= y)
+    check(x.sum(), rtol=1e-5, atol=1e-6)
+    if x.ndim:
+        check(x.sum(-1, keepdim=True))
+
+
+def test_movement_ops(rng):
+    a = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    (t,) = on_cuda(a)
+    for out, expected in [(t.reshape(6, 4), a.reshape(6, 4)), (t.permute(2, 0, 1), a.transpose(2, 0, 1)),
+                          (t[:, None, 1:, ::2], a[:, None, 1:, ::2]), (t[..., 1], a[..., 1]),
+                          (t[-1, ::2, 1:3], a[-1, ::2, 1:3]), (t[:, :1].expand(-1, 5, -1), np.broadcast_to(a[:, :1], (2, 5, 4))),
+                          (t.T.reshape(4, 6) + 1, a.T.reshape(4, 6) + 1), (t.flatten(1).clamp(-0.5, 0.5), np.clip(a.reshape(2, 12), -0.5, 0.5)),
+                          (lf.stack([t, t * 2], 1), np.stack([a, a * 2], 1))]:
+        check(out, expected)
+    values, indices = t.max(1)
+    check(values, a.max(1))
+    check(indices, a.argmax(1))
+
+
 @pytest.mark.parametrize("keepdim", [False, True])
 @pytest.mark.parametrize("dim", [None, 0, -1, (0, 2)])
 @pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "var"])
