@@ -10,7 +10,6 @@ gather lane by lane.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import math
 from dataclasses import dataclass
@@ -19,8 +18,10 @@ from typing import Optional
 from lazyfuse.runtime import dtypes
 from lazyfuse.runtime.dtypes import DType
 from lazyfuse.runtime.graph import COMPARISON, UNARY, Node, Op, toposort
-from lazyfuse.runtime.schedule import Kernel, is_flat_identity, is_row_broadcast
+from lazyfuse.runtime.schedule import Kernel
 from lazyfuse.runtime.view import View
+
+from .common import ExpressionRenderer, kernel_name, op_name, view_coordinates
 
 # PoCL's znver3 build crashes LLVM on 512-bit vectors (float16): keep vectors at 256 bits
 VECTOR_BYTES = 32
@@ -39,7 +40,6 @@ _UNARY_FN = {Op.EXP: "exp", Op.LOG: "log", Op.EXP2: "exp2", Op.LOG2: "log2", Op.
              Op.SQRT: "sqrt", Op.TANH: "tanh"}
 _INFIX = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
 _REDUCE_STEP = {Op.SUM: Op.ADD, Op.PROD: Op.MUL, Op.REDUCE_MAX: Op.MAX, Op.REDUCE_MIN: Op.MIN}
-_OP_NAME = {Op.REDUCE_MAX: "max", Op.REDUCE_MIN: "min", Op.FLOORDIV: "floordiv", Op.RECIP: "recip"}
 
 
 def register_type(dtype: DType) -> str:
@@ -126,9 +126,10 @@ class _Block:
         return name
 
 
-class OpenCLRenderer:
+class OpenCLRenderer(ExpressionRenderer):
     def __init__(self, kernel: Kernel, parallelism: int):
-        self.k, self.parallelism = kernel, parallelism
+        super().__init__(kernel)
+        self.parallelism = parallelism
         sizes = [math.prod(kernel.shape)] + [n.numel for n in kernel.outputs] + [_extent(n) for n in kernel.inputs]
         self.itype = "int" if max(sizes) < 2**31 - 2 * MAX_LANES else "long"
         # every value in the kernel, index vectors included, must fit the vector width
@@ -137,10 +138,7 @@ class OpenCLRenderer:
         self.args: dict[Node, str] = {}
         for o in kernel.outputs:
             self.args[o] = f"out{len(self.args)}"
-        self.accumulators: dict[Node, str] = {}
-        self.ops_seen: list[str] = []
         self.names = itertools.count()
-        self.row_block: Optional[_Block] = None  # per-row values the current row loop reads
 
     # ------------------------------------------------------------------ public
     def render(self) -> RenderedKernel:
@@ -150,7 +148,7 @@ class OpenCLRenderer:
             expected = math.prod(k.shape) if (o in full or not k.is_reduction) else k.rows * k.split
             assert o.numel == expected, f"output {o} does not fit kernel over {k.shape} reducing {k.axes}"
         body = self._row_kernel() if k.is_reduction else self._pointwise_kernel()
-        name = self._name()
+        name = kernel_name(k, self.ops_seen)
         params = []
         for node, arg in self.args.items():
             const = "" if arg.startswith("out") else "const "
@@ -166,15 +164,6 @@ class OpenCLRenderer:
         if self.k.is_reduction:
             return self.k.rows * self.k.split
         return -(-math.prod(self.k.shape) // self.lanes)
-
-    def _name(self) -> str:
-        ops = list(dict.fromkeys(self.ops_seen))
-        kind = "reduce" if self.k.is_reduction else "map"
-        if self.k.split > 1:
-            kind = "partial"
-        label = "_".join(ops[:6]) or "copy"
-        digest = hashlib.sha1(repr((label, self.k.shape)).encode()).hexdigest()[:4]
-        return f"{kind}_{label}_{digest}"
 
     # --------------------------------------------------------------- kernels
     def _pointwise_kernel(self) -> list[str]:
@@ -258,7 +247,7 @@ class OpenCLRenderer:
         unroll = REDUCE_UNROLL if self.k.row_len >= REDUCE_UNROLL * W * 4 else 1
         lines = []
         for r in phase:
-            self.ops_seen.append(_op_name(r.op))
+            self.ops_seen.append(op_name(r.op))
             t = register_type(r.dtype)
             acc = f"acc{len(self.accumulators)}"
             ident = reduce_identity(r.op, r.dtype)
@@ -339,16 +328,11 @@ class OpenCLRenderer:
                 flat = block.var(self._itype(block, step), flat, "i")
             terms = [str(offset)] if offset else []
             conds = []
-            div = 1
-            for d, (size, stride, (lo, hi)) in reversed(list(enumerate(dims))):
-                coord = flat if div == 1 else f"({flat} / {div})"
-                if d > 0:
-                    coord = f"({coord} % {size})"
+            for coord, stride, (lo, hi), size in view_coordinates(flat, dims, "/"):
                 if stride:
                     terms.append(coord if stride == 1 else f"{coord} * {stride}")
                 if (lo, hi) != (0, size):
                     conds.append(f"({coord} >= {lo} && {coord} < {hi})" if lo > 0 else f"({coord} < {hi})")
-                div *= size
             base = block.var(self._itype(block, step), " + ".join(terms) or "0", "i")
             valid = " && ".join(conds) if conds else None
             if valid is not None:
@@ -363,40 +347,21 @@ class OpenCLRenderer:
         return self.itype if step is not None or block.lanes == 1 else f"{self.itype}{block.lanes}"
 
     # --------------------------------------------------------------- values
-    def value(self, block: _Block, node: Node, idx: Index) -> str:
-        """The variable holding `node` at the lanes `idx`, emitting what computes it."""
-        node = self.k.replace.get(node, node)
-        key = (id(node), idx)
-        if key in block.cache:
-            return block.cache[key]
-        if node in self.accumulators:
-            result = self.accumulators[node]
-        elif node in self.k.inputs or node.is_realized:
-            result = self._load(block, node, idx)
-        elif node.op is Op.CONST:  # a vector literal, so vector builtins get vector arguments
-            lit = literal(node.arg, node.dtype)
-            result = lit if block.lanes == 1 else f"(({_vec(register_type(node.dtype), block.lanes)})({lit}))"
-        elif node.op is Op.VIEW:
-            if idx.row is not None and is_row_broadcast(node, self.k.shape, self.k.axes):
-                result = self.value(self.row_block, node.srcs[0], Index(idx.row, 0, aligned=True))
-            elif is_flat_identity(node):
-                result = self.value(block, node.srcs[0], idx)
-            else:
-                inner = self._through_view(block, idx, node.arg)
-                result = self.value(block, node.srcs[0], inner)
-                if inner.valid is not None and inner.valid != idx.valid:  # padding reads as zero
-                    result = block.var(_vec(register_type(node.dtype), block.lanes),
-                                       self._select(inner.valid, result, literal(0, node.dtype), node.dtype,
-                                                    block.lanes, inner.vector_valid))
-        else:
-            self.ops_seen.append(_op_name(node.op))
-            srcs = [self.value(block, s, idx) for s in node.srcs]
-            expr = self._elementwise(node, srcs, block.lanes)
-            result = block.var(_vec(register_type(node.dtype), block.lanes), expr)
-            if node.op is Op.CAST and node.dtype is dtypes.float16:
-                result = self._round_to_half(block, result)
-        block.cache[key] = result
-        return result
+    def _constant(self, block: _Block, node: Node) -> str:
+        lit = literal(node.arg, node.dtype)  # a vector literal, so vector builtins get vector arguments
+        return lit if block.lanes == 1 else f"(({_vec(register_type(node.dtype), block.lanes)})({lit}))"
+
+    def _row_index(self, idx: Index) -> Index:
+        return Index(idx.row, 0, aligned=True)
+
+    def _zero_outside(self, block: _Block, node: Node, value: str, idx: Index) -> str:
+        return block.var(_vec(register_type(node.dtype), block.lanes),
+                         self._select(idx.valid, value, literal(0, node.dtype), node.dtype, block.lanes,
+                                      idx.vector_valid))
+
+    def _compute(self, block: _Block, node: Node, srcs: list[str]) -> str:
+        result = block.var(_vec(register_type(node.dtype), block.lanes), self._elementwise(node, srcs, block.lanes))
+        return self._round_to_half(block, result) if node.op is Op.CAST and node.dtype is dtypes.float16 else result
 
     def _round_to_half(self, block: _Block, value: str) -> str:
         """float16 values live in float registers: round through a half store, as a cast must."""
@@ -509,10 +474,6 @@ class OpenCLRenderer:
 
 def _vec(ctype: str, lanes: int) -> str:
     return ctype if lanes == 1 else f"{ctype}{lanes}"
-
-
-def _op_name(op: Op) -> str:
-    return _OP_NAME.get(op, op.name.lower())
 
 
 def _extent(node: Node) -> int:

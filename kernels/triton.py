@@ -10,7 +10,6 @@ index arithmetic folds.
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import struct
@@ -20,8 +19,10 @@ from typing import Optional
 from lazyfuse.runtime import dtypes
 from lazyfuse.runtime.dtypes import DType
 from lazyfuse.runtime.graph import UNARY, Node, Op
-from lazyfuse.runtime.schedule import Kernel, is_flat_identity, is_row_broadcast
+from lazyfuse.runtime.schedule import Kernel
 from lazyfuse.runtime.view import View
+
+from .common import ExpressionRenderer, kernel_name, op_name, view_coordinates
 
 PERSISTENT_ROW = 1024  # rows up to this length are reduced from registers in one block
 
@@ -44,7 +45,6 @@ _UNARY_FN = {Op.EXP: "tl.exp", Op.LOG: "tl.log", Op.EXP2: "tl.exp2", Op.LOG2: "t
              Op.COS: "tl.cos", Op.SQRT: "tl.sqrt", Op.TANH: "_tanh", Op.ABS: "tl.abs"}
 _INFIX = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/", Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
 _COMBINE = {Op.SUM: "_sum", Op.PROD: "_prod", Op.REDUCE_MAX: "_max", Op.REDUCE_MIN: "_min"}
-_OP_NAME = {Op.REDUCE_MAX: "max", Op.REDUCE_MIN: "min", Op.FLOORDIV: "floordiv", Op.RECIP: "recip"}
 
 HEADER = '''import triton
 import triton.language as tl
@@ -163,14 +163,11 @@ class _Block:
         return name
 
 
-class TritonRenderer:
+class TritonRenderer(ExpressionRenderer):
     def __init__(self, kernel: Kernel):
-        self.k = kernel
+        super().__init__(kernel)
         self.args: dict[Node, str] = {o: f"out{i}" for i, o in enumerate(kernel.outputs)}
-        self.accumulators: dict[Node, str] = {}
         self.names = itertools.count()
-        self.ops_seen: list[str] = []
-        self.row_block: Optional[_Block] = None
         self.persistent = False
 
     def render(self) -> RenderedKernel:
@@ -179,10 +176,7 @@ class TritonRenderer:
             body, grid, constexprs, warps = self._row_kernel()
         else:
             body, grid, constexprs, warps = self._pointwise_kernel()
-        ops = list(dict.fromkeys(self.ops_seen))
-        kind = "partial" if k.split > 1 else ("reduce" if k.is_reduction else "map")
-        label = "_".join(ops[:6]) or "copy"
-        name = f"{kind}_{label}_{hashlib.sha1(repr((label, k.shape)).encode()).hexdigest()[:4]}"
+        name = kernel_name(k, self.ops_seen)
         params = list(self.args.values()) + [f"{c}: tl.constexpr" for c in constexprs]
         source = HEADER + f"\n@triton.jit\ndef {name}({', '.join(params)}):\n" + "\n".join(body) + "\n"
         signature = {arg: POINTER_TYPE[node.dtype.name] for node, arg in self.args.items()}
@@ -255,7 +249,7 @@ class TritonRenderer:
     def _reduce_phase(self, phase: list[Node], element_index) -> list[str]:
         lines = []
         for r in phase:
-            self.ops_seen.append(_OP_NAME.get(r.op, r.op.name.lower()))
+            self.ops_seen.append(op_name(r.op))
             acc = f"acc{len(self.accumulators)}"
             identity = constant(reduce_identity(r.op, r.dtype), r.dtype)
             lines.append(f"    {acc}_block = tl.full([RBLOCK], 0, {tl_type(r.dtype)}) + {identity}")
@@ -291,17 +285,11 @@ class TritonRenderer:
         if key not in block.cache:
             terms = [str(view.offset)] if view.offset else []
             conds = []
-            div = 1
-            dims = view.merged_dims()
-            for d, (size, stride, (lo, hi)) in reversed(list(enumerate(dims))):
-                coord = idx.pos if div == 1 else f"({idx.pos} // {div})"
-                if d > 0:
-                    coord = f"({coord} % {size})"
+            for coord, stride, (lo, hi), size in view_coordinates(idx.pos, view.merged_dims(), "//"):
                 if stride:
                     terms.append(coord if stride == 1 else f"{coord} * {stride}")
                 if (lo, hi) != (0, size):
                     conds.append(f"({coord} >= {lo}) & ({coord} < {hi})")
-                div *= size
             pos = block.var(" + ".join(terms) or f"{idx.pos} * 0", "i")
             valid = block.var(" & ".join(conds), "m") if conds else None
             block.cache[key] = (pos, valid)
@@ -310,33 +298,17 @@ class TritonRenderer:
             valid = block.var(f"{idx.valid} & {valid}", "m")
         return Index(pos, valid or idx.valid)
 
-    def value(self, block: _Block, node: Node, idx: Index) -> str:
-        node = self.k.replace.get(node, node)
-        key = (id(node), idx)
-        if key in block.cache:
-            return block.cache[key]
-        if node in self.accumulators:
-            result = self.accumulators[node]
-        elif node in self.k.inputs or node.is_realized:
-            result = self._load(block, node, idx)
-        elif node.op is Op.CONST:
-            result = constant(node.arg, node.dtype)
-        elif node.op is Op.VIEW:
-            if idx.row is not None and is_row_broadcast(node, self.k.shape, self.k.axes):
-                result = self.value(self.row_block, node.srcs[0], Index(idx.row))
-            elif is_flat_identity(node):
-                result = self.value(block, node.srcs[0], idx)
-            else:
-                inner = self._through_view(block, idx, node.arg)
-                result = self.value(block, node.srcs[0], inner)
-                if inner.valid is not None and inner.valid != idx.valid:  # padding reads as zero
-                    result = block.var(f"tl.where({inner.valid}, {result}, {constant(0, node.dtype)})")
-        else:
-            self.ops_seen.append(_OP_NAME.get(node.op, node.op.name.lower()))
-            srcs = [self.value(block, s, idx) for s in node.srcs]
-            result = block.var(f"({self._elementwise(node, srcs)}).to({tl_type(node.dtype)})")
-        block.cache[key] = result
-        return result
+    def _constant(self, block: _Block, node: Node) -> str:
+        return constant(node.arg, node.dtype)
+
+    def _row_index(self, idx: Index) -> Index:
+        return Index(idx.row)
+
+    def _zero_outside(self, block: _Block, node: Node, value: str, idx: Index) -> str:
+        return block.var(f"tl.where({idx.valid}, {value}, {constant(0, node.dtype)})")
+
+    def _compute(self, block: _Block, node: Node, srcs: list[str]) -> str:
+        return block.var(f"({self._elementwise(node, srcs)}).to({tl_type(node.dtype)})")
 
     def _load(self, block: _Block, node: Node, idx: Index) -> str:
         if node not in self.args:

@@ -1,0 +1,94 @@
+"""What the OpenCL and Triton renderers share: walking a kernel's graph from its
+outputs, rendering each node once per index it is read at, the index
+arithmetic of views, and kernel names."""
+from __future__ import annotations
+
+import hashlib
+
+from lazyfuse.runtime.graph import Node, Op
+from lazyfuse.runtime.schedule import Kernel, is_flat_identity, is_row_broadcast
+
+_OP_NAME = {Op.REDUCE_MAX: "max", Op.REDUCE_MIN: "min", Op.FLOORDIV: "floordiv", Op.RECIP: "recip"}
+
+
+def op_name(op: Op) -> str:
+    return _OP_NAME.get(op, op.name.lower())
+
+
+def kernel_name(kernel: Kernel, ops_seen: list[str]) -> str:
+    """Named after the ops it fuses, e.g. reduce_max_sum_exp_sub_div_3c51."""
+    kind = "partial" if kernel.split > 1 else ("reduce" if kernel.is_reduction else "map")
+    label = "_".join(list(dict.fromkeys(ops_seen))[:6]) or "copy"
+    return f"{kind}_{label}_{hashlib.sha1(repr((label, kernel.shape)).encode()).hexdigest()[:4]}"
+
+
+def view_coordinates(flat: str, dims, floor_div: str) -> list[tuple[str, int, tuple[int, int], int]]:
+    """(coordinate expression, stride, valid range, size) per merged dim of a view,
+    for the non-negative flat position `flat`; `floor_div` is the language's
+    integer division operator."""
+    out = []
+    div = 1
+    for d, (size, stride, valid) in reversed(list(enumerate(dims))):
+        coord = flat if div == 1 else f"({flat} {floor_div} {div})"
+        if d > 0:
+            coord = f"({coord} % {size})"
+        out.append((coord, stride, valid, size))
+        div *= size
+    return out
+
+
+class ExpressionRenderer:
+    """Subclasses say how to load, spell constants, compute ops, follow a view,
+    zero the padding of a view and address a row; `value` does the walk."""
+
+    def __init__(self, kernel: Kernel):
+        self.k = kernel
+        self.accumulators: dict[Node, str] = {}
+        self.ops_seen: list[str] = []
+        self.row_block = None  # where per-row values read inside row loops are computed
+
+    def value(self, block, node: Node, idx) -> str:
+        """The variable holding `node` at `idx`, emitting into `block` what computes it."""
+        node = self.k.replace.get(node, node)
+        key = (id(node), idx)
+        if key in block.cache:
+            return block.cache[key]
+        if node in self.accumulators:
+            result = self.accumulators[node]
+        elif node in self.k.inputs or node.is_realized:
+            result = self._load(block, node, idx)
+        elif node.op is Op.CONST:
+            result = self._constant(block, node)
+        elif node.op is Op.VIEW:
+            if idx.row is not None and is_row_broadcast(node, self.k.shape, self.k.axes):
+                result = self.value(self.row_block, node.srcs[0], self._row_index(idx))
+            elif is_flat_identity(node):
+                result = self.value(block, node.srcs[0], idx)
+            else:
+                inner = self._through_view(block, idx, node.arg)
+                result = self.value(block, node.srcs[0], inner)
+                if inner.valid is not None and inner.valid != idx.valid:  # padding reads as zero
+                    result = self._zero_outside(block, node, result, inner)
+        else:
+            self.ops_seen.append(op_name(node.op))
+            result = self._compute(block, node, [self.value(block, s, idx) for s in node.srcs])
+        block.cache[key] = result
+        return result
+
+    def _load(self, block, node: Node, idx) -> str:
+        raise NotImplementedError
+
+    def _constant(self, block, node: Node) -> str:
+        raise NotImplementedError
+
+    def _row_index(self, idx):
+        raise NotImplementedError
+
+    def _through_view(self, block, idx, view):
+        raise NotImplementedError
+
+    def _zero_outside(self, block, node: Node, value: str, idx) -> str:
+        raise NotImplementedError
+
+    def _compute(self, block, node: Node, srcs: list[str]) -> str:
+        raise NotImplementedError
