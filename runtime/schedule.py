@@ -182,7 +182,7 @@ class Scheduler:
             if (id(n), ctx) in seen:
                 continue
             seen.add((id(n), ctx))
-            if n.is_realized or (n is not m and n in materialize):
+            if n.is_realized or (n is not m and n in materialize and not self._recomputable(n, st, materialize)):
                 inputs.add(n)
             elif n.op is Op.CONST:
                 continue
@@ -219,6 +219,13 @@ class Scheduler:
         inline = plan["inline"]
         return Kernel(outputs=[m], shape=st.shape, axes=st.axes if st.level != "point" else (),
                       reduce_phases=_phases(inline, plan["inputs"]), inputs=plan["inputs"])
+
+    def _recomputable(self, n: Node, st: _Structure, materialize) -> bool:
+        """A materialised elementwise node of a pointwise kernel over the same shape is
+        computed again where it is read, so the two kernels merge into one with both
+        outputs (an optimizer's parameter and its state) instead of one reading the other."""
+        return (self.fusion and st.level == "point" and n.op in ELEMENTWISE and n.shape == st.shape
+                and self._structure(n, materialize).level == "point")
 
     def _refuse(self, node: Node, why: str) -> None:
         self.refusals.setdefault(node, why)

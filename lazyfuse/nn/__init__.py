@@ -1,0 +1,8 @@
+"""lazyfuse.nn: modules, parameters and losses with PyTorch's names and behaviour."""
+from __future__ import annotations
+
+from . import functional
+from .modules import (CrossEntropyLoss, Linear, Module, MSELoss, Parameter, ReLU, Sequential, Sigmoid, Tanh)
+
+__all__ = ["functional", "Module", "Parameter", "Linear", "ReLU", "Sigmoid", "Tanh", "Sequential", "MSELoss",
+           "CrossEntropyLoss"]
