@@ -76,7 +76,7 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     def _update(self, p, grad, state):
-        from .creation import zeros_like
+        from .creation import tensor, zeros_like
         d = self.defaults
         beta1, beta2 = d["betas"]
         if d["weight_decay"] and not self.decoupled:
@@ -87,8 +87,11 @@ class Adam(Optimizer):
         m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
         m.mul_(beta1).add_(grad, alpha=1 - beta1)
         v.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
-        step_size = d["lr"] / (1 - beta1 ** t)
-        denominator = (v / (1 - beta2 ** t)).sqrt() + d["eps"]
+        # the bias corrections change every step: passed as tensors, not baked into the
+        # kernel as constants, so every step reuses the same compiled kernel
+        step_size = tensor(d["lr"] / (1 - beta1 ** t), dtype=p.dtype, device=p.device)
+        correction = tensor(1 / (1 - beta2 ** t), dtype=p.dtype, device=p.device)
+        denominator = (v * correction).sqrt() + d["eps"]
         if d["weight_decay"] and self.decoupled:
             p.mul_(1 - d["lr"] * d["weight_decay"])
         p.sub_(step_size * m / denominator)

@@ -1,0 +1,4 @@
+"""lazyfuse.utils: data loading."""
+from . import data
+
+__all__ = ["data"]

@@ -1,0 +1,143 @@
+"""nn and optim: training matches PyTorch step by step; an optimizer step is one
+fused kernel per parameter."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lazyfuse as lf
+import lazyfuse.nn as nn
+import lazyfuse.nn.functional as F
+
+
+def test_cross_entropy_matches_numpy(rng):
+    logits = rng.standard_normal((6, 3)).astype(np.float32)
+    target = rng.integers(0, 3, size=6)
+    shifted = logits - logits.max(1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    expected = -logp[np.arange(6), target].mean()
+    with lf.profile() as prof:
+        loss = F.cross_entropy(lf.tensor(logits), lf.tensor(target)).realize()
+    np.testing.assert_allclose(loss.item(), expected, rtol=1e-6)
+    assert len(prof.kernels) <= 2, prof  # log_softmax and the pick share the row kernel
+    np.testing.assert_allclose(F.mse_loss(lf.tensor(logits), lf.zeros(6, 3), reduction="sum").item(),
+                               (logits ** 2).sum(), rtol=1e-6)
+
+
+def test_module_api(rng):
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert all(isinstance(p, nn.Parameter) and p.requires_grad and p.is_leaf for p in model.parameters())
+    w = model[0].weight.detach().numpy()
+    assert np.abs(w).max() <= 0.5 and w.std() > 0.1  # U(-1/sqrt(4), 1/sqrt(4))
+    state = model.state_dict()
+    other = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    other.load_state_dict(state)
+    x = lf.tensor(rng.standard_normal((3, 4)).astype(np.float32))
+    np.testing.assert_allclose(other(x).detach().numpy(), model(x).detach().numpy())
+    assert model.eval().training is False and model[0].training is False
+    with pytest.raises(RuntimeError, match="missing keys"):
+        other.load_state_dict({})
+    model(x).sum().backward()
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+
+def _optimizer_step_kernels(opt_factory, rng) -> int:
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))
+    opt = opt_factory(model.parameters())
+    x, y = lf.tensor(rng.standard_normal((32, 8)).astype(np.float32)), lf.tensor(rng.standard_normal((32, 1)).astype(np.float32))
+    counts = []
+    for _ in range(3):
+        opt.zero_grad()
+        nn.MSELoss()(model(x), y).backward()
+        with lf.profile() as prof:
+            opt.step()
+        counts.append(len(prof.kernels))
+    return max(counts)
+
+
+@pytest.mark.parametrize("factory", [lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9),
+                                     lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+                                     lambda p: lf.optim.Adam(p, lr=1e-2), lambda p: lf.optim.AdamW(p, lr=1e-2)],
+                         ids=["sgd_momentum", "sgd_nesterov", "adam", "adamw"])
+def test_an_optimizer_step_is_one_kernel_per_parameter(rng, factory):
+    assert _optimizer_step_kernels(factory, rng) <= 4
+
+
+
+
+def _pair(torch, rng, sizes, out_features):
+    layers_t = torch.nn.Sequential(torch.nn.Linear(sizes[0], sizes[1]), torch.nn.ReLU(),
+                                   torch.nn.Linear(sizes[1], out_features))
+    layers_l = nn.Sequential(nn.Linear(sizes[0], sizes[1]), nn.ReLU(), nn.Linear(sizes[1], out_features))
+    layers_l.load_state_dict({k: lf.tensor(v.detach().numpy()) for k, v in layers_t.state_dict().items()})
+    return layers_t, layers_l
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "classifier"])
+def test_training_matches_pytorch_at_every_step(rng, optimizer):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    x = rng.standard_normal((64, 8)).astype(np.float32)
+    if optimizer == "classifier":
+        y = rng.integers(0, 3, size=64)
+        model_t, model_l = _pair(torch, rng, (8, 16), 3)
+        loss_t, loss_l = torch.nn.CrossEntropyLoss(), nn.CrossEntropyLoss()
+        yt, yl = torch.tensor(y), lf.tensor(y)
+    else:
+        y = rng.standard_normal((64, 1)).astype(np.float32)
+        model_t, model_l = _pair(torch, rng, (8, 16), 1)
+        loss_t, loss_l = torch.nn.MSELoss(), nn.MSELoss()
+        yt, yl = torch.tensor(y), lf.tensor(y)
+    if optimizer == "adam":
+        opt_t, opt_l = torch.optim.Adam(model_t.parameters(), lr=1e-2), lf.optim.Adam(model_l.parameters(), lr=1e-2)
+    else:
+        opt_t = torch.optim.SGD(model_t.parameters(), lr=0.05, momentum=0.9)
+        opt_l = lf.optim.SGD(model_l.parameters(), lr=0.05, momentum=0.9)
+    xt, xl = torch.tensor(x), lf.tensor(x)
+    losses_t, losses_l = [], []
+    for _ in range(50):
+        opt_t.zero_grad()
+        lt = loss_t(model_t(xt), yt)
+        lt.backward()
+        opt_t.step()
+        losses_t.append(lt.item())
+        opt_l.zero_grad()
+        ll = loss_l(model_l(xl), yl)
+        ll.backward()
+        opt_l.step()
+        losses_l.append(ll.item())
+    np.testing.assert_allclose(losses_l, losses_t, rtol=2e-4, atol=1e-6)
+    assert losses_l[-1] < losses_l[0]
+
+
+def test_dataloader_batches_shuffles_and_drops_last(rng):
+    from lazyfuse.utils.data import DataLoader, Generator, TensorDataset
+    x = np.arange(10, dtype=np.float32).reshape(10, 1)
+    y = np.arange(10)
+    data = TensorDataset(lf.tensor(x), y)
+    batches = list(DataLoader(data, batch_size=4))
+    assert [b[0].shape for b in batches] == [(4, 1), (4, 1), (2, 1)]
+    assert batches[2][1].tolist() == [8, 9]
+    assert len(DataLoader(data, batch_size=4, drop_last=True)) == 2
+    first = [b[1].tolist() for b in DataLoader(data, batch_size=5, shuffle=True, generator=Generator().manual_seed(3))]
+    again = [b[1].tolist() for b in DataLoader(data, batch_size=5, shuffle=True, generator=Generator().manual_seed(3))]
+    assert first == again and sorted(first[0] + first[1]) == list(range(10)) and first[0] != [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="Size mismatch"):
+        TensorDataset(x, y[:3])
+
+
+def test_example_training_script_learns():
+    import importlib.util
+    import io
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "examples" / "train_mlp.py"
+    spec = importlib.util.spec_from_file_location("train_mlp", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = io.StringIO()
+    final = module.main(steps=30, out=out)
+    first = float(out.getvalue().split("loss ")[1].split()[0])
+    assert final < first and "kernels/step" in out.getvalue()
