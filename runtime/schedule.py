@@ -26,8 +26,6 @@ from .graph import ELEMENTWISE, REDUCE, Node, Op, toposort
 from .movement import reshape
 from .view import View
 
-# the reduction that combines partial results of each reduction op
-COMBINE = {Op.SUM: Op.SUM, Op.PROD: Op.PROD, Op.REDUCE_MAX: Op.REDUCE_MAX, Op.REDUCE_MIN: Op.REDUCE_MIN}
 # a row reduction shorter than this is never split across work-items
 MIN_SPLIT_ROW = 8192
 # each work-item of a split reduction walks at least this many elements
@@ -265,7 +263,8 @@ class Scheduler:
             partials = [Node.make(Op.PARTIAL, (r,), split, (k.rows, split), r.dtype, r.device) for r in k.reduces]
             out.append(Kernel(outputs=partials, shape=k.shape, axes=k.axes, reduce_phases=k.reduce_phases,
                               inputs=k.inputs, split=split))
-            combines = [Node.make(COMBINE[r.op], (p,), (1,), (k.rows, 1), r.dtype, r.device) for r, p in zip(k.reduces, partials)]
+            # partial sums combine by summing, partial maxima by max, and so on
+            combines = [Node.make(r.op, (p,), (1,), (k.rows, 1), r.dtype, r.device) for r, p in zip(k.reduces, partials)]
             out.append(Kernel(outputs=k.outputs, shape=(k.rows, split), axes=(1,), reduce_phases=[combines],
                               inputs=k.inputs | set(partials),
                               replace={r: reshape(c, r.shape) for r, c in zip(k.reduces, combines)}))
