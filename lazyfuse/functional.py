@@ -23,7 +23,7 @@ def where(condition, input, other) -> Tensor:
                     scalar=b if not isinstance(other, Tensor) else a)
     shape = broadcast_shapes(cond.shape, a.shape, b.shape)
     cond = cond._broadcast_to(shape)
-    return cond._prim(Op.WHERE, a.cast(dtype)._broadcast_to(shape), b.cast(dtype)._broadcast_to(shape), dtype=dtype)
+    return cond._prim(Op.WHERE, a._conform(dtype, shape), b._conform(dtype, shape), dtype=dtype)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

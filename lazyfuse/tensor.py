@@ -247,8 +247,16 @@ class Tensor:
             a, b = b, a
         dtype = compute_dtype or promote(a, b, other_is_scalar=not isinstance(other, Tensor), scalar=b if not reverse else a)
         shape = broadcast_shapes(a.shape, b.shape)
-        a, b = a.cast(dtype)._broadcast_to(shape), b.cast(dtype)._broadcast_to(shape)
+        a, b = a._conform(dtype, shape), b._conform(dtype, shape)
         return a._prim(op, b, dtype=out_dtype or dtype)
+
+    def _conform(self, dtype: DType, shape: tuple[int, ...]) -> "Tensor":
+        """This tensor cast to dtype and broadcast to shape; a number is made so in one node."""
+        node = self.node
+        if node.op is Op.CONST and not self.requires_grad:
+            value = dtype.np_dtype.type(node.arg).item()
+            return Tensor._wrap(Node.make(Op.CONST, (), value, shape, dtype, node.device))
+        return self.cast(dtype)._broadcast_to(shape)
 
     def _float_unary(self, op: Op) -> "Tensor":
         x = self if self.dtype.is_floating_point else self.cast(dtypes.default_float)
