@@ -556,7 +556,7 @@ class Tensor:
         return self if shape == self.shape else self._move("reshape", shape)
 
     def view(self, *shape) -> "Tensor":
-        if len(shape) == 1 and isinstance(shape[0], (DType, str)) and not isinstance(shape[0], (tuple, list)):
+        if len(shape) == 1 and isinstance(shape[0], (DType, str)):
             raise TypeError("view(dtype) is not supported; use to(dtype)")
         out = self.reshape(*shape)
         node = self.node
