@@ -146,6 +146,92 @@ def dispatch(rng) -> Workload:
     return w
 
 
+def _regression_data(rng, rows: int, features: int):
+    x = rng.standard_normal((rows, features), dtype=np.float32)
+    y = rng.standard_normal((rows, 1), dtype=np.float32)
+    w = rng.standard_normal((features, 1), dtype=np.float32)
+    return x, y, w
+
+
+def training_step(rng, rows: int, features: int) -> Workload:
+    """One linear-regression step: forward, backward, SGD update, loss read back."""
+    x, y, w0 = _regression_data(rng, rows, features)
+    w = Workload(f"train step {rows}x{features}", 4 * (x.size * 2 + y.size))
+    tx, ty = lf.tensor(x), lf.tensor(y)
+    tw, tb = lf.tensor(w0, requires_grad=True), lf.tensor(np.zeros(1, np.float32), requires_grad=True)
+
+    def lazyfuse_step():
+        loss = ((tx @ tw + tb - ty) ** 2).mean()
+        loss.backward()
+        with lf.no_grad():
+            tw.sub_(0.01 * tw.grad)
+            tb.sub_(0.01 * tb.grad)
+            tw.grad.zero_()
+            tb.grad.zero_()
+        return loss.item()
+
+    state = {"w": w0.copy(), "b": np.zeros(1, np.float32)}
+
+    def numpy_step():
+        err = x @ state["w"] + state["b"] - y
+        grad = 2 * err / err.size
+        state["w"] -= 0.01 * (x.T @ grad)
+        state["b"] -= 0.01 * grad.sum(0)
+        return float((err * err).mean())
+
+    w.systems["lazyfuse"] = lazyfuse_step
+    w.systems["numpy (hand-written gradients)"] = numpy_step
+    torch, why = optional("torch")
+    if torch is None:
+        w.missing["torch eager"] = why
+    else:
+        px, py = torch.from_numpy(x), torch.from_numpy(y)
+        pw, pb = torch.tensor(w0, requires_grad=True), torch.zeros(1, requires_grad=True)
+
+        def torch_step():
+            loss = ((px @ pw + pb - py) ** 2).mean()
+            loss.backward()
+            with torch.no_grad():
+                pw.sub_(0.01 * pw.grad)
+                pb.sub_(0.01 * pb.grad)
+                pw.grad.zero_()
+                pb.grad.zero_()
+            return loss.item()
+        w.systems["torch eager"] = torch_step
+    return w
+
+
+FIRST_STEP = """
+import time, numpy as np
+start = time.perf_counter()
+import lazyfuse as lf
+x = lf.tensor(np.ones((256, 8), np.float32)); y = lf.tensor(np.ones((256, 1), np.float32))
+w = lf.zeros(8, 1, requires_grad=True)
+loss = ((x @ w - y) ** 2).mean(); loss.backward(); loss.item()
+print(time.perf_counter() - start)
+"""
+
+
+def first_step() -> Workload:
+    """Import plus first training step in a fresh process, with the compile caches off and on."""
+    import os
+    import subprocess
+    import sys
+    w = Workload("first step, fresh process", 0)
+
+    def run(cold: bool):
+        env = dict(os.environ)
+        if cold:
+            env.update(PYOPENCL_NO_CACHE="1", POCL_KERNEL_CACHE="0")
+        done = subprocess.run([sys.executable, "-c", FIRST_STEP], env=env, capture_output=True, text=True, check=True)
+        return float(done.stdout.split()[-1])
+
+    w.systems["lazyfuse, cold compile cache"] = lambda: run(True)
+    w.systems["lazyfuse, warm compile cache"] = lambda: run(False)
+    return w
+
+
 def all_workloads(rng, quick: bool = False) -> list[Workload]:
     chains = [8] if quick else [1, 2, 4, 8, 16]
-    return [chain(k, rng) for k in chains] + [total(rng), mse(rng), softmax(rng), dispatch(rng)]
+    return ([chain(k, rng) for k in chains] + [total(rng), mse(rng), softmax(rng), dispatch(rng),
+            training_step(rng, 65536, 64), training_step(rng, 256, 8), first_step()])
