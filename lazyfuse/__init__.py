@@ -20,6 +20,7 @@ bool = _dtypes.bool_  # noqa: A001 - PyTorch's name
 int32 = int = _dtypes.int32  # noqa: A001
 int64 = long = _dtypes.int64
 float16 = half = _dtypes.float16
+bfloat16 = _dtypes.bfloat16
 float32 = float = _dtypes.float32  # noqa: A001
 float64 = double = _dtypes.float64
 dtype = _dtypes.DType

@@ -35,6 +35,9 @@ float16 = DType("float16", 2, "float", np.dtype(np.float16))
 float32 = DType("float32", 4, "float", np.dtype(np.float32))
 float64 = DType("float64", 8, "float", np.dtype(np.float64))
 
+# named so code written for PyTorch finds it, but no backend computes in it yet
+bfloat16 = DType("bfloat16", 2, "float", np.dtype(np.uint16))
+
 ALL = (bool_, int32, int64, float16, float32, float64)
 BY_NAME = {d.name: d for d in ALL}
 _BY_NUMPY = {d.np_dtype: d for d in ALL}
@@ -55,6 +58,9 @@ def from_numpy(np_dtype) -> DType:
 
 def as_dtype(value) -> DType:
     """Accept a DType, a dtype name or a numpy dtype; anything else is a TypeError."""
+    if value is bfloat16 or value == "bfloat16":
+        raise TypeError("bfloat16 is not supported by lazyfuse's OpenCL and Triton backends yet; "
+                        "use float16 or float32")
     if isinstance(value, DType):
         return value
     if isinstance(value, str) and value in BY_NAME:

@@ -51,6 +51,8 @@ def test_bad_dtypes():
         lf.ones(3, dtype="complex64")
     with pytest.raises(TypeError, match="not supported"):
         lf.tensor(np.ones(3, dtype=np.complex64))
+    with pytest.raises(TypeError, match="bfloat16 is not supported"):
+        lf.ones(3).to(lf.bfloat16)
     with pytest.raises(TypeError):
         lf.tensor(["a", "b"])
     with pytest.raises(RuntimeError, match="mean\\(\\): could not infer output dtype"):
