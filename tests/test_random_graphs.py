@@ -33,6 +33,11 @@ class Recorder:
 
 
 def build(rec: Recorder, leaves: list[lf.Tensor]) -> lf.Tensor:
+    return build_all(rec, leaves)[-1]
+
+
+def build_all(rec: Recorder, leaves: list[lf.Tensor]) -> list[lf.Tensor]:
+    """Every tensor the recorded program makes, leaves first."""
     pool = list(leaves)
     for _ in range(rec.pick(st.integers(2, 7))):
         kind = rec.pick(st.sampled_from(["unary", "binary", "view", "reduce", "softmax", "where"]))
@@ -57,7 +62,7 @@ def build(rec: Recorder, leaves: list[lf.Tensor]) -> lf.Tensor:
         else:
             out = -x
         pool.append(out)
-    return pool[-1]
+    return pool
 
 
 def _broadcastable(a, b) -> bool:
@@ -108,3 +113,17 @@ def test_fused_unfused_and_reference_agree(data, shapes, seed, monkeypatch):
     monkeypatch.delenv("LAZYFUSE_FUSION")
     np.testing.assert_allclose(fused_values, reference, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(unfused_values, reference, rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=int(os.environ.get("LAZYFUSE_GRAPH_EXAMPLES", "40")) // 2, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), shapes=st.lists(SHAPES, min_size=1, max_size=3), seed=st.integers(0, 2**16))
+def test_several_outputs_realised_in_one_schedule(data, shapes, seed):
+    """Intermediate values realised together with the result (multi-output kernels)."""
+    rng = np.random.default_rng(seed)
+    made = build_all(Recorder(data), [lf.tensor(rng.standard_normal(s).astype(np.float32)) for s in shapes])
+    wanted = made[len(shapes):][-3:]
+    references = [evaluate(t.node) for t in wanted]
+    lf.realize(*wanted)
+    for t, reference in zip(wanted, references):
+        np.testing.assert_allclose(t.numpy(), reference, rtol=1e-4, atol=1e-5)
