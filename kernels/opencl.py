@@ -96,6 +96,7 @@ class Index:
     valid: Optional[str] = None
     row: Optional[str] = None  # set on a row kernel's element index: the row being walked
     vector_valid: bool = False  # `valid` differs between lanes (a vector condition)
+    lane_dim: Optional[int] = None  # lanes walk this dim of the kernel's shape (rows of a row kernel)
 
 
 @dataclass
@@ -135,6 +136,7 @@ class OpenCLRenderer(ExpressionRenderer):
         # every value in the kernel, index vectors included, must fit the vector width
         widest = max([register_bytes(n.dtype) for n in _kernel_nodes(kernel)] + [4 if self.itype == "int" else 8])
         self.lanes = min(MAX_LANES, VECTOR_BYTES // widest)
+        self.lanes_across_rows = self._rows_make_better_lanes()
         self.args: dict[Node, str] = {}
         for o in kernel.outputs:
             self.args[o] = f"out{len(self.args)}"
@@ -162,7 +164,7 @@ class OpenCLRenderer(ExpressionRenderer):
 
     def _work_items(self) -> int:
         if self.k.is_reduction:
-            return self.k.rows * self.k.split
+            return self.k.rows // self.lanes if self.lanes_across_rows else self.k.rows * self.k.split
         return -(-math.prod(self.k.shape) // self.lanes)
 
     # --------------------------------------------------------------- kernels
@@ -181,7 +183,66 @@ class OpenCLRenderer(ExpressionRenderer):
         lines += [f"  for ({it} i = base; i < min(base + {W}, ({it}){n}); i++) {{"] + scalar.lines + ["  }"]
         return lines
 
+    def _rows_make_better_lanes(self) -> bool:
+        """Whether lanes should walk W neighbouring rows (each lane reducing its own
+        row) instead of W elements of one row: chosen when the inputs' strides make
+        that the cheaper read, as for a matmul's right operand or sum(dim=0)."""
+        k, W = self.k, self.lanes
+        kept = [d for d in range(len(k.shape)) if d not in k.axes]
+        if (W == 1 or not k.is_reduction or k.split > 1 or len(k.reduce_phases) != 1 or k.full_outputs()
+                or not kept or k.shape[kept[-1]] % W or not k.axes):
+            return False
+        row_dim, reduce_dim = kept[-1], k.axes[-1]
+
+        def cost(stride: int) -> int:  # a broadcast or a vector load is one load; else one per lane
+            return 1 if stride in (0, 1) else W
+        along_row = across_rows = 0
+        contiguous = View.contiguous(k.shape).strides
+        for n in _kernel_nodes(k):
+            if n.shape != k.shape:
+                continue
+            if n.op is Op.VIEW and (n.srcs[0] in k.inputs or n.srcs[0].is_realized) and n.arg.mask is None:
+                strides = n.arg.strides
+            elif n in k.inputs or n.is_realized:
+                strides = contiguous
+            else:
+                continue
+            along_row += cost(strides[reduce_dim])
+            across_rows += cost(strides[row_dim])
+        return across_rows < along_row
+
+    def _rows_as_lanes_kernel(self) -> list[str]:
+        """Each work-item reduces W neighbouring rows, one per lane, walking their
+        elements one at a time; the epilogue and stores are vectors over the rows."""
+        k, W, it = self.k, self.lanes, self.itype
+        R = k.row_len
+        kept = [d for d in range(len(k.shape)) if d not in k.axes]
+        order = kept + list(k.axes)
+        element_view = View.contiguous(k.shape).permute(tuple(order))
+        row_step = View.contiguous(k.shape).strides[kept[-1]]
+        lines = [f"  const {it} gid = get_global_id(0);", f"  if (gid >= {self._work_items()}) return;",
+                 f"  const {it} row = gid * {W};"]
+        (phase,) = k.reduce_phases
+        for r in phase:
+            self.ops_seen.append(op_name(r.op))
+            acc = f"acc{len(self.accumulators)}"
+            lines.append(f"  {register_type(r.dtype)}{W} {acc} = ({register_type(r.dtype)}{W})"
+                         f"{reduce_identity(r.op, r.dtype)};")
+            self.accumulators[r] = acc
+        body = self._block(W, "    ")
+        lane0 = self._view_scalar(body, Index(f"(row * {R} + r)", 0), element_view.merged_dims(), 0, 0)
+        idx = Index(lane0.base, row_step, lane_dim=kept[-1])
+        for r in phase:
+            acc = self.accumulators[r]
+            body.emit(f"{acc} = {self._binary(_REDUCE_STEP[r.op], acc, self.value(body, r.srcs[0], idx), r.dtype, W)};")
+        lines += [f"  for ({it} r = 0; r < {R}; r++) {{"] + body.lines + ["  }"]
+        epilogue = self._block(W, "  ")
+        self._store_outputs(epilogue, k.outputs, Index("row", 1, aligned=True))
+        return lines + epilogue.lines
+
     def _row_kernel(self) -> list[str]:
+        if self.lanes_across_rows:
+            return self._rows_as_lanes_kernel()
         k, W, it = self.k, self.lanes, self.itype
         R, P = k.row_len, k.split
         chunk = -(-(-(-R // P)) // W) * W if P > 1 else R
@@ -307,6 +368,11 @@ class OpenCLRenderer(ExpressionRenderer):
             return Index(base, idx.step, idx.aligned and view.offset % W == 0, idx.valid, vector_valid=idx.vector_valid)
         dims = view.merged_dims()
         inner_size, inner_stride, inner_mask = dims[-1] if dims else (1, 0, (0, 1))
+        if idx.lane_dim is not None and W > 1 and view.shape == self.k.shape and (
+                view.mask is None or view.mask[idx.lane_dim] == (0, view.shape[idx.lane_dim])):
+            # lanes walk one dim of this view: its stride is the step between them
+            lane0 = self._view_scalar(block, Index(idx.base, 0, valid=idx.valid), dims, view.offset, 0)
+            return Index(lane0.base, view.strides[idx.lane_dim], False, lane0.valid)
         if idx.step == 0 or W == 1:
             return self._view_scalar(block, idx, dims, view.offset, idx.step)
         if idx.step == 1 and idx.aligned and inner_size % W == 0 and inner_mask == (0, inner_size):

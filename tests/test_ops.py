@@ -292,7 +292,9 @@ def test_cat_and_stack(rng):
 
 # ---------------------------------------------------------------- matmul
 MATMUL = [((5,), (5,)), ((3, 4), (4, 5)), ((4,), (4, 6)), ((3, 4), (4,)), ((2, 3, 4), (4, 5)),
-          ((2, 1, 3, 4), (5, 4, 2)), ((7, 33), (33, 9)), ((1, 1), (1, 1))]
+          ((2, 1, 3, 4), (5, 4, 2)), ((7, 33), (33, 9)), ((1, 1), (1, 1)),
+          # right operands 8 or 16 wide: lanes walk neighbouring outputs instead of the reduced axis
+          ((5, 24), (24, 16)), ((2, 3, 8), (8, 16)), ((64, 64), (64, 64))]
 
 
 @pytest.mark.parametrize("shapes", MATMUL, ids=str)
@@ -312,8 +314,21 @@ def test_matmul_transposed_operands_read_in_place(rng):
 
 
 def test_integer_matmul(rng):
-    a, b = make(rng, (3, 4), np.int64), make(rng, (4, 2), np.int64)
-    check(lf.tensor(a) @ lf.tensor(b), a @ b)
+    for n in (2, 8):
+        a, b = make(rng, (3, 4), np.int64), make(rng, (4, n), np.int64)
+        check(lf.tensor(a) @ lf.tensor(b), a @ b)
+
+
+@pytest.mark.parametrize("name", ["sum", "amax", "amin", "mean", "prod"])
+def test_reductions_over_a_leading_axis(rng, name):
+    x = make(rng, (37, 64), np.float32, 0.9, 1.1)
+    np_fn = {"sum": np.sum, "amax": np.max, "amin": np.min, "mean": np.mean, "prod": np.prod}[name]
+    t = lf.tensor(x)
+    check(getattr(t, name)(0), np_fn(x.astype(np.float64), axis=0), rtol=1e-5, atol=1e-5)
+    check(getattr(t.T, name)(1, keepdim=True), np_fn(x.T.astype(np.float64), axis=1, keepdims=True),
+          rtol=1e-5, atol=1e-5)
+    check(getattr(t.reshape(37, 8, 8), name)((0, 1)), np_fn(x.reshape(37, 8, 8).astype(np.float64), axis=(0, 1)),
+          rtol=1e-4, atol=1e-4)
 
 
 # ---------------------------------------------------------------- dtypes, casts, creation
