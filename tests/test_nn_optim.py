@@ -141,3 +141,12 @@ def test_example_training_script_learns():
     final = module.main(steps=30, out=out)
     first = float(out.getvalue().split("loss ")[1].split()[0])
     assert final < first and "kernels/step" in out.getvalue()
+
+
+def test_linear_with_bias_and_relu_is_one_kernel(rng):
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((64, 32), (32, 16), (16,)))
+    out = (lf.tensor(x) @ lf.tensor(w) + lf.tensor(b)).relu()
+    with lf.profile() as prof:
+        out.realize()
+    assert len(prof.kernels) == 1, prof
+    np.testing.assert_allclose(out.numpy(), np.maximum(x @ w + b, 0), rtol=1e-5, atol=1e-5)
