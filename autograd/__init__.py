@@ -2,7 +2,9 @@
 nodes of the lazy graph, so it is fused into kernels like the forward pass."""
 from __future__ import annotations
 
-from .engine import run_backward
+from lazyfuse.runtime.realize import realize
+
+from .engine import accumulate, run_backward
 from .function import AccumulateGrad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
@@ -39,9 +41,7 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph: bool = Fals
     if inputs is not None:
         inputs = _as_list(inputs)
         results = run_backward(outputs, grads, retain, create_graph, capture=[_edge(t) for t in inputs])
-        from .engine import _accumulate
-        from lazyfuse.runtime.realize import realize
-        realize([_accumulate(t, g, create_graph).node for t, g in zip(inputs, results) if g is not None])
+        realize([accumulate(t, g, create_graph).node for t, g in zip(inputs, results) if g is not None])
         return
     run_backward(outputs, grads, retain, create_graph)
 
@@ -71,7 +71,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         elif g.shape != t.shape:
             g = g.reshape(t.shape)
         out.append(g)
-    from lazyfuse.runtime.realize import realize
     realize([g.node for g in out if g is not None])
     return tuple(out)
 

@@ -38,11 +38,11 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                     continue
             if isinstance(fn, AccumulateGrad):
                 if capture is None:
-                    touched.append(_accumulate(fn.leaf, g, create_graph))
+                    touched.append(accumulate(fn.leaf, g, create_graph))
                 continue
             retained = fn.retained() if fn.retained is not None else None
             if retained is not None and capture is None:
-                touched.append(_accumulate(retained, g, create_graph))
+                touched.append(accumulate(retained, g, create_graph))
             grads = gradients(fn, g, fn.saved_tensors())
             for nxt, gi in zip(fn.next, grads):
                 if nxt is None or gi is None:
@@ -56,7 +56,8 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     return None
 
 
-def _accumulate(leaf, g, create_graph: bool):
+def accumulate(leaf, g, create_graph: bool):
+    """Add g to leaf.grad (in place, so the add fuses into the kernel computing g)."""
     if g.shape != leaf.shape:
         g = g.reshape(leaf.shape)
     if not create_graph:

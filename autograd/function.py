@@ -28,10 +28,10 @@ class AccumulateGrad:
 class GradFn:
     """The backward of one recorded op: `op` and `arg` select the derivative rule."""
 
-    __slots__ = ("op", "arg", "next", "saved", "versions", "out_shape", "retained", "__weakref__")
+    __slots__ = ("op", "arg", "next", "saved", "versions", "retained", "__weakref__")
 
-    def __init__(self, op, arg, srcs, out):
-        self.op, self.arg, self.out_shape = op, arg, out.shape
+    def __init__(self, op, arg, srcs):
+        self.op, self.arg = op, arg
         self.retained = None  # a weak reference to the output, when it called retain_grad()
         self.next = [edge(s) for s in srcs]
         self.saved = [_saved(s) for s in srcs]
@@ -88,7 +88,7 @@ def record(out, op, arg, srcs):
     """Attach a GradFn to `out` when grad mode is on and an input requires grad."""
     if grad_enabled() and any(s.requires_grad for s in srcs):
         out.requires_grad = True
-        out.grad_fn = GradFn(op, arg, srcs, out)
+        out.grad_fn = GradFn(op, arg, srcs)
     return out
 
 

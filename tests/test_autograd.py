@@ -239,3 +239,10 @@ def test_elementwise_chain_backward_is_one_kernel_and_accumulates_in_it(rng):
     assert kernel_count(step) == 1  # the second backward adds into .grad in the same kernel
     av, bv = a.detach().numpy(), b.numpy()
     np.testing.assert_allclose(a.grad.numpy(), 2 * (2 * np.cos(av * bv) * bv + np.exp(av)), rtol=1e-5)
+
+
+def test_backward_with_inputs_accumulates_only_into_them():
+    a, b = lf.ones(2, requires_grad=True), lf.ones(2, requires_grad=True)
+    (a * b * 3).sum().backward(inputs=[a])
+    np.testing.assert_allclose(a.grad.numpy(), [3.0, 3.0])
+    assert b.grad is None
