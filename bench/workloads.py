@@ -153,24 +153,29 @@ def _regression_data(rng, rows: int, features: int):
     return x, y, w
 
 
+def _sgd_step(module, x, y, w, b):
+    """One step written once in PyTorch's API: `module` is lazyfuse or torch."""
+
+    def step():
+        loss = ((x @ w + b - y) ** 2).mean()
+        loss.backward()
+        with module.no_grad():
+            w.sub_(0.01 * w.grad)
+            b.sub_(0.01 * b.grad)
+            w.grad.zero_()
+            b.grad.zero_()
+        return loss.item()
+    return step
+
+
 def training_step(rng, rows: int, features: int) -> Workload:
     """One linear-regression step: forward, backward, SGD update, loss read back."""
     x, y, w0 = _regression_data(rng, rows, features)
+    b0 = np.zeros(1, np.float32)
     w = Workload(f"train step {rows}x{features}", 4 * (x.size * 2 + y.size))
-    tx, ty = lf.tensor(x), lf.tensor(y)
-    tw, tb = lf.tensor(w0, requires_grad=True), lf.tensor(np.zeros(1, np.float32), requires_grad=True)
-
-    def lazyfuse_step():
-        loss = ((tx @ tw + tb - ty) ** 2).mean()
-        loss.backward()
-        with lf.no_grad():
-            tw.sub_(0.01 * tw.grad)
-            tb.sub_(0.01 * tb.grad)
-            tw.grad.zero_()
-            tb.grad.zero_()
-        return loss.item()
-
-    state = {"w": w0.copy(), "b": np.zeros(1, np.float32)}
+    w.systems["lazyfuse"] = _sgd_step(lf, lf.tensor(x), lf.tensor(y), lf.tensor(w0, requires_grad=True),
+                                      lf.tensor(b0, requires_grad=True))
+    state = {"w": w0.copy(), "b": b0.copy()}
 
     def numpy_step():
         err = x @ state["w"] + state["b"] - y
@@ -179,25 +184,13 @@ def training_step(rng, rows: int, features: int) -> Workload:
         state["b"] -= 0.01 * grad.sum(0)
         return float((err * err).mean())
 
-    w.systems["lazyfuse"] = lazyfuse_step
     w.systems["numpy (hand-written gradients)"] = numpy_step
     torch, why = optional("torch")
     if torch is None:
         w.missing["torch eager"] = why
     else:
-        px, py = torch.from_numpy(x), torch.from_numpy(y)
-        pw, pb = torch.tensor(w0, requires_grad=True), torch.zeros(1, requires_grad=True)
-
-        def torch_step():
-            loss = ((px @ pw + pb - py) ** 2).mean()
-            loss.backward()
-            with torch.no_grad():
-                pw.sub_(0.01 * pw.grad)
-                pb.sub_(0.01 * pb.grad)
-                pw.grad.zero_()
-                pb.grad.zero_()
-            return loss.item()
-        w.systems["torch eager"] = torch_step
+        w.systems["torch eager"] = _sgd_step(torch, torch.from_numpy(x), torch.from_numpy(y),
+                                             torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True))
     return w
 
 

@@ -154,19 +154,22 @@ class Sequential(Module):
         return len(self._modules)
 
 
-class MSELoss(Module):
+class _Loss(Module):
+    """A loss module calling its functional form with the module's reduction."""
+
+    function = staticmethod(F.mse_loss)
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         self.reduction = reduction
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.mse_loss(input, target, self.reduction)
+        return self.function(input, target, self.reduction)
 
 
-class CrossEntropyLoss(Module):
-    def __init__(self, reduction: str = "mean"):
-        super().__init__()
-        self.reduction = reduction
+class MSELoss(_Loss):
+    function = staticmethod(F.mse_loss)
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(input, target, self.reduction)
+
+class CrossEntropyLoss(_Loss):
+    function = staticmethod(F.cross_entropy)
