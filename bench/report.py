@@ -39,16 +39,18 @@ def run(workloads: list[Workload], repeats: int) -> dict:
 def markdown(workloads: list[Workload], results: dict) -> str:
     lines = [f"Medians of repeated runs on the `cpu` device (min-max in brackets); ratio = system time / lazyfuse "
              f"time (above 1: lazyfuse is faster). {openblas_note()}.", "",
-             "| workload | system | first call (ms) | steady (ms) | GB/s | ratio to lazyfuse |",
-             "|---|---|---:|---:|---:|---:|"]
+             "| workload | system | first call (ms) | steady (ms) | GB/s | GFLOP/s | ratio to lazyfuse |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for w in workloads:
         ours = results[w.name].get("lazyfuse", {}).get("median")
         for system, r in results[w.name].items():
             ratio = f"{r['median'] / ours:.2f}" if ours else "-"
+            gflops = f"{w.flops / r['median'] / 1e9:.1f}" if w.flops else ""
             lines.append(f"| {w.name} | {system} | {r['first'] * 1e3:.1f} | {r['median'] * 1e3:.2f} "
-                         f"({r['min'] * 1e3:.2f}-{r['max'] * 1e3:.2f}) | {w.nbytes / r['median'] / 1e9:.1f} | {ratio} |")
+                         f"({r['min'] * 1e3:.2f}-{r['max'] * 1e3:.2f}) | {w.nbytes / r['median'] / 1e9:.1f} | "
+                         f"{gflops} | {ratio} |")
         for system, why in w.missing.items():
-            lines.append(f"| {w.name} | {system} | skipped: {why} | | | |")
+            lines.append(f"| {w.name} | {system} | skipped: {why} | | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -56,16 +58,19 @@ def plot(workloads: list[Workload], results: dict, path: Path) -> str:
     plt, why = optional("matplotlib.pyplot")
     if plt is None:
         return f"no plot: {why}"
-    systems = sorted({s for r in results.values() for s in r})
-    fig, ax = plt.subplots(figsize=(12, 5))
-    width = 0.8 / len(systems)
-    for i, system in enumerate(systems):
-        values = [w.nbytes / results[w.name][system]["median"] / 1e9 if system in results[w.name] else 0
-                  for w in workloads]
-        ax.bar(np.arange(len(workloads)) + i * width, values, width, label=system)
-    ax.set_xticks(np.arange(len(workloads)) + 0.4, [w.name for w in workloads], rotation=20, ha="right")
-    ax.set_ylabel("GB/s (higher is better)")
-    ax.legend(fontsize=8)
+    memory = [w for w in workloads if not w.flops and w.nbytes]
+    compute = [w for w in workloads if w.flops]
+    fig, axes = plt.subplots(1, 2, figsize=(16, 5), gridspec_kw={"width_ratios": [3, 1]})
+    for ax, group, per_second, unit in ((axes[0], memory, "nbytes", "GB/s"), (axes[1], compute, "flops", "GFLOP/s")):
+        systems = sorted({s for w in group for s in results[w.name]})
+        width = 0.8 / max(len(systems), 1)
+        for i, system in enumerate(systems):
+            values = [getattr(w, per_second) / results[w.name][system]["median"] / 1e9
+                      if system in results[w.name] else 0 for w in group]
+            ax.bar(np.arange(len(group)) + i * width, values, width, label=system)
+        ax.set_xticks(np.arange(len(group)) + 0.4, [w.name for w in group], rotation=20, ha="right")
+        ax.set_ylabel(f"{unit} (higher is better)")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     return f"plot written to {path}"

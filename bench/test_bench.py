@@ -15,4 +15,5 @@ CASES = [(w, system) for w in WORKLOADS for system in w.systems]
 def test_workload(benchmark, workload, system):
     benchmark.group = workload.name
     benchmark.extra_info["GB"] = workload.nbytes / 1e9
+    benchmark.extra_info["GFLOP"] = workload.flops / 1e9
     benchmark.pedantic(workload.systems[system], rounds=7, warmup_rounds=1)

@@ -33,6 +33,7 @@ def _python(expr: str) -> str:
 class Workload:
     name: str
     nbytes: int  # bytes a perfect kernel reads and writes
+    flops: int = 0  # floating-point operations, for compute-bound workloads (reported as GFLOP/s)
     systems: dict[str, Callable[[], object]] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
 
@@ -126,6 +127,39 @@ def softmax(rng) -> Workload:
     w.systems["lazyfuse"] = _lazyfuse(lambda t: t.softmax(-1), x)
     w.systems["lazyfuse unfused"] = _lazyfuse(lambda t: t.softmax(-1), x, fusion=False)
     _add_torch(w, lambda torch, t: torch.softmax(t, -1), x)
+    return w
+
+
+def layernorm(rng) -> Workload:
+    x = rng.standard_normal((4096, 4096), dtype=np.float32)
+    weight, bias = rng.standard_normal((2, 4096), dtype=np.float32)
+    w = Workload("layernorm rows, 4096x4096", 2 * 4 * x.size)
+
+    def numpy_layernorm():
+        centred = x - x.mean(1, keepdims=True)
+        return centred / np.sqrt((centred * centred).mean(1, keepdims=True) + 1e-5) * weight + bias
+
+    def layer_norm(module, t, g, b):
+        return module.nn.functional.layer_norm(t, (4096,), g, b)
+    w.systems["numpy"] = numpy_layernorm
+    w.systems["lazyfuse"] = _lazyfuse(lambda *t: layer_norm(lf, *t), x, weight, bias)
+    w.systems["lazyfuse unfused"] = _lazyfuse(lambda *t: layer_norm(lf, *t), x, weight, bias, fusion=False)
+    _add_torch(w, layer_norm, x, weight, bias)
+    return w
+
+
+def matmul(rng, n: int) -> Workload:
+    """Square float32 product: numpy runs it in OpenBLAS."""
+    a, b = (rng.standard_normal((n, n), dtype=np.float32) for _ in range(2))
+    w = Workload(f"matmul {n}x{n}", 3 * 4 * n * n, flops=2 * n ** 3)
+    w.systems["numpy"] = lambda: a @ b
+    w.systems["lazyfuse"] = _lazyfuse(lambda x, y: x @ y, a, b)
+    torch, why = optional("torch")
+    if torch is None:
+        w.missing["torch eager"] = why
+    else:
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        w.systems["torch eager"] = lambda: ta @ tb
     return w
 
 
@@ -226,5 +260,6 @@ def first_step() -> Workload:
 
 def all_workloads(rng, quick: bool = False) -> list[Workload]:
     chains = [8] if quick else [1, 2, 4, 8, 16]
-    return ([chain(k, rng) for k in chains] + [total(rng), mse(rng), softmax(rng), dispatch(rng),
+    return ([chain(k, rng) for k in chains] + [total(rng), mse(rng), softmax(rng), layernorm(rng)]
+            + [matmul(rng, n) for n in (256, 1024, 2048)] + [dispatch(rng),
             training_step(rng, 65536, 64), training_step(rng, 256, 8), first_step()])

@@ -17,9 +17,11 @@ def op_name(op: Op) -> str:
 
 def kernel_name(kernel: Kernel, ops_seen: list[str]) -> str:
     """Named after the ops it fuses, e.g. reduce_max_sum_exp_sub_div_3c51."""
-    kind = "partial" if kernel.split > 1 else ("reduce" if kernel.is_reduction else "map")
-    label = "_".join(list(dict.fromkeys(ops_seen))[:6]) or "copy"
-    return f"{kind}_{label}_{hashlib.sha1(repr((label, kernel.shape)).encode()).hexdigest()[:4]}"
+    kind = ("matmul" if kernel.matmul is not None else "partial" if kernel.split > 1
+            else "reduce" if kernel.is_reduction else "map")
+    label = "_".join(list(dict.fromkeys(ops_seen))[:6]) or ("" if kernel.matmul is not None else "copy")
+    digest = hashlib.sha1(repr((label, kernel.shape)).encode()).hexdigest()[:4]
+    return "_".join(part for part in (kind, label, digest) if part)
 
 
 def view_coordinates(flat: str, dims, floor_div: str) -> list[tuple[str, int, tuple[int, int], int]]:

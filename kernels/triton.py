@@ -367,5 +367,8 @@ class TritonRenderer(ExpressionRenderer):
 
 
 def render(kernel: Kernel) -> RenderedKernel:
+    if kernel.matmul is not None and kernel.matmul.reduce.dtype in (dtypes.float32, dtypes.float16):
+        from .triton_matmul import TritonMatmulRenderer  # it builds on this module's renderer
+        return TritonMatmulRenderer(kernel).render()
     return TritonRenderer(kernel).render()
 

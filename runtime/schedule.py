@@ -23,6 +23,7 @@ from typing import Optional
 
 from . import debug
 from .graph import ELEMENTWISE, REDUCE, Node, Op, toposort
+from .matmul import Matmul, match as match_matmul, match_transposed
 from .movement import reshape
 from .view import View
 
@@ -45,6 +46,7 @@ class Kernel:
     inputs: set[Node] = field(default_factory=set)  # nodes read from buffers
     split: int = 1  # > 1: stage one of a two-stage reduction, `split` partial results per row
     replace: dict[Node, Node] = field(default_factory=dict)  # nodes rendered as other nodes (stage two)
+    matmul: Optional[Matmul] = None  # set: a tiled matrix product with its epilogue
 
     @property
     def is_reduction(self) -> bool:
@@ -72,6 +74,7 @@ class _Structure:
     shape: tuple[int, ...]
     axes: tuple[int, ...]
     level: str  # "point", "reduced" (outputs at the rows) or "full" (outputs at every element of S)
+    product: Optional[Matmul] = None  # a tiled matrix product, whose rows are its outputs
 
 
 def is_flat_identity(node: Node) -> bool:
@@ -107,8 +110,11 @@ class Scheduler:
         self.refusals: dict[Node, str] = {}
         materialize: dict[Node, None] = dict.fromkeys(targets)
         if not self.fusion:
-            for n in toposort(targets, stop=lambda n: n.is_realized):
-                if n.op in ELEMENTWISE or n.op in REDUCE:
+            nodes = toposort(targets, stop=lambda n: n.is_realized)
+            # a product's multiply stays in its kernel: alone it would be an (M, N, K) tensor
+            products = {n.srcs[0] for n in nodes if match_matmul(n) is not None}
+            for n in nodes:
+                if (n.op in ELEMENTWISE or n.op in REDUCE) and n not in products:
                     materialize[n] = None
         # planning a kernel can ask for more nodes to be materialised, which can
         # change other plans: repeat until nothing new is asked for
@@ -134,8 +140,12 @@ class Scheduler:
             if id(n) in seen or n.is_realized or (n is not m and n in materialize):
                 continue
             seen.add(id(n))
+            transposed = match_transposed(n)
+            if transposed is not None and transposed.reduce not in materialize:
+                return _Structure(n.srcs[0].srcs[0].shape, n.srcs[0].arg, "reduced", transposed)
             if n.op in REDUCE:
-                return _Structure(n.srcs[0].shape, n.arg, "reduced")
+                product = match_matmul(n)
+                return _Structure(n.srcs[0].shape, n.arg, "reduced", product)
             axes = broadcast_axes(n)
             if axes and not self._splits(n.shape, axes):
                 reduce = self._reduce_below(n.srcs[0], materialize)
@@ -170,7 +180,8 @@ class Scheduler:
         st = self._structure(m, materialize)
         splits = st.level == "reduced" and self._splits(st.shape, st.axes)
         inputs, inline, more = set(), {}, []
-        # contexts: "rows" is the epilogue, at one index per row; "elements" the loops over
+        # contexts: "rows" is the epilogue, at one index per row ("transposed rows": the
+        # product a matmul kernel stores transposed, read through that transpose); "elements" the loops over
         # a row's elements; "row values" per-row values those loops read through a
         # broadcast; "any" an index through other views, where no reduction can be inlined
         start = {"point": "any", "reduced": "rows", "full": "elements"}[st.level]
@@ -190,12 +201,22 @@ class Scheduler:
                 src = n.srcs[0]
                 if is_flat_identity(n):
                     stack.append((src, ctx))
+                elif st.product is not None and n is st.product.transposed_by and ctx == "rows":
+                    stack.append((src, "transposed rows"))
                 elif ctx == "elements" and is_row_broadcast(n, st.shape, st.axes):
                     stack.append((src, "row values"))
                 else:
                     stack.append((src, "any"))
             elif n.op in REDUCE:
-                if ctx == "row values" and splits:
+                product_rows = "rows" if st.product is None or st.product.transposed_by is None else "transposed rows"
+                if st.product is not None and ctx == product_rows and n is st.product.reduce:
+                    inline[n] = None
+                    stack.extend((operand.source, "any") for operand in (st.product.left, st.product.right))
+                elif st.product is not None:
+                    self._refuse(n, "a matmul kernel computes one product")
+                    more.append(n)
+                    inputs.add(n)
+                elif ctx == "row values" and splits:
                     self._refuse(n, "its rows are split across work-items, so a later phase cannot read its result")
                     more.append(n)
                     inputs.add(n)
@@ -216,7 +237,7 @@ class Scheduler:
         st: _Structure = plan["structure"]
         inline = plan["inline"]
         return Kernel(outputs=[m], shape=st.shape, axes=st.axes if st.level != "point" else (),
-                      reduce_phases=_phases(inline, plan["inputs"]), inputs=plan["inputs"])
+                      reduce_phases=_phases(inline, plan["inputs"]), inputs=plan["inputs"], matmul=st.product)
 
     def _recomputable(self, n: Node, st: _Structure, materialize) -> bool:
         """A materialised elementwise node of a pointwise kernel over the same shape is
@@ -239,7 +260,7 @@ class Scheduler:
             key = (k.shape, k.axes, bool(k.full_outputs()))
             target = next((j for j in range(latest_dep + 1, len(merged))
                            if (merged[j].shape, merged[j].axes, bool(merged[j].full_outputs())) == key
-                           and self.fusion), None)
+                           and self.fusion and merged[j].matmul is None and k.matmul is None), None)
             if target is None:
                 merged.append(k)
                 target = len(merged) - 1
@@ -256,7 +277,7 @@ class Scheduler:
         out: list[Kernel] = []
         for k in kernels:
             if not (k.is_reduction and len(k.reduce_phases) == 1 and not k.full_outputs()
-                    and self._splits(k.shape, k.axes)):
+                    and k.matmul is None and self._splits(k.shape, k.axes)):
                 out.append(k)
                 continue
             split = max(2, min(-(-self.parallelism * SPLIT_CHUNKS_PER_SLOT // k.rows), k.row_len // MIN_SPLIT_CHUNK))

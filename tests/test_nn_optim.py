@@ -80,15 +80,16 @@ def _pair(torch, rng, sizes, out_features):
 def test_training_matches_pytorch_at_every_step(rng, optimizer):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
-    x = rng.standard_normal((64, 8)).astype(np.float32)
+    # 32 -> 48 -> out: the first layer's products (forward, and the weight's gradient) are tiled kernels
+    x = rng.standard_normal((64, 32)).astype(np.float32)
     if optimizer == "classifier":
         y = rng.integers(0, 3, size=64)
-        model_t, model_l = _pair(torch, rng, (8, 16), 3)
+        model_t, model_l = _pair(torch, rng, (32, 48), 3)
         loss_t, loss_l = torch.nn.CrossEntropyLoss(), nn.CrossEntropyLoss()
         yt, yl = torch.tensor(y), lf.tensor(y)
     else:
         y = rng.standard_normal((64, 1)).astype(np.float32)
-        model_t, model_l = _pair(torch, rng, (8, 16), 1)
+        model_t, model_l = _pair(torch, rng, (32, 48), 1)
         loss_t, loss_l = torch.nn.MSELoss(), nn.MSELoss()
         yt, yl = torch.tensor(y), lf.tensor(y)
     if optimizer == "adam":
@@ -148,5 +149,27 @@ def test_linear_with_bias_and_relu_is_one_kernel(rng):
     out = (lf.tensor(x) @ lf.tensor(w) + lf.tensor(b)).relu()
     with lf.profile() as prof:
         out.realize()
-    assert len(prof.kernels) == 1, prof
+    assert len(prof.kernels) == 1 and prof.kernels[0].name.startswith("matmul"), prof
     np.testing.assert_allclose(out.numpy(), np.maximum(x @ w + b, 0), rtol=1e-5, atol=1e-5)
+
+
+def test_layer_norm_is_one_kernel_and_matches_pytorch(rng):
+    x = rng.standard_normal((6, 5, 40)).astype(np.float32)
+    norm = nn.LayerNorm(40)
+    weight, bias = rng.standard_normal((2, 40)).astype(np.float32)
+    with lf.no_grad():
+        norm.weight.copy_(weight)
+        norm.bias.copy_(bias)
+    out = norm(lf.tensor(x))
+    with lf.profile() as prof:
+        out.realize()
+    assert len(prof.kernels) == 1, prof
+    mean = x.mean(-1, keepdims=True)
+    expected = (x - mean) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * weight + bias
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-4, atol=1e-5)
+    torch = pytest.importorskip("torch")
+    reference = torch.nn.functional.layer_norm(torch.tensor(x), (40,), torch.tensor(weight),
+                                               torch.tensor(bias))
+    np.testing.assert_allclose(out.detach().numpy(), reference.numpy(), rtol=1e-4, atol=1e-5)
+    with pytest.raises(RuntimeError, match="normalized_shape"):
+        lf.nn.functional.layer_norm(lf.tensor(x), (5,))

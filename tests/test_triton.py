@@ -158,6 +158,27 @@ def test_gradients_match_the_opencl_path(rng, fn):
         np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
 
 
+def test_tiled_matmul_with_epilogue_transposes_and_batches(rng):
+    x, w, bias = on_cuda(rng.standard_normal((2, 40, 33)).astype(np.float32),
+                         rng.standard_normal((20, 33)).astype(np.float32), rng.standard_normal(20).astype(np.float32))
+    for out in [((x @ w.T) * 0.5 + bias).relu(), x.exp().transpose(-1, -2) @ x[0], (x[1] @ w.T).T]:
+        with lf.profile() as prof:
+            out.realize()
+        assert [k.name.startswith("matmul") for k in prof.kernels] == [True], prof
+        check(out, rtol=1e-4, atol=1e-4)
+
+
+def test_tiled_matmul_gradients_match_the_opencl_path(rng):
+    arrays = [rng.standard_normal((32, 24)), rng.standard_normal((20, 24))]
+    grads = {}
+    for device in ("cpu", "cuda"):
+        x, w = [lf.tensor(a.astype(np.float32), device=device, requires_grad=True) for a in arrays]
+        (x @ w.T).tanh().sum().backward()
+        grads[device] = [x.grad.numpy(), w.grad.numpy()]
+    for ours, reference in zip(grads["cuda"], grads["cpu"]):
+        np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-5)
+
+
 def test_every_generated_kernel_compiles_for_sm80_and_sm90():
     """Runs last in this file: compiles every kernel the tests above generated."""
     from lazyfuse.kernels.triton_compile import compile_in_child

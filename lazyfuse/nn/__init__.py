@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import functional
-from .modules import (CrossEntropyLoss, Linear, Module, MSELoss, Parameter, ReLU, Sequential, Sigmoid, Tanh)
+from .modules import (CrossEntropyLoss, LayerNorm, Linear, Module, MSELoss, Parameter, ReLU, Sequential, Sigmoid, Tanh)
 
-__all__ = ["functional", "Module", "Parameter", "Linear", "ReLU", "Sigmoid", "Tanh", "Sequential", "MSELoss",
+__all__ = ["functional", "Module", "Parameter", "Linear", "LayerNorm", "ReLU", "Sigmoid", "Tanh", "Sequential", "MSELoss",
            "CrossEntropyLoss"]

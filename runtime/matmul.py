@@ -1,0 +1,97 @@
+"""Recognising a matrix product in the lazy graph.
+
+`matmul` records a multiply-reduce: a SUM over the last axis of
+S = (*batch, M, N, K) of MUL(left, right), where `left` reads (*batch, m, k)
+and does not move along N (stride 0), and `right` reads (*batch, n, k) and
+does not move along M. Autograd's products (`g @ w.T`, `x.T @ g`) are the
+same multiply over S reduced over another axis: whichever axis is reduced
+is K, and the kept axes, in order, are (*batch, M, N). The scheduler gives a
+product large enough its own register-blocked kernel (kernels/*_matmul.py);
+smaller ones stay ordinary row reductions.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Optional
+
+from .graph import Node, Op
+from .view import View
+
+# below this size in M, N or K a product is an ordinary row reduction: a tiled
+# kernel's blocks would be mostly empty
+MIN_TILED_DIM = 16
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One side of a product: `source`, read through a mask-free strided view
+    at position offset + batch . batch_strides + row * row_stride + k * k_stride,
+    where `row` is m for the left operand and n for the right."""
+
+    source: Node
+    offset: int
+    batch_strides: tuple[int, ...]
+    row_stride: int
+    k_stride: int
+
+
+@dataclass(frozen=True)
+class Matmul:
+    reduce: Node
+    left: Operand
+    right: Operand
+    batch: tuple[int, ...]
+    M: int
+    N: int
+    K: int
+    # set when the kernel stores the product transposed: this VIEW of `reduce`
+    # (a weight's gradient computed as (x.T @ g).T), with M and N and the operands swapped
+    transposed_by: Optional[Node] = None
+
+    @property
+    def batch_size(self) -> int:
+        return math.prod(self.batch)
+
+
+def match(reduce: Node) -> Optional[Matmul]:
+    """The product `reduce` computes, if it is one worth a tiled kernel."""
+    if reduce.op is not Op.SUM or reduce.dtype.kind != "float" or len(reduce.arg) != 1:
+        return None
+    product = reduce.srcs[0]
+    S = product.shape
+    if len(S) < 3 or product.op is not Op.MUL:
+        return None
+    if any(v.op is not Op.VIEW or v.arg.mask is not None for v in product.srcs):
+        return None
+    (k_axis,) = reduce.arg
+    # the result keeps every other axis, in order: (*batch, m, n)
+    *batch_axes, m_axis, n_axis = [d for d in range(len(S)) if d != k_axis]
+    M, N, K = S[m_axis], S[n_axis], S[k_axis]
+    if min(M, N, K) < MIN_TILED_DIM:
+        return None
+    left = next((v for v in product.srcs if v.arg.strides[n_axis] == 0), None)
+    right = next((v for v in product.srcs if v is not left), None)
+    if left is None or right is None or right.arg.strides[m_axis] != 0:
+        return None
+
+    def operand(view_node: Node, row_axis: int) -> Operand:
+        view = view_node.arg
+        return Operand(view_node.srcs[0], view.offset, tuple(view.strides[d] for d in batch_axes),
+                       view.strides[row_axis], view.strides[k_axis])
+    return Matmul(reduce, operand(left, m_axis), operand(right, n_axis), tuple(S[d] for d in batch_axes), M, N, K)
+
+
+def match_transposed(view_node: Node) -> Optional[Matmul]:
+    """For a VIEW reading a product with its last two axes swapped, that product
+    with the roles of M and N swapped, so its kernel stores the view directly."""
+    if view_node.op is not Op.VIEW or view_node.srcs[0].op is not Op.SUM:
+        return None
+    mm = match(view_node.srcs[0])
+    if mm is None:
+        return None
+    rank = len(mm.batch) + 2
+    order = tuple(range(rank - 2)) + (rank - 1, rank - 2)
+    if view_node.arg != View.contiguous(mm.batch + (mm.M, mm.N)).permute(order):
+        return None
+    return replace(mm, left=mm.right, right=mm.left, M=mm.N, N=mm.M, transposed_by=view_node)

@@ -1,0 +1,117 @@
+"""The tiled matmul kernels: shapes, strides, dtypes, epilogues and the backward
+products, against the reference executor and numpy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lazyfuse as lf
+from lazyfuse.kernels import opencl_matmul
+from lazyfuse.runtime.matmul import MIN_TILED_DIM
+
+from conftest import check
+
+
+def kernel_names(fn) -> list[str]:
+    with lf.profile() as prof:
+        fn()
+    return [record.name for record in prof.kernels]
+
+
+def matmul_kernels(fn) -> list[str]:
+    return [name for name in kernel_names(fn) if name.startswith("matmul")]
+
+
+@pytest.mark.parametrize("M,N,K", [(16, 16, 16), (37, 19, 17), (100, 70, 300), (6 * 40 + 5, 33, 2 * 256 + 7),
+                                   (64, 200, 64)], ids=str)
+def test_shapes_that_do_not_divide_the_tiles(rng, M, N, K):
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    out = lf.tensor(a) @ lf.tensor(b)
+    assert len(matmul_kernels(out.realize)) == 1
+    check(out, a @ b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-10), (np.float16, 2e-2)], ids=["float64", "float16"])
+def test_other_float_dtypes(rng, dtype, tol):
+    a = rng.standard_normal((40, 30)).astype(dtype)
+    b = rng.standard_normal((30, 50)).astype(dtype)
+    out = lf.tensor(a) @ lf.tensor(b)
+    assert len(matmul_kernels(out.realize)) == 1
+    check(out, a.astype(np.float64) @ b.astype(np.float64), rtol=tol, atol=tol)
+
+
+def test_transposed_operands_are_read_through_their_strides(rng):
+    x = rng.standard_normal((48, 64)).astype(np.float32)
+    w = rng.standard_normal((32, 64)).astype(np.float32)
+    g = rng.standard_normal((48, 32)).astype(np.float32)
+    X, W, G = lf.tensor(x), lf.tensor(w), lf.tensor(g)
+    for out, expected in [(X @ W.T, x @ w.T), (X.T @ G, x.T @ g), (G @ W, g @ w), (W.T.T @ X.T, w @ x.T)]:
+        names = kernel_names(out.realize)
+        assert len(names) == 1 and names[0].startswith("matmul"), names  # no copy of a transpose
+        check(out, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_batched_with_broadcast_batch_dims(rng):
+    a = rng.standard_normal((3, 1, 20, 24)).astype(np.float32)
+    b = rng.standard_normal((4, 24, 18)).astype(np.float32)
+    out = lf.tensor(a) @ lf.tensor(b)
+    assert len(matmul_kernels(out.realize)) == 1
+    check(out, a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_operand_expressions_and_epilogue_fuse_into_one_kernel(rng):
+    x = rng.standard_normal((50, 40)).astype(np.float32)
+    w = rng.standard_normal((40, 30)).astype(np.float32)
+    bias = rng.standard_normal(30).astype(np.float32)
+    residual = rng.standard_normal((50, 30)).astype(np.float32)
+    X, Wt, B, R = lf.tensor(x), lf.tensor(w), lf.tensor(bias), lf.tensor(residual)
+    out = ((X.tanh() @ (Wt * 2)) * 0.5 + B).relu() + R
+    names = kernel_names(out.realize)
+    assert len(names) == 1 and names[0].startswith("matmul"), names
+    check(out, np.maximum((np.tanh(x) @ (w * 2)) * 0.5 + bias, 0) + residual, rtol=1e-4, atol=1e-4)
+
+
+def test_small_products_stay_row_reductions(rng):
+    a, b = lf.tensor(rng.standard_normal((MIN_TILED_DIM - 1, 8))), lf.tensor(rng.standard_normal((8, 20)))
+    assert matmul_kernels((a @ b).realize) == []
+
+
+def test_unfused_mode_keeps_the_product_in_one_kernel(rng, monkeypatch):
+    monkeypatch.setenv("LAZYFUSE_FUSION", "0")
+    a = rng.standard_normal((30, 20)).astype(np.float32)
+    b = rng.standard_normal((20, 25)).astype(np.float32)
+    out = (lf.tensor(a) @ lf.tensor(b)) * 2
+    names = kernel_names(out.realize)
+    assert len(names) == 2 and names[0].startswith("matmul"), names  # the product, then the multiply
+    check(out, (a @ b) * 2, rtol=1e-4, atol=1e-4)
+
+
+def test_backward_products_are_matmul_kernels_without_copies(rng):
+    x = lf.tensor(rng.standard_normal((64, 48)).astype(np.float32), requires_grad=True)
+    w = lf.tensor(rng.standard_normal((48, 40)).astype(np.float32), requires_grad=True)
+    loss = (x @ w).relu().sum()
+    loss.realize()
+    names = kernel_names(loss.backward)
+    assert len(names) == 2 and all(n.startswith("matmul") for n in names), names  # g @ w.T and x.T @ g
+    mask = (x.detach().numpy() @ w.detach().numpy() > 0).astype(np.float32)
+    np.testing.assert_allclose(x.grad.numpy(), mask @ w.detach().numpy().T, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(w.grad.numpy(), x.detach().numpy().T @ mask, rtol=1e-4, atol=1e-4)
+
+
+def test_k_blocks_keep_partial_sums_per_row(rng):
+    # more rows than one work-item keeps, and K over several blocks
+    M, K = opencl_matmul.ROWS_PER_ITEM + 7, 3 * opencl_matmul.K_BLOCK + 1
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, 24)).astype(np.float32)
+    out = lf.tensor(a) @ lf.tensor(b)
+    np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-4, atol=1e-3)
+
+
+def test_a_product_read_both_ways_is_stored_once(rng):
+    a = rng.standard_normal((24, 20)).astype(np.float32)
+    b = rng.standard_normal((20, 24)).astype(np.float32)
+    product = lf.tensor(a) @ lf.tensor(b)
+    out = product + product.T
+    check(out, a @ b + (a @ b).T, rtol=1e-4, atol=1e-4)
+    assert len(matmul_kernels((lf.tensor(a) @ lf.tensor(b) + 1).T.realize)) == 1
