@@ -15,12 +15,13 @@ def op_name(op: Op) -> str:
     return _OP_NAME.get(op, op.name.lower())
 
 
-def kernel_name(kernel: Kernel, ops_seen: list[str]) -> str:
-    """Named after the ops it fuses, e.g. reduce_max_sum_exp_sub_div_3c51."""
+def kernel_name(kernel: Kernel, ops_seen: list[str], code: str) -> str:
+    """Named after the ops it fuses, e.g. reduce_max_sum_exp_sub_div_3c51; the digest
+    is of the kernel's code, so two kernels of one program never share a name."""
     kind = ("matmul" if kernel.matmul is not None else "partial" if kernel.split > 1
             else "reduce" if kernel.is_reduction else "map")
     label = "_".join(list(dict.fromkeys(ops_seen))[:6]) or ("" if kernel.matmul is not None else "copy")
-    digest = hashlib.sha1(repr((label, kernel.shape)).encode()).hexdigest()[:4]
+    digest = hashlib.sha1(code.encode()).hexdigest()[:6]
     return "_".join(part for part in (kind, label, digest) if part)
 
 

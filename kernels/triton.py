@@ -176,9 +176,10 @@ class TritonRenderer(ExpressionRenderer):
             body, grid, constexprs, warps = self._row_kernel()
         else:
             body, grid, constexprs, warps = self._pointwise_kernel()
-        name = kernel_name(k, self.ops_seen)
         params = list(self.args.values()) + [f"{c}: tl.constexpr" for c in constexprs]
-        source = HEADER + f"\n@triton.jit\ndef {name}({', '.join(params)}):\n" + "\n".join(body) + "\n"
+        code = f"({', '.join(params)}):\n" + "\n".join(body) + "\n"
+        name = kernel_name(k, self.ops_seen, code)
+        source = HEADER + f"\n@triton.jit\ndef {name}{code}"
         signature = {arg: POINTER_TYPE[node.dtype.name] for node, arg in self.args.items()}
         signature.update({c: "constexpr" for c in constexprs})
         return RenderedKernel(name, source, list(self.args), grid, constexprs, warps, signature)

@@ -119,8 +119,8 @@ class CudaDevice:
     def synchronize(self) -> None:
         _checked(self.driver.cuCtxSynchronize())
 
-    def prepare(self, kernel: Kernel) -> Launch:
-        return self.loader.prepare(kernel)
+    def prepare(self, kernels: list[Kernel]) -> list[Launch]:
+        return [self.loader.prepare(k) for k in kernels]
 
     def launch(self, launch: Launch, outputs: list, args: list) -> None:
         for out in outputs:

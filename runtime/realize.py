@@ -49,7 +49,7 @@ def realize(nodes: list[Node]) -> None:
         schedule = _schedules.get(key)
         if schedule is None:
             kernels = Scheduler(device.parallelism, debug.fusion_enabled()).schedule(group)
-            schedule = _CachedSchedule([device.prepare(k) for k in kernels], order)
+            schedule = _CachedSchedule(device.prepare(kernels), order)
             _schedules[key] = schedule
             if len(_schedules) > MAX_CACHED_SCHEDULES:
                 _schedules.popitem(last=False)

@@ -144,8 +144,8 @@ class TritonInterpreterDevice:
     def synchronize(self) -> None:
         """The interpreter runs kernels as they are launched."""
 
-    def prepare(self, kernel: Kernel) -> Launch:
-        return self.loader.prepare(kernel)
+    def prepare(self, kernels: list[Kernel]) -> list[Launch]:
+        return [self.loader.prepare(k) for k in kernels]
 
     def launch(self, launch: Launch, outputs: list, args: list) -> None:
         for out in outputs:
