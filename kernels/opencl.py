@@ -145,6 +145,12 @@ class OpenCLRenderer(ExpressionRenderer):
         widest = max([register_bytes(n.dtype) for n in _kernel_nodes(kernel)] + [4 if self.itype == "int" else 8])
         self.lanes = min(MAX_LANES, VECTOR_BYTES // widest)
         self.lanes_across_rows = self._rows_make_better_lanes()
+        # lanes across rows: vectors of rows per work-item, as many as divide the rows, up to a
+        # 256-byte line of floats (a column sum then reads each input row whole)
+        self.row_vectors = 1
+        if self.lanes_across_rows:
+            kept_last = next(s for d, s in reversed(list(enumerate(kernel.shape))) if d not in kernel.axes)
+            self.row_vectors = next(v for v in (8, 4, 2, 1) if kept_last % (v * self.lanes) == 0)
         self.args: dict[Node, str] = {}
         for o in kernel.outputs:
             self.args[o] = f"out{len(self.args)}"
@@ -177,7 +183,8 @@ class OpenCLRenderer(ExpressionRenderer):
 
     def _work_items(self) -> int:
         if self.k.is_reduction:
-            return self.k.rows // self.lanes if self.lanes_across_rows else self.k.rows * self.k.split
+            rows = self.k.rows // (self.lanes * self.row_vectors) if self.lanes_across_rows else self.k.rows
+            return rows * self.k.split
         return -(-math.prod(self.k.shape) // self.lanes)
 
     # --------------------------------------------------------------- kernels
@@ -202,7 +209,7 @@ class OpenCLRenderer(ExpressionRenderer):
         that the cheaper read, as for a matmul's right operand or sum(dim=0)."""
         k, W = self.k, self.lanes
         kept = [d for d in range(len(k.shape)) if d not in k.axes]
-        if (W == 1 or not k.is_reduction or k.split > 1 or len(k.reduce_phases) != 1 or k.full_outputs()
+        if (W == 1 or not k.is_reduction or len(k.reduce_phases) != 1 or k.full_outputs()
                 or not kept or k.shape[kept[-1]] % W or not k.axes):
             return False
         row_dim, reduce_dim = kept[-1], k.axes[-1]
@@ -225,33 +232,46 @@ class OpenCLRenderer(ExpressionRenderer):
         return across_rows < along_row
 
     def _rows_as_lanes_kernel(self) -> list[str]:
-        """Each work-item reduces W neighbouring rows, one per lane, walking their
-        elements one at a time; the epilogue and stores are vectors over the rows."""
-        k, W, it = self.k, self.lanes, self.itype
-        R = k.row_len
+        """Each work-item reduces V * W neighbouring rows, one per lane of V vectors
+        (so it reads whole lines of a row-major input), walking their elements one at
+        a time (or one of `split` chunks of them); the epilogue and stores are vectors
+        over the rows."""
+        k, W, V, it = self.k, self.lanes, self.row_vectors, self.itype
+        R, P = k.row_len, k.split
+        chunk = -(-R // P)
         kept = [d for d in range(len(k.shape)) if d not in k.axes]
-        order = kept + list(k.axes)
-        element_view = View.contiguous(k.shape).permute(tuple(order))
+        element_view = View.contiguous(k.shape).permute(tuple(kept + list(k.axes)))
         row_step = View.contiguous(k.shape).strides[kept[-1]]
         lines = [f"  const {it} gid = get_global_id(0);", f"  if (gid >= {self._work_items()}) return;",
-                 f"  const {it} row = gid * {W};"]
+                 f"  const {it} row = gid / {P} * {V * W};",
+                 f"  const {it} r_begin = gid % {P} * {chunk};",
+                 f"  const {it} r_end = min(r_begin + {chunk}, ({it}){R});"]
         (phase,) = k.reduce_phases
+        accumulators = {}
         for r in phase:
             self.ops_seen.append(op_name(r.op))
-            acc = f"acc{len(self.accumulators)}"
-            lines.append(f"  {register_type(r.dtype)}{W} {acc} = ({register_type(r.dtype)}{W})"
-                         f"{reduce_identity(r.op, r.dtype)};")
-            self.accumulators[r] = acc
+            t = register_type(r.dtype)
+            accumulators[r] = [f"acc{len(self.accumulators) + len(accumulators)}_{v}" for v in range(V)]
+            lines += [f"  {t}{W} {acc} = ({t}{W}){reduce_identity(r.op, r.dtype)};" for acc in accumulators[r]]
         body = self._block(W, "    ")
-        lane0 = self._view_scalar(body, Index(f"(row * {R} + r)", 0), element_view.merged_dims(), 0, 0)
-        idx = Index(lane0.base, row_step, lane_dim=kept[-1])
-        for r in phase:
-            acc = self.accumulators[r]
-            body.emit(f"{acc} = {self._binary(_REDUCE_STEP[r.op], acc, self.value(body, r.srcs[0], idx), r.dtype, W)};")
-        lines += [f"  for ({it} r = 0; r < {R}; r++) {{"] + body.lines + ["  }"]
-        epilogue = self._block(W, "  ")
-        self._store_outputs(epilogue, k.outputs, Index("row", 1, aligned=True))
-        return lines + epilogue.lines
+        for v in range(V):
+            lane0 = self._view_scalar(body, Index(f"((row + {v * W}) * {R} + r)", 0), element_view.merged_dims(), 0, 0)
+            idx = Index(lane0.base, row_step, lane_dim=kept[-1])
+            for r in phase:
+                acc = accumulators[r][v]
+                body.emit(f"{acc} = {self._binary(_REDUCE_STEP[r.op], acc, self.value(body, r.srcs[0], idx), r.dtype, W)};")
+        lines += [f"  for ({it} r = r_begin; r < r_end; r++) {{"] + body.lines + ["  }"]
+        for v in range(V):
+            for r in phase:
+                self.accumulators[r] = accumulators[r][v]
+            if P > 1:  # partial results: one slot per (row, chunk)
+                lines += [f"  {self.args[o]}[(row + {v * W + lane}) * {P} + gid % {P}] = "
+                          f"{self.accumulators[o.srcs[0]]}.s{lane:x};" for o in k.outputs for lane in range(W)]
+            else:
+                epilogue = self._block(W, "  ")
+                self._store_outputs(epilogue, k.outputs, Index(f"(row + {v * W})", 1, aligned=True))
+                lines += epilogue.lines
+        return lines
 
     def _row_kernel(self) -> list[str]:
         if self.lanes_across_rows:

@@ -33,6 +33,8 @@ MIN_SPLIT_ROW = 8192
 MIN_SPLIT_CHUNK = 4096
 # chunks per parallel slot: more, smaller chunks balance the cores better
 SPLIT_CHUNKS_PER_SLOT = 8
+# the most rows one work-item reduces at once (OpenCL's lanes across rows: 8 vectors of 8)
+ROWS_PER_ITEM = 64
 
 
 @dataclass(eq=False)
@@ -276,11 +278,14 @@ class Scheduler:
     def _split_reductions(self, kernels: list[Kernel]) -> list[Kernel]:
         out: list[Kernel] = []
         for k in kernels:
-            if not (k.is_reduction and len(k.reduce_phases) == 1 and not k.full_outputs()
-                    and k.matmul is None and self._splits(k.shape, k.axes)):
+            # a renderer may give one work-item ROWS_PER_ITEM neighbouring rows (one per vector
+            # lane), so even that many times the parallelism in rows can be too few
+            groups = max(k.rows // ROWS_PER_ITEM, 1)
+            if not (k.is_reduction and len(k.reduce_phases) == 1 and not k.full_outputs() and k.matmul is None
+                    and groups <= self.parallelism and k.row_len >= MIN_SPLIT_ROW):
                 out.append(k)
                 continue
-            split = max(2, min(-(-self.parallelism * SPLIT_CHUNKS_PER_SLOT // k.rows), k.row_len // MIN_SPLIT_CHUNK))
+            split = max(2, min(-(-self.parallelism * SPLIT_CHUNKS_PER_SLOT // groups), k.row_len // MIN_SPLIT_CHUNK))
             partials = [Node.make(Op.PARTIAL, (r,), split, (k.rows, split), r.dtype, r.device) for r in k.reduces]
             out.append(Kernel(outputs=partials, shape=k.shape, axes=k.axes, reduce_phases=k.reduce_phases,
                               inputs=k.inputs, split=split))
