@@ -49,6 +49,7 @@ class ExpressionRenderer:
         self.accumulators: dict[Node, str] = {}
         self.ops_seen: list[str] = []
         self.row_block = None  # where per-row values read inside row loops are computed
+        self.reloads: dict[Node, Node] = {}  # values stored earlier in an output's buffer, read back from it
 
     def value(self, block, node: Node, idx) -> str:
         """The variable holding `node` at `idx`, emitting into `block` what computes it."""
@@ -60,6 +61,8 @@ class ExpressionRenderer:
             result = self.accumulators[node]
         elif node in self.k.inputs or node.is_realized:
             result = self._load(block, node, idx)
+        elif node in self.reloads:
+            result = self._load(block, self.reloads[node], idx)
         elif node.op is Op.CONST:
             result = self._constant(block, node)
         elif node.op is Op.VIEW:

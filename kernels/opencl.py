@@ -17,8 +17,8 @@ from typing import Optional
 
 from lazyfuse.runtime import dtypes
 from lazyfuse.runtime.dtypes import DType
-from lazyfuse.runtime.graph import COMPARISON, UNARY, Node, Op, toposort
-from lazyfuse.runtime.schedule import Kernel
+from lazyfuse.runtime.graph import COMPARISON, ELEMENTWISE, UNARY, Node, Op, toposort
+from lazyfuse.runtime.schedule import Kernel, is_flat_identity
 from lazyfuse.runtime.view import View
 
 from .common import ExpressionRenderer, kernel_name, op_name, view_coordinates
@@ -292,9 +292,12 @@ class OpenCLRenderer(ExpressionRenderer):
             flat = Index(f"(row * {R} + {var})", 0 if block.lanes == 1 else 1, aligned=aligned or block.lanes == 1)
             return dataclasses.replace(self._through_view(block, flat, element_view), row="row")
 
-        for phase in k.reduce_phases:
-            lines += self._reduce_phase(phase, element_index)
         full = k.full_outputs()
+        keep = self._summand_to_keep(full)
+        for i, phase in enumerate(k.reduce_phases):
+            lines += self._reduce_phase(phase, element_index, keep if i == len(k.reduce_phases) - 1 else None)
+        if keep:
+            self.reloads[keep[0]] = keep[1]
         if full:
             lines += self._row_loop(lambda block, var, _: self._store_outputs(block, full, element_index(block, var)),
                                     "0", str(R))
@@ -336,7 +339,30 @@ class OpenCLRenderer(ExpressionRenderer):
         self.row_block = None
         return ["  {"] + ["  " + line for line in lines] + ["  }"]
 
-    def _reduce_phase(self, phase: list[Node], element_index) -> list[str]:
+    def _summand_to_keep(self, full: list[Node]) -> Optional[tuple[Node, Node]]:
+        """(summand, output) when a full output's expression contains what a
+        last-phase reduction reduces, as softmax's exp(x - max) in exp(x - max) / sum:
+        the reduction loop then stores it in the output's buffer and the output loop
+        reads it back instead of computing it again (softmax: half the exps)."""
+        if not full or self.k.split > 1:
+            return None
+        summands = {r.srcs[0] for r in self.k.reduce_phases[-1]}
+        for o in full:
+            if o.dtype is dtypes.float16:
+                continue  # the buffer would round the summand
+            stack, seen = [o], set()
+            while stack:
+                n = stack.pop()
+                if n in seen or n in self.k.inputs or n.is_realized:
+                    continue
+                seen.add(n)
+                if n in summands and n.dtype == o.dtype and n is not o:
+                    return n, o
+                if n.op in ELEMENTWISE or (n.op is Op.VIEW and is_flat_identity(n)):
+                    stack.extend(n.srcs)
+        return None
+
+    def _reduce_phase(self, phase: list[Node], element_index, keep=None) -> list[str]:
         W = self.lanes
         unroll = REDUCE_UNROLL if self.k.row_len >= REDUCE_UNROLL * W * 4 else 1
         lines = []
@@ -354,6 +380,9 @@ class OpenCLRenderer(ExpressionRenderer):
             idx = element_index(block, position)
             for r in phase:
                 value = self.value(block, r.srcs[0], idx)
+                if keep and r.srcs[0] is keep[0] and ("kept", idx) not in block.cache:
+                    block.cache[("kept", idx)] = True
+                    self._store_value(block, keep[1], value, idx)
                 acc = self.accumulators[r] + (f"_v{copy}" if block.lanes > 1 else "")
                 block.emit(f"{acc} = {self._binary(_REDUCE_STEP[r.op], acc, value, r.dtype, block.lanes)};")
 
@@ -369,21 +398,23 @@ class OpenCLRenderer(ExpressionRenderer):
 
     def _store_outputs(self, block: _Block, outputs: list[Node], idx: Index) -> None:
         for o in outputs:
-            value = self.value(block, o, idx)
-            ptr = self.args[o]
-            if block.lanes == 1:
-                store = f"vstore_half({value}, {idx.base}, {ptr})" if o.dtype is dtypes.float16 else f"{ptr}[{idx.base}] = {value}"
-                block.emit(store + ";")
-            elif idx.step == 1:
-                if o.dtype is dtypes.float16:
-                    block.emit(f"vstore_half{block.lanes}({value}, 0, {ptr} + {idx.base});")
-                else:
-                    block.emit(f"*({self._unaligned(o.dtype, block.lanes)}*)({ptr} + {idx.base}) = {value};")
+            self._store_value(block, o, self.value(block, o, idx), idx)
+
+    def _store_value(self, block: _Block, o: Node, value: str, idx: Index) -> None:
+        ptr = self.args[o]
+        if block.lanes == 1:
+            store = f"vstore_half({value}, {idx.base}, {ptr})" if o.dtype is dtypes.float16 else f"{ptr}[{idx.base}] = {value}"
+            block.emit(store + ";")
+        elif idx.step == 1:
+            if o.dtype is dtypes.float16:
+                block.emit(f"vstore_half{block.lanes}({value}, 0, {ptr} + {idx.base});")
             else:
-                positions = self._vector_index(block, idx)
-                for lane in range(block.lanes):
-                    pos, val = f"{positions}.s{lane:x}", f"{value}.s{lane:x}"
-                    block.emit(f"vstore_half({val}, {pos}, {ptr});" if o.dtype is dtypes.float16 else f"{ptr}[{pos}] = {val};")
+                block.emit(f"*({self._unaligned(o.dtype, block.lanes)}*)({ptr} + {idx.base}) = {value};")
+        else:
+            positions = self._vector_index(block, idx)
+            for lane in range(block.lanes):
+                pos, val = f"{positions}.s{lane:x}", f"{value}.s{lane:x}"
+                block.emit(f"vstore_half({val}, {pos}, {ptr});" if o.dtype is dtypes.float16 else f"{ptr}[{pos}] = {val};")
 
     # --------------------------------------------------------------- indices
     def _vector_index(self, block: _Block, idx: Index) -> str:
