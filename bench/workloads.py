@@ -249,7 +249,7 @@ def first_step() -> Workload:
     def run(cold: bool):
         env = dict(os.environ)
         if cold:
-            env.update(PYOPENCL_NO_CACHE="1", POCL_KERNEL_CACHE="0")
+            env.update(PYOPENCL_NO_CACHE="1", POCL_KERNEL_CACHE="0", LAZYFUSE_NO_CACHE="1")
         done = subprocess.run([sys.executable, "-c", FIRST_STEP], env=env, capture_output=True, text=True, check=True)
         return float(done.stdout.split()[-1])
 

@@ -49,6 +49,13 @@ class MatmulRenderer(OpenCLRenderer):
         mm = self.k.matmul
         return -(-mm.N // self._columns), -(-mm.M // ROWS_PER_ITEM)
 
+    @property
+    def _rows_per_item(self) -> int:
+        """At most ROWS_PER_ITEM, spread evenly over the row blocks (256 rows: two of
+        128, not 192 and 64), in whole tiles."""
+        row_blocks = self._panels()[1]
+        return -(-self.k.matmul.M // row_blocks // MICRO_ROWS) * MICRO_ROWS if row_blocks > 1 else ROWS_PER_ITEM
+
     def _work_items(self) -> int:
         column_panels, row_blocks = self._panels()
         return column_panels * row_blocks * self.k.matmul.batch_size
@@ -64,8 +71,8 @@ class MatmulRenderer(OpenCLRenderer):
         vec = f"{t}{W}"
         lines = [f"  const {it} gid = get_global_id(0);",
                  f"  const {it} n0 = min((gid % {column_panels}) * {NR}, ({it}){mm.N - NR});",
-                 f"  const {it} m_begin = (gid / {column_panels}) % {row_blocks} * {ROWS_PER_ITEM};",
-                 f"  const {it} m_end = min(m_begin + {ROWS_PER_ITEM}, ({it}){mm.M});",
+                 f"  const {it} m_begin = (gid / {column_panels}) % {row_blocks} * {self._rows_per_item};",
+                 f"  const {it} m_end = min(m_begin + {self._rows_per_item}, ({it}){mm.M});",
                  f"  const {it} batch = gid / {column_panels * row_blocks};",
                  f"  const {it} left_base = {self._batch_offset(mm.left)};",
                  f"  const {it} right_base = {self._batch_offset(mm.right)};"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import debug
+from . import debug, program_cache
 from .buffer import Buffer, BufferPool
 from .profiler import KernelRecord, Profile
 from .schedule import Kernel
@@ -174,7 +174,7 @@ class _Runtime:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", cl.CompilerWarning)
             try:
-                program = cl.Program(self.context, source).build()
+                program = program_cache.build(self.context, source)
             except (cl.RuntimeError, cl.LogicError) as e:
                 names = ", ".join(r.name for r in rendered)
                 raise RuntimeError(f"OpenCL failed to build kernel(s) {names}:\n{e}\n{source}") from e

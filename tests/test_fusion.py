@@ -139,3 +139,26 @@ def test_repeated_computation_reuses_its_schedule(rng, monkeypatch):
         per_step.append(len(calls) - before)
     assert per_step[0] > 0
     assert per_step[2:] == [0, 0], per_step  # steps after warm-up schedule nothing
+
+
+def test_built_programs_are_reused_from_disk(tmp_path, monkeypatch):
+    """A new process loads a program built before from LAZYFUSE_CACHE_DIR: the
+    second run builds nothing from source."""
+    import subprocess
+    import sys
+    script = ("import numpy as np, lazyfuse as lf, pyopencl as cl\n"
+              "built = []\n"
+              "original = cl.Program.build\n"
+              "def build(self, *a, **k):\n"
+              "    built.append(self.get_info(cl.program_info.SOURCE) != '')\n"
+              "    return original(self, *a, **k)\n"
+              "cl.Program.build = build\n"
+              "x = lf.tensor(np.arange(5, dtype=np.float32))\n"
+              "print(((x * 3).exp() + 1).sum().item(), sum(built))\n")
+    env = dict(__import__("os").environ, LAZYFUSE_CACHE_DIR=str(tmp_path))
+    first, second = (subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                                    check=True).stdout.split() for _ in range(2))
+    expected = float((np.exp(np.arange(5, dtype=np.float32) * 3) + 1).sum())
+    assert np.isclose(float(first[0]), expected, rtol=1e-5) and float(second[0]) == float(first[0])
+    assert int(first[1]) >= 1 and int(second[1]) == 0  # programs built from source: some, then none
+    assert list(tmp_path.glob("opencl/*.bin"))
