@@ -168,6 +168,13 @@ def test_tiled_matmul_with_epilogue_transposes_and_batches(rng):
         check(out, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("dtype,tol", [(np.float16, 2e-2), (np.float64, 1e-10)], ids=["float16", "float64"])
+def test_matmul_in_other_float_dtypes(rng, dtype, tol):
+    """float16 goes through tl.dot (float32 accumulation); float64 is a row reduction."""
+    a, b = on_cuda(rng.standard_normal((40, 30)).astype(dtype), rng.standard_normal((30, 20)).astype(dtype))
+    check(a @ b, rtol=tol, atol=tol)
+
+
 def test_tiled_matmul_gradients_match_the_opencl_path(rng):
     arrays = [rng.standard_normal((32, 24)), rng.standard_normal((20, 24))]
     grads = {}
