@@ -30,7 +30,7 @@ from .view import View
 # a row reduction shorter than this is never split across work-items
 MIN_SPLIT_ROW = 8192
 # each work-item of a split reduction walks at least this many elements
-MIN_SPLIT_CHUNK = 4096
+MIN_SPLIT_CHUNK = 1024
 # chunks per parallel slot: more, smaller chunks balance the cores better
 SPLIT_CHUNKS_PER_SLOT = 8
 # the most rows one work-item reduces at once (OpenCL's lanes across rows: 8 vectors of 8)
