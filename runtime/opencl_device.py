@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import debug, program_cache
+from . import debug
 from .buffer import Buffer, BufferPool
 from .profiler import KernelRecord, Profile
 from .schedule import Kernel
@@ -169,6 +169,7 @@ class _Runtime:
         return [(r, self._programs[r.source]) for r in rendered]
 
     def _build(self, rendered: list) -> None:
+        from lazyfuse.kernels import program_cache
         preamble = dict.fromkeys(line for r in rendered for line in r.preamble)
         source = "\n".join(preamble) + "\n" + "\n".join(r.body for r in rendered)
         with warnings.catch_warnings():
