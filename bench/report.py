@@ -61,13 +61,15 @@ def plot(workloads: list[Workload], results: dict, path: Path) -> str:
     memory = [w for w in workloads if not w.flops and w.nbytes]
     compute = [w for w in workloads if w.flops]
     fig, axes = plt.subplots(1, 2, figsize=(16, 5), gridspec_kw={"width_ratios": [3, 1]})
+    everyone = sorted({s for r in results.values() for s in r})
+    colour = {system: f"C{i % 10}" for i, system in enumerate(everyone)}  # one colour per system in both panels
     for ax, group, per_second, unit in ((axes[0], memory, "nbytes", "GB/s"), (axes[1], compute, "flops", "GFLOP/s")):
         systems = sorted({s for w in group for s in results[w.name]})
         width = 0.8 / max(len(systems), 1)
         for i, system in enumerate(systems):
             values = [getattr(w, per_second) / results[w.name][system]["median"] / 1e9
                       if system in results[w.name] else 0 for w in group]
-            ax.bar(np.arange(len(group)) + i * width, values, width, label=system)
+            ax.bar(np.arange(len(group)) + i * width, values, width, label=system, color=colour[system])
         ax.set_xticks(np.arange(len(group)) + 0.4, [w.name for w in group], rotation=20, ha="right")
         ax.set_ylabel(f"{unit} (higher is better)")
         ax.legend(fontsize=7)

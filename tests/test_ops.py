@@ -442,3 +442,16 @@ def test_contiguous_and_clone_of_views_do_not_write_back(rng):
     cloned.zero_()
     check(base, x)
     check(copy, x.T + 1)
+
+
+def test_outputs_larger_than_the_cache_are_stored_right(rng):
+    """Pointwise outputs of 16 MiB and more are written with nontemporal stores
+    (vector part) and plain ones (the tail): both must land."""
+    from lazyfuse.kernels.opencl import STREAMING_STORE_BYTES
+    n = STREAMING_STORE_BYTES // 4 + 3
+    a, b = rng.standard_normal(n, dtype=np.float32), rng.standard_normal(n, dtype=np.float32)
+    x, y = lf.tensor(a), lf.tensor(b)
+    with lf.profile() as prof:
+        out = (x[1:] * 2 + y[:-1]).realize()
+    assert "__builtin_nontemporal_store" in prof.kernels[0].source
+    np.testing.assert_array_equal(out.numpy(), a[1:] * np.float32(2) + b[:-1])
