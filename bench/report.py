@@ -61,7 +61,7 @@ def plot(workloads: list[Workload], results: dict, path: Path) -> str:
     memory = [w for w in workloads if not w.flops and w.nbytes]
     compute = [w for w in workloads if w.flops]
     fig, axes = plt.subplots(1, 2, figsize=(16, 5), gridspec_kw={"width_ratios": [3, 1]})
-    everyone = sorted({s for r in results.values() for s in r})
+    everyone = sorted({s for w in memory + compute for s in results[w.name]})
     colour = {system: f"C{i % 10}" for i, system in enumerate(everyone)}  # one colour per system in both panels
     for ax, group, per_second, unit in ((axes[0], memory, "nbytes", "GB/s"), (axes[1], compute, "flops", "GFLOP/s")):
         systems = sorted({s for w in group for s in results[w.name]})
