@@ -46,7 +46,10 @@ class Node:
     """One value in the lazy graph. Create nodes with `Node.make`, never directly."""
 
     __slots__ = ("op", "srcs", "arg", "shape", "dtype", "device", "buffer", "_key", "__weakref__")
-    _interned: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+    # key -> weak reference to the live node with that key. A plain dict of weak
+    # references with a removal callback: WeakValueDictionary's bookkeeping was a
+    # tenth of the Python time of a small training step.
+    _interned: dict[tuple, "_InternedRef"] = {}
 
     def __init__(self, op: Op, srcs: tuple["Node", ...], arg: Any, shape: tuple[int, ...], dtype: DType, device: str):
         self.op, self.srcs, self.arg = op, srcs, arg
@@ -60,11 +63,12 @@ class Node:
         # node leaves the table when it is computed and drops them
         arg_key = (type(arg).__name__, repr(arg)) if op is Op.CONST else arg
         key = (op, tuple(id(s) for s in srcs), arg_key, shape, dtype, device)
-        node = Node._interned.get(key)
+        ref = Node._interned.get(key)
+        node = ref() if ref is not None else None
         if node is None:
             node = Node(op, srcs, arg, shape, dtype, device)
             node._key = key
-            Node._interned[key] = node
+            Node._interned[key] = _InternedRef(node, key)
         return node
 
     @staticmethod
@@ -75,7 +79,8 @@ class Node:
 
     def set_buffer(self, buffer) -> None:
         """Record the computed value: the node becomes a leaf holding `buffer`."""
-        if self._key is not None and Node._interned.get(self._key) is self:
+        ref = Node._interned.get(self._key) if self._key is not None else None
+        if ref is not None and ref() is self:
             del Node._interned[self._key]
         self._key = None
         self.op, self.srcs, self.arg, self.buffer = Op.BUFFER, (), None, buffer
@@ -90,6 +95,25 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {self.op.name} {self.shape} {self.dtype.name} {self.device}>"
+
+
+class _InternedRef(weakref.ref):
+    """A weak reference to an interned node that removes its table entry when the
+    node dies (unless a newer node has taken the key since)."""
+
+    __slots__ = ("key",)
+
+    def __new__(cls, node: Node, key: tuple):
+        return super().__new__(cls, node, _forget)
+
+    def __init__(self, node: Node, key: tuple):
+        super().__init__(node, _forget)
+        self.key = key
+
+
+def _forget(ref: _InternedRef) -> None:
+    if Node._interned.get(ref.key) is ref:
+        del Node._interned[ref.key]
 
 
 def postorder(roots: list, children) -> list:
