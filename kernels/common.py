@@ -40,6 +40,18 @@ def view_coordinates(flat: str, dims, floor_div: str) -> list[tuple[str, int, tu
     return out
 
 
+def batch_offset(batch: tuple[int, ...], operand, floor_div: str) -> str:
+    """Where a matmul operand's matrix for the flat batch index `batch` starts, as an
+    index expression in a language whose integer division is `floor_div`."""
+    terms = [str(operand.offset)]
+    inner = 1
+    for size, stride in reversed(list(zip(batch, operand.batch_strides))):
+        if stride:
+            terms.append(f"(batch {floor_div} {inner} % {size}) * {stride}")
+        inner *= size
+    return " + ".join(terms)
+
+
 class ExpressionRenderer:
     """Subclasses say how to load, spell constants, compute ops, follow a view,
     zero the padding of a view and address a row; `value` does the walk."""

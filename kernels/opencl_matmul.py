@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from lazyfuse.runtime.matmul import Operand
-
+from .common import batch_offset
 from .opencl import Index, OpenCLRenderer, literal, register_type
 
 # 6 x 2 vector accumulators + 2 right-operand vectors + 1 broadcast fill the 16
@@ -74,8 +73,8 @@ class MatmulRenderer(OpenCLRenderer):
                  f"  const {it} m_begin = (gid / {column_panels}) % {row_blocks} * {self._rows_per_item};",
                  f"  const {it} m_end = min(m_begin + {self._rows_per_item}, ({it}){mm.M});",
                  f"  const {it} batch = gid / {column_panels * row_blocks};",
-                 f"  const {it} left_base = {self._batch_offset(mm.left)};",
-                 f"  const {it} right_base = {self._batch_offset(mm.right)};"]
+                 f"  const {it} left_base = {batch_offset(mm.batch, mm.left, '/')};",
+                 f"  const {it} right_base = {batch_offset(mm.batch, mm.right, '/')};"]
         blocked = mm.K > K_BLOCK
         lines.append(f"  {vec} panel[{K_BLOCK * NV}];")
         if blocked:
@@ -102,16 +101,6 @@ class MatmulRenderer(OpenCLRenderer):
         body += ["}"]
         lines += [f"  for ({it} kb = 0; kb < {mm.K}; kb += {K_BLOCK}) {{"] + ["    " + line for line in body] + ["  }"]
         return lines
-
-    def _batch_offset(self, operand: Operand) -> str:
-        """Where the operand's matrix for this work-item's batch index starts."""
-        terms = [str(operand.offset)]
-        inner = 1
-        for size, stride in reversed(list(zip(self.k.matmul.batch, operand.batch_strides))):
-            if stride:
-                terms.append(f"(batch / {inner} % {size}) * {stride}")
-            inner *= size
-        return " + ".join(terms)
 
     def _pack_right(self) -> list[str]:
         """Copy this K block of the right operand's columns into `panel`, evaluated

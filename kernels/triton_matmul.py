@@ -13,6 +13,7 @@ import math
 
 from lazyfuse.runtime.matmul import Operand
 
+from .common import batch_offset
 from .triton import Index, TritonRenderer, _Block, constant, tl_type
 
 # (up to this many rows and columns, BLOCK_M, BLOCK_N, BLOCK_K, num_warps)
@@ -34,7 +35,7 @@ class TritonMatmulRenderer(TritonRenderer):
                  f"    rm = (pid // {tiles_n}) % {tiles_m} * BLOCK_M + tl.arange(0, BLOCK_M)",
                  f"    rn = pid % {tiles_n} * BLOCK_N + tl.arange(0, BLOCK_N)",
                  f"    batch = pid // {tiles_n * tiles_m}",
-                 f"    acc = tl.full([BLOCK_M, BLOCK_N], 0, tl.float32)",
+                 "    acc = tl.full([BLOCK_M, BLOCK_N], 0, tl.float32)",
                  f"    for k0 in range(0, {mm.K}, BLOCK_K):",
                  "        rk = k0 + tl.arange(0, BLOCK_K)"]
         body = _Block("        ", self.names, None)
@@ -52,14 +53,8 @@ class TritonMatmulRenderer(TritonRenderer):
 
     def _operand(self, block: _Block, operand: Operand, row: str, k: str, valid: str) -> str:
         """The operand's tile, zero outside the matrix (so the padding adds nothing)."""
-        batch_offset = [str(operand.offset)] if operand.offset else []
-        inner = 1
-        for size, stride in reversed(list(zip(self.k.matmul.batch, operand.batch_strides))):
-            if stride:
-                batch_offset.append(f"(batch // {inner} % {size}) * {stride}")
-            inner *= size
-        terms = batch_offset + [f"{row} * {operand.row_stride}", f"{k} * {operand.k_stride}"]
-        pos = block.var(" + ".join(terms), "i")
+        start = batch_offset(self.k.matmul.batch, operand, "//")
+        pos = block.var(f"{start} + {row} * {operand.row_stride} + {k} * {operand.k_stride}", "i")
         mask = block.var(valid, "m")
         value = self.value(block, operand.source, Index(pos, mask))
         if operand.source in self.k.inputs or operand.source.is_realized:
