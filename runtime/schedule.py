@@ -8,6 +8,11 @@ A kernel has one iteration structure:
   like softmax's sum after its max, runs in a later phase), then a loop
   writing full-shape outputs, then the per-row epilogue.
 
+A row kernel whose reduction is a matrix product (runtime/matmul.py) is a
+matmul kernel: the renderers tile it, read its two operands (elementwise
+expressions of buffers) through their strides, and apply the rest of the
+kernel as its epilogue; it computes no other reduction.
+
 Elementwise work fuses into whichever kernel consumes it, computed at the
 index it is read through views. A node is materialised (gets its own kernel
 and a buffer) when a user asks for it, or when it is a reduction read
