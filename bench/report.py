@@ -14,31 +14,37 @@ from .peers import openblas_note, optional
 from .workloads import Workload, all_workloads
 
 
-def measure(fn, repeats: int) -> dict:
+def _seconds(fn) -> float:
     start = time.perf_counter()
     fn()
-    first = time.perf_counter() - start
-    times = []
+    return time.perf_counter() - start
+
+
+def measure(systems: dict, repeats: int) -> dict:
+    """Each system's first call, then `repeats` rounds that call every system once
+    in turn: a burst of noise on this shared machine then slows every system of a
+    round alike instead of one system's whole series, so ratios stay fair."""
+    first = {name: _seconds(fn) for name, fn in systems.items()}
+    times: dict[str, list[float]] = {name: [] for name in systems}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return {"first": first, "median": statistics.median(times), "min": min(times), "max": max(times)}
+        for name, fn in systems.items():
+            times[name].append(_seconds(fn))
+    return {name: {"first": first[name], "median": statistics.median(t), "min": min(t), "max": max(t)}
+            for name, t in times.items()}
 
 
 def run(workloads: list[Workload], repeats: int) -> dict:
     results = {}
     for w in workloads:
-        results[w.name] = {}
-        for system, fn in w.systems.items():
-            results[w.name][system] = measure(fn, repeats)
-            print(f"  {w.name:<32} {system:<20} {results[w.name][system]['median'] * 1e3:9.2f} ms", flush=True)
+        results[w.name] = measure(w.systems, repeats)
+        for system, r in results[w.name].items():
+            print(f"  {w.name:<32} {system:<20} {r['median'] * 1e3:9.2f} ms", flush=True)
     return results
 
 
 def markdown(workloads: list[Workload], results: dict) -> str:
-    lines = [f"Medians of repeated runs on the `cpu` device (min-max in brackets); ratio = system time / lazyfuse "
-             f"time (above 1: lazyfuse is faster). {openblas_note()}.", "",
+    lines = [f"Medians over rounds that run every system once in turn, on the `cpu` device (min-max in "
+             f"brackets); ratio = system time / lazyfuse time (above 1: lazyfuse is faster). {openblas_note()}.", "",
              "| workload | system | first call (ms) | steady (ms) | GB/s | GFLOP/s | ratio to lazyfuse |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for w in workloads:

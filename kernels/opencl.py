@@ -21,6 +21,7 @@ from lazyfuse.runtime.graph import COMPARISON, ELEMENTWISE, UNARY, Node, Op, top
 from lazyfuse.runtime.schedule import Kernel, is_flat_identity
 from lazyfuse.runtime.view import View
 
+from .affine import Affine
 from .common import ExpressionRenderer, kernel_name, op_name, view_coordinates
 
 # PoCL's znver3 build crashes LLVM on 512-bit vectors (float16): keep vectors at 256 bits
@@ -106,6 +107,7 @@ class Index:
     row: Optional[str] = None  # set on a row kernel's element index: the row being walked
     vector_valid: bool = False  # `valid` differs between lanes (a vector condition)
     lane_dim: Optional[int] = None  # lanes walk this dim of the kernel's shape (rows of a row kernel)
+    affine: Optional[Affine] = None  # base as render-time arithmetic, when known (lane 0's position)
 
 
 @dataclass
@@ -155,8 +157,8 @@ class OpenCLRenderer(ExpressionRenderer):
         # 256-byte line of floats (a column sum then reads each input row whole)
         self.row_vectors = 1
         if self.lanes_across_rows:
-            kept_last = next(s for d, s in reversed(list(enumerate(kernel.shape))) if d not in kernel.axes)
-            self.row_vectors = next(v for v in (8, 4, 2, 1) if kept_last % (v * self.lanes) == 0)
+            rows_along = kernel.shape[_lane_row_dim(kernel)]
+            self.row_vectors = next(v for v in (8, 4, 2, 1) if rows_along % (v * self.lanes) == 0)
         self.args: dict[Node, str] = {}
         for o in kernel.outputs:
             self.args[o] = f"out{len(self.args)}"
@@ -201,9 +203,9 @@ class OpenCLRenderer(ExpressionRenderer):
                  f"  if (gid >= {self._work_items()}) return;",
                  f"  const {it} base = gid * {W};"]
         vec = self._block(W, "    ")
-        self._store_outputs(vec, k.outputs, Index("base", 1, aligned=True))
+        self._store_outputs(vec, k.outputs, Index("base", 1, aligned=True, affine=Affine.of("gid", -(-n // W), W)))
         scalar = self._block(1, "      ")
-        self._store_outputs(scalar, k.outputs, Index("i", 0, aligned=True))
+        self._store_outputs(scalar, k.outputs, Index("i", 0, aligned=True, affine=Affine.of("i", n)))
         if W > 1 and n >= W:
             lines += [f"  if (base + {W} <= {n}) {{"] + vec.lines + ["    return;", "  }"]
         lines += [f"  for ({it} i = base; i < min(base + {W}, ({it}){n}); i++) {{"] + scalar.lines + ["  }"]
@@ -214,11 +216,11 @@ class OpenCLRenderer(ExpressionRenderer):
         row) instead of W elements of one row: chosen when the inputs' strides make
         that the cheaper read, as for a matmul's right operand or sum(dim=0)."""
         k, W = self.k, self.lanes
-        kept = [d for d in range(len(k.shape)) if d not in k.axes]
+        row_dim = _lane_row_dim(k)
         if (W == 1 or not k.is_reduction or len(k.reduce_phases) != 1 or k.full_outputs()
-                or not kept or k.shape[kept[-1]] % W or not k.axes):
+                or row_dim is None or k.shape[row_dim] % W or not k.axes):
             return False
-        row_dim, reduce_dim = kept[-1], k.axes[-1]
+        reduce_dim = k.axes[-1]
 
         def cost(stride: int) -> int:  # a broadcast or a vector load is one load; else one per lane
             return 1 if stride in (0, 1) else W
@@ -247,9 +249,9 @@ class OpenCLRenderer(ExpressionRenderer):
         chunk = -(-R // P)
         kept = [d for d in range(len(k.shape)) if d not in k.axes]
         element_view = View.contiguous(k.shape).permute(tuple(kept + list(k.axes)))
-        row_step = View.contiguous(k.shape).strides[kept[-1]]
+        row_step = View.contiguous(k.shape).strides[_lane_row_dim(k)]
         lines = [f"  const {it} gid = get_global_id(0);", f"  if (gid >= {self._work_items()}) return;",
-                 f"  const {it} row = gid / {P} * {V * W};",
+                 f"  const {it} rblock = gid / {P};", f"  const {it} row = rblock * {V * W};",
                  f"  const {it} r_begin = gid % {P} * {chunk};",
                  f"  const {it} r_end = min(r_begin + {chunk}, ({it}){R});"]
         (phase,) = k.reduce_phases
@@ -261,8 +263,9 @@ class OpenCLRenderer(ExpressionRenderer):
             lines += [f"  {t}{W} {acc} = ({t}{W}){reduce_identity(r.op, r.dtype)};" for acc in accumulators[r]]
         body = self._block(W, "    ")
         for v in range(V):
-            lane0 = self._view_scalar(body, Index(f"((row + {v * W}) * {R} + r)", 0), element_view.merged_dims(), 0, 0)
-            idx = Index(lane0.base, row_step, lane_dim=kept[-1])
+            flat = Affine.of("rblock", k.rows // (V * W), V * W * R) + Affine.of("r", R) + v * W * R
+            lane0 = self._view_scalar(body, Index(str(flat), 0, affine=flat), element_view.merged_dims(), 0, 0)
+            idx = Index(lane0.base, row_step, lane_dim=_lane_row_dim(k), affine=lane0.affine)
             for r in phase:
                 acc = accumulators[r][v]
                 body.emit(f"{acc} = {self._binary(_REDUCE_STEP[r.op], acc, self.value(body, r.srcs[0], idx), r.dtype, W)};")
@@ -295,7 +298,9 @@ class OpenCLRenderer(ExpressionRenderer):
         aligned = R % W == 0 and chunk % W == 0
 
         def element_index(block: _Block, var: str) -> Index:
-            flat = Index(f"(row * {R} + {var})", 0 if block.lanes == 1 else 1, aligned=aligned or block.lanes == 1)
+            position = Affine.of("row", k.rows, R) + Affine.of(var, R)
+            flat = Index(str(position), 0 if block.lanes == 1 else 1, aligned=aligned or block.lanes == 1,
+                         affine=position)
             return dataclasses.replace(self._through_view(block, flat, element_view), row="row")
 
         full = k.full_outputs()
@@ -443,26 +448,31 @@ class OpenCLRenderer(ExpressionRenderer):
         W = block.lanes
         if view.is_flat_shift:
             base = idx.base if view.offset == 0 else f"({idx.base} + {view.offset})"
-            return Index(base, idx.step, idx.aligned and view.offset % W == 0, idx.valid, vector_valid=idx.vector_valid)
+            affine = idx.affine + view.offset if idx.affine is not None else None
+            return Index(base, idx.step, idx.aligned and view.offset % W == 0, idx.valid, vector_valid=idx.vector_valid,
+                         affine=affine)
         dims = view.merged_dims()
         inner_size, inner_stride, inner_mask = dims[-1] if dims else (1, 0, (0, 1))
         if idx.lane_dim is not None and W > 1 and view.shape == self.k.shape and (
                 view.mask is None or view.mask[idx.lane_dim] == (0, view.shape[idx.lane_dim])):
             # lanes walk one dim of this view: its stride is the step between them
-            lane0 = self._view_scalar(block, Index(idx.base, 0, valid=idx.valid), dims, view.offset, 0)
-            return Index(lane0.base, view.strides[idx.lane_dim], False, lane0.valid)
+            lane0 = self._view_scalar(block, Index(idx.base, 0, valid=idx.valid, affine=idx.affine), dims, view.offset, 0)
+            return Index(lane0.base, view.strides[idx.lane_dim], False, lane0.valid, affine=lane0.affine)
         if idx.step == 0 or W == 1:
             return self._view_scalar(block, idx, dims, view.offset, idx.step)
         if idx.step == 1 and idx.aligned and inner_size % W == 0 and inner_mask == (0, inner_size):
-            lane0 = self._view_scalar(block, Index(idx.base, 0, valid=idx.valid, vector_valid=idx.vector_valid),
-                                      dims, view.offset, 0)
+            lane0 = self._view_scalar(block, Index(idx.base, 0, valid=idx.valid, vector_valid=idx.vector_valid,
+                                                   affine=idx.affine), dims, view.offset, 0)
             aligned = inner_stride == 1 and view.offset % W == 0 and all(st % W == 0 for _, st, _ in dims[:-1])
-            return Index(lane0.base, inner_stride, aligned, lane0.valid, vector_valid=lane0.vector_valid)
+            return Index(lane0.base, inner_stride, aligned, lane0.valid, vector_valid=lane0.vector_valid,
+                         affine=lane0.affine)
         vector = Index(self._vector_index(block, idx), None, valid=idx.valid, vector_valid=idx.vector_valid)
         return self._view_scalar(block, vector, dims, view.offset, None)
 
     def _view_scalar(self, block: _Block, idx: Index, dims, offset: int, step) -> Index:
         """Apply strides and masks to the (scalar or vector) flat position idx.base."""
+        if idx.affine is not None and step is not None:
+            return self._view_affine(block, idx, dims, offset, step)
         key = ("view", idx.base, tuple(dims), offset)
         if key in block.cache:
             base, valid = block.cache[key]
@@ -486,6 +496,35 @@ class OpenCLRenderer(ExpressionRenderer):
         if idx.valid and valid:
             valid = f"({idx.valid} && {valid})"
         return Index(base, step, False, valid or idx.valid, vector_valid=vector_valid)
+
+    def _view_affine(self, block: _Block, idx: Index, dims, offset: int, step) -> Index:
+        """_view_scalar for a position known as render-time arithmetic: coordinates are
+        split off without division where they can be, and mask conditions that the
+        bounds already prove are left out."""
+        position, conds, div = Affine(constant=offset), [], 1
+        for d, (size, stride, (lo, hi)) in reversed(list(enumerate(dims))):
+            coord = idx.affine.divmod(div)[0]
+            if d > 0:
+                coord = coord.divmod(size)[1]
+            div *= size
+            position = position + coord.scale(stride)
+            checks = ([f"{coord} >= {lo}"] if coord.low < lo else []) + ([f"{coord} < {hi}"] if coord.high >= hi else [])
+            if checks:
+                conds.append(f"({' && '.join(checks)})")
+        base = self._named(block, str(position), step, "i")
+        valid = self._named(block, " && ".join(conds), step, "m") if conds else None
+        if idx.valid and valid:
+            valid = f"({idx.valid} && {valid})"
+        return Index(base, step, False, valid or idx.valid, vector_valid=idx.vector_valid, affine=position)
+
+    def _named(self, block: _Block, expr: str, step, prefix: str) -> str:
+        """A variable holding the integer expression (one per distinct expression in a block)."""
+        if expr.isidentifier() or expr.lstrip("-").isdigit():
+            return expr
+        key = ("named", expr)
+        if key not in block.cache:
+            block.cache[key] = block.var(self._itype(block, step), expr, prefix)
+        return block.cache[key]
 
     def _itype(self, block: _Block, step) -> str:
         return self.itype if step is not None or block.lanes == 1 else f"{self.itype}{block.lanes}"
@@ -643,6 +682,11 @@ def _vec(ctype: str, lanes: int) -> str:
 
 def _extent(node: Node) -> int:
     return node.buffer.nbytes // max(node.dtype.itemsize, 1) if node.buffer is not None else node.numel
+
+
+def _lane_row_dim(kernel: Kernel) -> Optional[int]:
+    """The kept dim whose neighbouring rows lanes would walk: the last one of size above 1."""
+    return next((d for d in reversed(range(len(kernel.shape))) if d not in kernel.axes and kernel.shape[d] > 1), None)
 
 
 def _kernel_nodes(kernel: Kernel) -> list[Node]:

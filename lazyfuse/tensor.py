@@ -242,6 +242,11 @@ class Tensor:
 
     def _binary(self, op: Op, other, reverse: bool = False, out_dtype: Optional[DType] = None,
                 compute_dtype: Optional[DType] = None) -> "Tensor":
+        if type(other) is Tensor and compute_dtype is None:  # fast path: same shape, dtype and device
+            mine, theirs = self.node, other.node
+            if mine.shape == theirs.shape and mine.dtype is theirs.dtype and mine.device == theirs.device:
+                a, b = (other, self) if reverse else (self, other)
+                return a._prim(op, b, dtype=out_dtype or mine.dtype)
         a, b = self, self._operand(other)
         if reverse:
             a, b = b, a

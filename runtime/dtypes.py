@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DType:
-    """One element type: its PyTorch-style name, numpy twin and kind."""
+    """One element type: its PyTorch-style name, numpy twin and kind. Each is a
+    single instance, compared and hashed by identity (every node key hashes one)."""
 
     name: str
     itemsize: int

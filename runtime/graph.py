@@ -34,6 +34,10 @@ class Op(Enum):
     # stage one of a two-stage reduction: arg partial results per row of srcs[0] (a reduction)
     PARTIAL = auto()
 
+    # members are singletons: hash by identity in C rather than Enum's Python-level
+    # hash of the name (node keys hash an Op each, ~100k times a second when recording)
+    __hash__ = object.__hash__
+
 
 UNARY = {Op.NEG, Op.EXP, Op.LOG, Op.EXP2, Op.LOG2, Op.SIN, Op.COS, Op.SQRT, Op.RECIP, Op.TANH, Op.ABS, Op.NOT, Op.CAST}
 BINARY = {Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.FLOORDIV, Op.MOD, Op.POW, Op.MAX, Op.MIN, Op.LT, Op.LE, Op.EQ, Op.NE}
@@ -62,7 +66,7 @@ class Node:
         # ids are safe in the key: an interned node keeps its sources alive, and a
         # node leaves the table when it is computed and drops them
         arg_key = (type(arg).__name__, repr(arg)) if op is Op.CONST else arg
-        key = (op, tuple(id(s) for s in srcs), arg_key, shape, dtype, device)
+        key = (op, tuple(map(id, srcs)), arg_key, shape, dtype, device)
         ref = Node._interned.get(key)
         node = ref() if ref is not None else None
         if node is None:

@@ -1,0 +1,66 @@
+"""Render-time index arithmetic (kernels/affine.py) against plain integer arithmetic,
+and what it buys in generated code."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import lazyfuse as lf
+from conftest import check
+from lazyfuse.kernels.affine import Affine
+
+
+def evaluate(affine: Affine, values: dict[str, int]) -> int:
+    """The rendered C expression's value (its operands are non-negative, so C's / is //)."""
+    return eval(str(affine).replace(" / ", " // "), {}, dict(values))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_divmod_matches_integer_arithmetic(seed):
+    rng = np.random.default_rng(seed)
+    names = ["a", "b", "c"][: rng.integers(1, 4)]
+    bounds = {n: int(rng.choice([1, 3, 8, 64, 100, 4096])) for n in names}
+    coefficients = {n: int(rng.choice([1, 2, 8, 30, 64, 100, 4096, 65536])) for n in names}
+    index = Affine(constant=int(rng.integers(0, 200)))
+    for n in names:
+        index = index + Affine.of(n, bounds[n], coefficients[n])
+    m = int(rng.choice([1, 2, 7, 8, 30, 64, 100, 4096]))
+    quotient, remainder = index.divmod(m)
+    for _ in range(50):
+        values = {n: int(rng.integers(0, bounds[n])) for n in names}
+        whole = index.constant + sum(coefficients[n] * values[n] for n in names if bounds[n] > 1)
+        assert evaluate(index, values) == whole
+        assert evaluate(quotient, values) == whole // m
+        assert evaluate(remainder, values) == whole % m
+        assert remainder.low <= whole % m <= remainder.high
+        assert quotient.low <= whole // m <= quotient.high
+
+
+def test_divmod_splits_exact_terms_without_division():
+    index = Affine.of("row", 64, 65536) + Affine.of("r", 65536) + 8 * 65536
+    quotient, remainder = index.divmod(65536)
+    assert str(quotient) == "(row + 8)" and str(remainder) == "r"
+
+
+def test_negative_coefficients_fall_back_to_dividing_the_whole_index():
+    index = Affine.of("i", 10, -3) + 40  # a reversed view: 40 - 3 i, always positive
+    quotient, remainder = index.divmod(7)
+    for i in range(10):
+        assert evaluate(quotient, {"i": i}) == (40 - 3 * i) // 7
+        assert evaluate(remainder, {"i": i}) == (40 - 3 * i) % 7
+
+
+def test_column_sum_computes_the_per_row_factor_once(rng):
+    """x.T @ g over a tall x: lanes walk x's columns, and g (the same for every column)
+    is loaded once per row of x rather than once per vector of columns."""
+    x = rng.standard_normal((4096, 64), dtype=np.float32)
+    g = rng.standard_normal((4096, 1), dtype=np.float32)
+    with lf.profile() as prof:
+        out = lf.tensor(x).T @ (lf.tensor(g) * 2 + 1)
+        check(out, x.T @ (g * 2 + 1), rtol=1e-4, atol=1e-3)
+    (source,) = [k.source for k in prof.kernels if "reduce" in k.name or "partial" in k.name]
+    loop = source[source.index("for ("):]
+    assert "/" not in loop.split("}")[0] and "%" not in loop.split("}")[0]
+    assert len(re.findall(r"\(v\d+ \* v\d+\)", loop)) == 8  # one product per vector of 8 columns
