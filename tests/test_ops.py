@@ -158,6 +158,17 @@ def test_nan_propagates_through_maximum_and_amax():
     assert np.isnan(x.amax().item())
 
 
+def test_nan_on_either_side_propagates_in_vector_lanes(rng):
+    a, b = rng.standard_normal((2, 6, 40), dtype=np.float32)
+    a[0, 3], b[1, 17], a[2, :] = np.nan, np.nan, np.nan  # NaN first, second, and a whole row
+    check(lf.tensor(a).maximum(lf.tensor(b)), np.maximum(a, b))
+    check(lf.tensor(a).minimum(lf.tensor(b)), np.minimum(a, b))
+    for t, x in ((lf.tensor(a), a), (lf.tensor(b), b)):
+        check(t.amax(1), x.max(1))
+        check(t.amin(1), x.min(1))
+        check(t.amax(0), x.max(0))
+
+
 # ---------------------------------------------------------------- reductions
 RED_SHAPES = [((7,), None), ((7,), 0), ((3, 5), 1), ((3, 5), -2), ((2, 3, 4), (0, 2)), ((2, 3, 4), (-1, -3)),
               ((1000,), None), ((4097,), 0), ((64, 4097), 1), ((4097, 3), 0), ((1, 1), None), ((), None)]
