@@ -43,7 +43,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
             retained = fn.retained() if fn.retained is not None else None
             if retained is not None and capture is None:
                 touched.append(accumulate(retained, g, create_graph))
-            grads = gradients(fn, g, fn.saved_tensors())
+            grads = gradients(fn, g, fn.saved_tensors(), [nxt is not None for nxt in fn.next])
             for nxt, gi in zip(fn.next, grads):
                 if nxt is None or gi is None:
                     continue

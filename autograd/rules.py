@@ -39,29 +39,34 @@ def _prod(fn, g, a):
     return [g.expand(a.shape) * grad]
 
 
+def _tie_share(wins, a, b, g):
+    """g where this input wins, half of it where the two tie."""
+    return g * (wins.cast(a.dtype) + (a == b).cast(a.dtype) * 0.5)
+
+
+# one rule per input of each elementwise primitive, so an input that needs no
+# gradient (a constant, data) costs no nodes, as with PyTorch's needs_input_grad
 ELEMENTWISE_RULES = {
-    Op.NEG: lambda g, a: [-g],
-    Op.EXP: lambda g, a: [g * a.exp()],
-    Op.EXP2: lambda g, a: [g * a.exp2() * math.log(2)],
-    Op.LOG: lambda g, a: [g / a],
-    Op.LOG2: lambda g, a: [g / (a * math.log(2))],
-    Op.SIN: lambda g, a: [g * a.cos()],
-    Op.COS: lambda g, a: [-g * a.sin()],
-    Op.SQRT: lambda g, a: [g / (2 * a.sqrt())],
-    Op.RECIP: lambda g, a: [-g * a.reciprocal() * a.reciprocal()],
-    Op.TANH: lambda g, a: [g * (1 - a.tanh() * a.tanh())],
-    Op.ABS: lambda g, a: [g * _sign(a)],
-    Op.ADD: lambda g, a, b: [g, g],
-    Op.SUB: lambda g, a, b: [g, -g],
-    Op.MUL: lambda g, a, b: [g * b, g * a],
-    Op.DIV: lambda g, a, b: [g / b, -g * a / (b * b)],
-    Op.POW: lambda g, a, b: [g * b * a.pow(b - 1), _pow_exponent(a, b, g)],
-    Op.MOD: lambda g, a, b: [g, -g * a.floor_divide(b)],
-    Op.MAX: lambda g, a, b: [g * ((a > b).cast(a.dtype) + (a == b).cast(a.dtype) * 0.5),
-                             g * ((b > a).cast(a.dtype) + (a == b).cast(a.dtype) * 0.5)],
-    Op.MIN: lambda g, a, b: [g * ((a < b).cast(a.dtype) + (a == b).cast(a.dtype) * 0.5),
-                             g * ((b < a).cast(a.dtype) + (a == b).cast(a.dtype) * 0.5)],
-    Op.WHERE: lambda g, c, a, b: [None, g.where(c, 0), (g * 0).where(c, g)],
+    Op.NEG: (lambda g, a: -g,),
+    Op.EXP: (lambda g, a: g * a.exp(),),
+    Op.EXP2: (lambda g, a: g * a.exp2() * math.log(2),),
+    Op.LOG: (lambda g, a: g / a,),
+    Op.LOG2: (lambda g, a: g / (a * math.log(2)),),
+    Op.SIN: (lambda g, a: g * a.cos(),),
+    Op.COS: (lambda g, a: -g * a.sin(),),
+    Op.SQRT: (lambda g, a: g / (2 * a.sqrt()),),
+    Op.RECIP: (lambda g, a: -g * a.reciprocal() * a.reciprocal(),),
+    Op.TANH: (lambda g, a: g * (1 - a.tanh() * a.tanh()),),
+    Op.ABS: (lambda g, a: g * _sign(a),),
+    Op.ADD: (lambda g, a, b: g, lambda g, a, b: g),
+    Op.SUB: (lambda g, a, b: g, lambda g, a, b: -g),
+    Op.MUL: (lambda g, a, b: g * b, lambda g, a, b: g * a),
+    Op.DIV: (lambda g, a, b: g / b, lambda g, a, b: -g * a / (b * b)),
+    Op.POW: (lambda g, a, b: g * b * a.pow(b - 1), lambda g, a, b: _pow_exponent(a, b, g)),
+    Op.MOD: (lambda g, a, b: g, lambda g, a, b: -g * a.floor_divide(b)),
+    Op.MAX: (lambda g, a, b: _tie_share(a > b, a, b, g), lambda g, a, b: _tie_share(b > a, a, b, g)),
+    Op.MIN: (lambda g, a, b: _tie_share(a < b, a, b, g), lambda g, a, b: _tie_share(b < a, a, b, g)),
+    Op.WHERE: (None, lambda g, c, a, b: g.where(c, 0), lambda g, c, a, b: (g * 0).where(c, g)),
 }
 
 NO_GRADIENT = {Op.NOT, Op.LT, Op.LE, Op.EQ, Op.NE, Op.FLOORDIV}
@@ -71,11 +76,13 @@ VALUE_FREE = {Op.ADD, Op.SUB, Op.NEG, Op.CAST, Op.SUM, "reshape", "permute", "ex
               "to", "clone"}
 
 
-def gradients(fn, g, saved):
-    """Gradients for each input of `fn` (None where an input gets none)."""
+def gradients(fn, g, saved, needed):
+    """Gradients for each input of `fn` (None where an input gets none or, as
+    `needed` says, needs none)."""
     op = fn.op
     if op in ELEMENTWISE_RULES:
-        return ELEMENTWISE_RULES[op](g, *saved)
+        return [rule(g, *saved) if rule is not None and need else None
+                for rule, need in zip(ELEMENTWISE_RULES[op], needed)]
     if op in NO_GRADIENT:
         return [None] * len(saved)
     a = saved[0]

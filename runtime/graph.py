@@ -72,7 +72,9 @@ class Node:
         if node is None:
             node = Node(op, srcs, arg, shape, dtype, device)
             node._key = key
-            Node._interned[key] = _InternedRef(node, key)
+            ref = _InternedRef(node, _forget)
+            ref.key = key
+            Node._interned[key] = ref
         return node
 
     @staticmethod
@@ -102,17 +104,10 @@ class Node:
 
 
 class _InternedRef(weakref.ref):
-    """A weak reference to an interned node that removes its table entry when the
-    node dies (unless a newer node has taken the key since)."""
+    """A weak reference to an interned node that removes its table entry (`key`)
+    when the node dies, unless a newer node has taken the key since."""
 
     __slots__ = ("key",)
-
-    def __new__(cls, node: Node, key: tuple):
-        return super().__new__(cls, node, _forget)
-
-    def __init__(self, node: Node, key: tuple):
-        super().__init__(node, _forget)
-        self.key = key
 
 
 def _forget(ref: _InternedRef) -> None:
@@ -122,20 +117,25 @@ def _forget(ref: _InternedRef) -> None:
 
 def postorder(roots: list, children) -> list:
     """Everything reachable from roots through `children(x)`, each after all of its
-    children, without recursion (graphs of 100k nodes are fine)."""
+    children, without recursion (graphs of 100k nodes are fine): a depth-first walk
+    whose stack holds each open item with an iterator over its remaining children."""
     order: list = []
     seen: set[int] = set()
-    stack: list[tuple[object, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        item, expanded = stack.pop()
-        if expanded:
-            order.append(item)
+    for root in roots:
+        if id(root) in seen:
             continue
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        stack.append((item, True))
-        stack.extend((c, False) for c in reversed(children(item)) if id(c) not in seen)
+        seen.add(id(root))
+        stack = [(root, iter(children(root)))]
+        while stack:
+            item, remaining = stack[-1]
+            for child in remaining:
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, iter(children(child))))
+                    break
+            else:
+                stack.pop()
+                order.append(item)
     return order
 
 

@@ -61,9 +61,10 @@ def realize(nodes: list[Node]) -> None:
 def _structure_key(order: list[Node], targets: list[Node], parallelism: int) -> tuple:
     """Equal for graphs that differ only in which buffers they read."""
     position = {id(n): i for i, n in enumerate(order)}
-    parts = [(n.shape, n.dtype.name) if n.is_realized else
-             (n.op, n._key[2], n.shape, n.dtype.name, tuple(position[id(s)] for s in n.srcs)) for n in order]
-    return (tuple(parts), tuple(position[id(t)] for t in targets), parallelism, debug.fusion_enabled())
+    at = position.__getitem__
+    parts = [(n.shape, n.dtype) if n.buffer is not None else
+             (n.op, n._key[2], n.shape, n.dtype, tuple(map(at, map(id, n.srcs)))) for n in order]
+    return (tuple(parts), tuple(map(at, map(id, targets))), parallelism, debug.fusion_enabled())
 
 
 class _CachedSchedule:
