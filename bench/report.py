@@ -20,15 +20,28 @@ def _seconds(fn) -> float:
     return time.perf_counter() - start
 
 
+# timed calls of each system are spread over this many rounds
+ROUNDS = 3
+# pause before a system takes its turn: OpenBLAS's threads keep spinning after a call
+# (measured: a lazyfuse 1024 matmul right after numpy's took 28 ms, 0.2 s later 21 ms)
+SETTLE_SECONDS = 0.2
+
+
 def measure(systems: dict, repeats: int) -> dict:
-    """Each system's first call, then `repeats` rounds that call every system once
-    in turn: a burst of noise on this shared machine then slows every system of a
-    round alike instead of one system's whole series, so ratios stay fair."""
+    """Each system's first call, then ROUNDS rounds in which every system in turn
+    pauses, makes one untimed call and then its share of the `repeats` timed ones.
+    Noise that comes and goes on this shared machine then lands on every system
+    rather than on one system's whole series; the pause and the untimed call
+    absorb what the previous system left behind (threads still spinning, caches
+    full of its data)."""
     first = {name: _seconds(fn) for name, fn in systems.items()}
     times: dict[str, list[float]] = {name: [] for name in systems}
-    for _ in range(repeats):
+    per_round = -(-repeats // ROUNDS)
+    for _ in range(ROUNDS):
         for name, fn in systems.items():
-            times[name].append(_seconds(fn))
+            time.sleep(SETTLE_SECONDS)
+            fn()
+            times[name] += [_seconds(fn) for _ in range(per_round)]
     return {name: {"first": first[name], "median": statistics.median(t), "min": min(t), "max": max(t)}
             for name, t in times.items()}
 
@@ -43,7 +56,7 @@ def run(workloads: list[Workload], repeats: int) -> dict:
 
 
 def markdown(workloads: list[Workload], results: dict) -> str:
-    lines = [f"Medians over rounds that run every system once in turn, on the `cpu` device (min-max in "
+    lines = [f"Medians over {ROUNDS} rounds that run every system in turn, on the `cpu` device (min-max in "
              f"brackets); ratio = system time / lazyfuse time (above 1: lazyfuse is faster). {openblas_note()}.", "",
              "| workload | system | first call (ms) | steady (ms) | GB/s | GFLOP/s | ratio to lazyfuse |",
              "|---|---|---:|---:|---:|---:|---:|"]
