@@ -91,6 +91,7 @@ def fold_constants(op: Op, arg, srcs: list[Node], shape: tuple[int, ...], dtype)
 @functools.lru_cache(maxsize=4096)
 def _folded(op: Op, arg, constants: tuple, dtype):
     """The value of op on scalar constants (cached: a training step folds the same
-    ones every step, and evaluating costs tens of microseconds)."""
+    ones every step, and evaluating costs tens of microseconds). The device named
+    on these nodes is never used: constants need no buffer to evaluate."""
     scalars = tuple(Node.make(Op.CONST, (), value, (), value_dtype, "cpu") for _, _, value, value_dtype in constants)
     return evaluate(Node.make(op, scalars, arg, (), dtype, "cpu")).item()
