@@ -56,8 +56,8 @@ def run(workloads: list[Workload], repeats: int) -> dict:
 
 
 def markdown(workloads: list[Workload], results: dict) -> str:
-    lines = [f"Medians over {ROUNDS} rounds that run every system in turn, on the `cpu` device (min-max in "
-             f"brackets); ratio = system time / lazyfuse time (above 1: lazyfuse is faster). {openblas_note()}.", "",
+    lines = [(f"Medians over {ROUNDS} rounds that run every system in turn, on the `cpu` device (min-max in "
+              f"brackets); ratio = system time / lazyfuse time (above 1: lazyfuse is faster). {openblas_note()}."), "",
              "| workload | system | first call (ms) | steady (ms) | GB/s | GFLOP/s | ratio to lazyfuse |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for w in workloads:
@@ -74,27 +74,52 @@ def markdown(workloads: list[Workload], results: dict) -> str:
 
 
 def plot(workloads: list[Workload], results: dict, path: Path) -> str:
+    """Steady time of every workload (log scale, min-max whiskers) above GB/s of the
+    memory-bound workloads and GFLOP/s of the matrix products."""
     plt, why = optional("matplotlib.pyplot")
     if plt is None:
         return f"no plot: {why}"
     memory = [w for w in workloads if not w.flops and w.nbytes]
     compute = [w for w in workloads if w.flops]
-    fig, axes = plt.subplots(1, 2, figsize=(16, 5), gridspec_kw={"width_ratios": [3, 1]})
-    everyone = sorted({s for w in memory + compute for s in results[w.name]})
-    colour = {system: f"C{i % 10}" for i, system in enumerate(everyone)}  # one colour per system in both panels
-    for ax, group, per_second, unit in ((axes[0], memory, "nbytes", "GB/s"), (axes[1], compute, "flops", "GFLOP/s")):
-        systems = sorted({s for w in group for s in results[w.name]})
-        width = 0.8 / max(len(systems), 1)
-        for i, system in enumerate(systems):
-            values = [getattr(w, per_second) / results[w.name][system]["median"] / 1e9
-                      if system in results[w.name] else 0 for w in group]
-            ax.bar(np.arange(len(group)) + i * width, values, width, label=system, color=colour[system])
-        ax.set_xticks(np.arange(len(group)) + 0.4, [w.name for w in group], rotation=20, ha="right")
-        ax.set_ylabel(f"{unit} (higher is better)")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    fig = plt.figure(figsize=(16, 10))
+    grid = fig.add_gridspec(2, 2, width_ratios=[3, 1])
+    everyone = sorted({s for w in workloads for s in results[w.name]}, key=lambda s: (s != "lazyfuse", s))
+    # one colour per system, the same in every panel: strong ones first (lazyfuse gets the first)
+    palette = plt.get_cmap("tab10").colors + plt.get_cmap("tab20").colors[1::2]
+    colour = {system: palette[i % len(palette)] for i, system in enumerate(everyone)}
+
+    def seconds_to(unit_per_second):
+        return lambda w, r: unit_per_second(w) / r / 1e9
+
+    panels = ((fig.add_subplot(grid[0, :]), workloads, lambda w, r: r * 1e3, "steady time, ms (lower is better)"),
+              (fig.add_subplot(grid[1, 0]), memory, seconds_to(lambda w: w.nbytes), "GB/s (higher is better)"),
+              (fig.add_subplot(grid[1, 1]), compute, seconds_to(lambda w: w.flops), "GFLOP/s (higher is better)"))
+    for ax, group, value, label in panels:
+        _bars(ax, group, results, colour, value, label, whiskers=ax is panels[0][0])
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colour[system]) for system in everyone]
+    fig.legend(handles, everyone, loc="upper center", ncol=6, fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path)
     return f"plot written to {path}"
+
+
+def _bars(ax, group: list[Workload], results: dict, colour: dict, value, label: str, whiskers: bool) -> None:
+    """One bar per system and workload; value(workload, seconds) is what the bar shows."""
+    systems = sorted({s for w in group for s in results[w.name]})
+    width = 0.8 / max(len(systems), 1)
+    for i, system in enumerate(systems):
+        ran = [w for w in group if system in results[w.name]]
+        x = [group.index(w) + i * width for w in ran]
+        heights = [value(w, results[w.name][system]["median"]) for w in ran]
+        bounds = [sorted((value(w, results[w.name][system]["min"]), value(w, results[w.name][system]["max"])))
+                  for w in ran]
+        errors = np.array([[h - lo for h, (lo, _) in zip(heights, bounds)], [hi - h for h, (_, hi) in zip(heights, bounds)]])
+        ax.bar(x, heights, width, color=colour[system], yerr=errors if whiskers else None,
+               error_kw={"elinewidth": 0.6, "capsize": 1})
+    if whiskers:
+        ax.set_yscale("log")
+    ax.set_xticks(np.arange(len(group)) + 0.4, [w.name for w in group], rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(label)
 
 
 def main() -> None:
