@@ -14,10 +14,10 @@ from .peers import openblas_note, optional
 from .workloads import Workload, all_workloads
 
 
-def _seconds(fn) -> float:
+def _seconds(fn, self_timed: bool) -> float:
     start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    reported = fn()
+    return reported if self_timed else time.perf_counter() - start
 
 
 # timed calls of each system are spread over this many rounds
@@ -27,21 +27,21 @@ ROUNDS = 3
 SETTLE_SECONDS = 0.2
 
 
-def measure(systems: dict, repeats: int) -> dict:
+def measure(systems: dict, repeats: int, self_timed: bool = False) -> dict:
     """Each system's first call, then ROUNDS rounds in which every system in turn
     pauses, makes one untimed call and then its share of the `repeats` timed ones.
     Noise that comes and goes on this shared machine then lands on every system
     rather than on one system's whole series; the pause and the untimed call
     absorb what the previous system left behind (threads still spinning, caches
-    full of its data)."""
-    first = {name: _seconds(fn) for name, fn in systems.items()}
+    full of its data). `self_timed`: each call returns the seconds it measured."""
+    first = {name: _seconds(fn, self_timed) for name, fn in systems.items()}
     times: dict[str, list[float]] = {name: [] for name in systems}
     per_round = -(-repeats // ROUNDS)
     for _ in range(ROUNDS):
         for name, fn in systems.items():
             time.sleep(SETTLE_SECONDS)
             fn()
-            times[name] += [_seconds(fn) for _ in range(per_round)]
+            times[name] += [_seconds(fn, self_timed) for _ in range(per_round)]
     return {name: {"first": first[name], "median": statistics.median(t), "min": min(t), "max": max(t)}
             for name, t in times.items()}
 
@@ -49,7 +49,7 @@ def measure(systems: dict, repeats: int) -> dict:
 def run(workloads: list[Workload], repeats: int) -> dict:
     results = {}
     for w in workloads:
-        results[w.name] = measure(w.systems, repeats)
+        results[w.name] = measure(w.systems, repeats, w.self_timed)
         for system, r in results[w.name].items():
             print(f"  {w.name:<32} {system:<20} {r['median'] * 1e3:9.2f} ms", flush=True)
     return results
