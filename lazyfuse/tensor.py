@@ -242,10 +242,17 @@ class Tensor:
 
     def _binary(self, op: Op, other, reverse: bool = False, out_dtype: Optional[DType] = None,
                 compute_dtype: Optional[DType] = None) -> "Tensor":
-        if type(other) is Tensor and compute_dtype is None:  # fast path: same shape, dtype and device
-            mine, theirs = self.node, other.node
-            if mine.shape == theirs.shape and mine.dtype is theirs.dtype and mine.device == theirs.device:
-                a, b = (other, self) if reverse else (self, other)
+        if compute_dtype is None:  # fast paths for the commonest operands, same result as below
+            mine = self.node
+            if type(other) is Tensor:  # same shape, dtype and device
+                theirs = other.node
+                if mine.shape == theirs.shape and mine.dtype is theirs.dtype and mine.device == theirs.device:
+                    a, b = (other, self) if reverse else (self, other)
+                    return a._prim(op, b, dtype=out_dtype or mine.dtype)
+            elif type(other) in (int, float) and mine.dtype.is_floating_point:  # a number, in the tensor's dtype
+                value = mine.dtype.np_dtype.type(other).item()
+                number = Tensor._wrap(Node.make(Op.CONST, (), value, mine.shape, mine.dtype, mine.device))
+                a, b = (number, self) if reverse else (self, number)
                 return a._prim(op, b, dtype=out_dtype or mine.dtype)
         a, b = self, self._operand(other)
         if reverse:
