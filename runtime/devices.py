@@ -60,8 +60,10 @@ def canonical(spec) -> str:
 
 def backend(name: str):
     """The backend running kernels for a canonical device name."""
-    from .triton_device import interpreting
-    return _backend(name, name.startswith("cuda") and interpreting())
+    if name.startswith("cuda"):
+        from .triton_device import interpreting  # imported here: it may import triton
+        return _backend(name, interpreting())
+    return _backend(name, False)
 
 
 @functools.lru_cache(maxsize=None)

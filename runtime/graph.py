@@ -8,6 +8,7 @@ leaf from then on.
 from __future__ import annotations
 
 import math
+import operator
 import weakref
 from enum import Enum, auto
 from typing import Any, Optional
@@ -139,9 +140,13 @@ def postorder(roots: list, children) -> list:
     return order
 
 
-def toposort(roots: list[Node], stop=lambda n: False) -> list[Node]:
-    """Nodes reachable from roots, sources first. `stop(n)` marks nodes whose sources are not visited."""
-    return postorder(roots, lambda n: () if stop(n) else n.srcs)
+def toposort(roots: list[Node], stop=None) -> list[Node]:
+    """Nodes reachable from roots, sources first. `stop(n)` marks nodes whose sources
+    are not visited; a computed node has none, so the walk always ends there."""
+    return postorder(roots, _sources if stop is None else lambda n: () if stop(n) else n.srcs)
+
+
+_sources = operator.attrgetter("srcs")
 
 
 def view_node(src: Node, view: View) -> Node:

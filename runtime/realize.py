@@ -30,6 +30,8 @@ def note_write(tensor) -> None:
 
 
 def _take_written() -> list[Node]:
+    if not _written:
+        return []
     tensors = [ref() for ref in _written.values()]
     _written.clear()
     return [t.node for t in tensors if t is not None and not t.node.is_realized and t.node.op is not Op.CONST]
@@ -44,7 +46,7 @@ def realize(nodes: list[Node]) -> None:
             pending[n.device].append(n)
     for device_name, group in pending.items():
         device = backend(device_name)
-        order = toposort(group, stop=lambda n: n.is_realized)
+        order = toposort(group)
         key = _structure_key(order, group, device.parallelism)
         schedule = _schedules.get(key)
         if schedule is None:

@@ -117,7 +117,7 @@ class Scheduler:
         self.refusals: dict[Node, str] = {}
         materialize: dict[Node, None] = dict.fromkeys(targets)
         if not self.fusion:
-            nodes = toposort(targets, stop=lambda n: n.is_realized)
+            nodes = toposort(targets)
             # a product's multiply stays in its kernel: alone it would be an (M, N, K) tensor
             products = {n.srcs[0] for n in nodes if match_matmul(n) is not None}
             for n in nodes:
@@ -133,7 +133,7 @@ class Scheduler:
             materialize.update(dict.fromkeys(extra))
         for node, why in self.refusals.items():
             debug.log(1, f"not fusing {node.op.name}{node.shape} into its consumer: {why}")
-        order = toposort(list(materialize), stop=lambda n: n.is_realized)
+        order = toposort(list(materialize))
         kernels = [self._kernel(m, plans[m]) for m in order if m in materialize]
         return self._split_reductions(self._merge(kernels))
 
