@@ -31,6 +31,14 @@ class View:
     offset: int = 0
     mask: Mask = None
 
+    def __hash__(self) -> int:
+        # computed once: every node key and schedule key holding a view hashes it
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.shape, self.strides, self.offset, self.mask))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
     @staticmethod
     def contiguous(shape: tuple[int, ...]) -> "View":
         return View(tuple(shape), contiguous_strides(tuple(shape)))
