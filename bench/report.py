@@ -22,6 +22,11 @@ def _seconds(fn, self_timed: bool) -> float:
 
 # timed calls of each system are spread over this many rounds
 ROUNDS = 3
+# a system keeps repeating its calls in a round until they add up to this much time: a
+# 0.1 ms workload then gets thousands of samples, not a few taken in the transient after
+# the pause (measured for x + 1 read back: with 50 ms rounds raw PyOpenCL took 60-80 us
+# and lazyfuse 110-130 us; with 0.5 s rounds 100-130 us and 87-91 us)
+ROUND_SECONDS = 0.5
 # pause before a system takes its turn: OpenBLAS's threads keep spinning after a call
 # (measured: a lazyfuse 1024 matmul right after numpy's took 28 ms, 0.2 s later 21 ms)
 SETTLE_SECONDS = 0.2
@@ -29,7 +34,8 @@ SETTLE_SECONDS = 0.2
 
 def measure(systems: dict, repeats: int, self_timed: bool = False) -> dict:
     """Each system's first call, then ROUNDS rounds in which every system in turn
-    pauses, makes one untimed call and then its share of the `repeats` timed ones.
+    pauses, makes one untimed call and then its share of the `repeats` timed ones,
+    or more until they add up to ROUND_SECONDS.
     Noise that comes and goes on this shared machine then lands on every system
     rather than on one system's whole series; the pause and the untimed call
     absorb what the previous system left behind (threads still spinning, caches
@@ -41,7 +47,10 @@ def measure(systems: dict, repeats: int, self_timed: bool = False) -> dict:
         for name, fn in systems.items():
             time.sleep(SETTLE_SECONDS)
             fn()
-            times[name] += [_seconds(fn, self_timed) for _ in range(per_round)]
+            taken = [_seconds(fn, self_timed) for _ in range(per_round)]
+            while sum(taken) < ROUND_SECONDS:
+                taken.append(_seconds(fn, self_timed))
+            times[name] += taken
     return {name: {"first": first[name], "median": statistics.median(t), "min": min(t), "max": max(t)}
             for name, t in times.items()}
 
@@ -126,9 +135,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="only the 8-op chain among the chains")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--only", default="", help="only workloads whose name contains this text")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
-    workloads = all_workloads(np.random.default_rng(0), quick=args.quick)
+    workloads = [w for w in all_workloads(np.random.default_rng(0), quick=args.quick) if args.only in w.name]
     results = run(workloads, args.repeats)
     args.out.mkdir(parents=True, exist_ok=True)
     table = markdown(workloads, results)
