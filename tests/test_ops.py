@@ -181,6 +181,16 @@ def test_nan_on_either_side_propagates_in_vector_lanes(rng):
 
 
 # ---------------------------------------------------------------- reductions
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64])
+@pytest.mark.parametrize("name", ["sum", "amax", "amin"])
+def test_row_reductions_fold_vector_lanes_in_every_dtype(rng, dtype, name):
+    # a row's vector lanes are folded half by half; a NaN in any lane must survive
+    x = (rng.standard_normal((257, 72)) * 50).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        x[5, 3] = x[6, 71] = x[256, 0] = np.nan
+    check(getattr(lf.tensor(x), name)(1), getattr(np, {"amax": "max", "amin": "min"}.get(name, name))(x, 1))
+
 RED_SHAPES = [((7,), None), ((7,), 0), ((3, 5), 1), ((3, 5), -2), ((2, 3, 4), (0, 2)), ((2, 3, 4), (-1, -3)),
               ((1000,), None), ((4097,), 0), ((64, 4097), 1), ((4097, 3), 0), ((1, 1), None), ((), None)]
 
