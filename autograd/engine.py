@@ -52,7 +52,9 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 fn.free()
     if capture is not None:
         return [captured[id(c)] for c in capture]
-    realize([t.node for t in touched])
+    # the outputs too, first: a loss is usually read next, and its kernels then come
+    # before the gradients' (its read need not wait for them)
+    realize([t.node for t in outputs] + [t.node for t in touched])
     return None
 
 

@@ -54,12 +54,14 @@ class BufferPool:
 
 
 class Buffer:
-    """One allocation; returns itself to its pool when no node holds it."""
+    """One allocation; returns itself to its pool when no node holds it. `written`:
+    the device's event for the command that wrote it, when the device tracks one."""
 
-    __slots__ = ("handle", "nbytes", "_pool")
+    __slots__ = ("handle", "nbytes", "_pool", "written")
 
     def __init__(self, handle: Any, nbytes: int, pool: BufferPool):
         self.handle, self.nbytes, self._pool = handle, nbytes, pool
+        self.written = None
 
     def __del__(self):
         try:

@@ -89,9 +89,15 @@ class OpenCLDevice:
         return buffer
 
     def download(self, buffer: Buffer, dtype: np.dtype, count: int) -> np.ndarray:
+        """Read a buffer as soon as the kernel that wrote it is done: the read goes on
+        its own queue, so it does not wait for kernels enqueued after that one (a
+        training step's loss is read while its weight gradient is still computed)."""
         out = np.empty(count, dtype=dtype)
         if out.nbytes:
-            _wait(cl.enqueue_copy(self.rt.queue, out, buffer.handle, is_blocking=False), self.rt.queue)
+            self.rt.queue.flush()  # the kernel the read waits for must reach the device
+            written = [buffer.written] if buffer.written is not None else None
+            _wait(cl.enqueue_copy(self.rt.read_queue, out, buffer.handle, is_blocking=False, wait_for=written),
+                  self.rt.read_queue)
         return out
 
     def synchronize(self) -> None:
@@ -113,6 +119,8 @@ class OpenCLDevice:
         buffers = [n.buffer for n in args]
         event = launch.cl_kernel(self.rt.queue, (launch.global_size,), (launch.local_size,),
                                  *[b.handle for b in buffers])
+        for out in outputs:
+            out.buffer.written = event
         nbytes = sum(b.nbytes for b in buffers)
         if Profile.active:
             Profile.record(KernelRecord(launch.name, self.name, launch.source, nbytes, _timer=_event_seconds(event)))
@@ -165,6 +173,7 @@ class _Runtime:
         self.cl_device = cl_device
         self.context = cl.Context([cl_device])
         self.queue = cl.CommandQueue(self.context, properties=cl.command_queue_properties.PROFILING_ENABLE)
+        self.read_queue = cl.CommandQueue(self.context)  # reads of computed values (see download)
         self.pool = BufferPool(lambda n: cl.Buffer(self.context, cl.mem_flags.READ_WRITE, n),
                                cl_device.max_mem_alloc_size, release=lambda buffer: buffer.release())
         self._programs: dict[str, object] = {}
