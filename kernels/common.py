@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from lazyfuse.runtime.graph import Node, Op
+from lazyfuse.runtime.graph import ELEMENTWISE, Node, Op, postorder
 from lazyfuse.runtime.schedule import Kernel, is_flat_identity, is_row_broadcast
 
 _OP_NAME = {Op.REDUCE_MAX: "max", Op.REDUCE_MIN: "min", Op.FLOORDIV: "floordiv", Op.RECIP: "recip"}
@@ -69,6 +69,8 @@ class ExpressionRenderer:
         key = (id(node), idx)
         if key in block.cache:
             return block.cache[key]
+        for source in self._chain_below(block, node, idx):
+            self.value(block, source, idx)
         if node in self.accumulators:
             result = self.accumulators[node]
         elif node in self.k.inputs or node.is_realized:
@@ -92,6 +94,19 @@ class ExpressionRenderer:
             result = self._compute(block, node, [self.value(block, s, idx) for s in node.srcs])
         block.cache[key] = result
         return result
+
+    def _chain_below(self, block, node: Node, idx) -> list[Node]:
+        """The elementwise ops under `node` read at the same index and not rendered
+        yet, deepest first: rendering them in this order keeps value()'s recursion
+        one level deep on a chain of thousands of ops (recursing down it overflowed
+        Python's stack)."""
+        def computed_here(n: Node) -> bool:
+            return (n.op in ELEMENTWISE and (id(n), idx) not in block.cache and n not in self.accumulators
+                    and n not in self.k.inputs and not n.is_realized and n not in self.reloads)
+
+        def sources(n: Node) -> list[Node]:
+            return [s for s in (self.k.replace.get(s, s) for s in n.srcs) if computed_here(s)]
+        return postorder([node], sources)[:-1] if computed_here(node) else []
 
     def _load(self, block, node: Node, idx) -> str:
         raise NotImplementedError

@@ -207,6 +207,9 @@ class TritonRenderer(ExpressionRenderer):
         self.persistent = P == 1 and R <= PERSISTENT_ROW
         if self.persistent:
             self.row_body = _Block("    ", self.names, "rmask")
+            # per-row values are scalars: loaded without the block's mask, in the same lines
+            self.row_scalars = _Block("    ", self.names, None)
+            self.row_scalars.lines = self.row_body.lines
             lines += ["    r = tl.arange(0, RBLOCK)", "    rmask = r < r_end"]
         order = [d for d in range(len(k.shape)) if d not in k.axes] + list(k.axes)
         element_view = View.contiguous(k.shape).permute(tuple(order))
@@ -235,7 +238,7 @@ class TritonRenderer(ExpressionRenderer):
         """One loop over the row, RBLOCK elements per step; per-row values it reads
         come first. A persistent kernel has no loop: its one block goes on."""
         if self.persistent:
-            self.row_block, start = self.row_body, len(self.row_body.lines)
+            self.row_block, start = self.row_scalars, len(self.row_body.lines)
             fill(self.row_body)
             self.row_block = None
             return self.row_body.lines[start:]

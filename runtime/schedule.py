@@ -40,6 +40,9 @@ MIN_SPLIT_CHUNK = 1024
 SPLIT_CHUNKS_PER_SLOT = 8
 # the most rows one work-item reduces at once (OpenCL's lanes across rows: 8 vectors of 8)
 ROWS_PER_ITEM = 64
+# a kernel computes chains of at most this many elementwise ops: longer ones are cut
+# and their midpoints stored (PoCL's LLVM crashed building a 100,000-op chain)
+MAX_FUSED_DEPTH = 1000
 
 
 @dataclass(eq=False)
@@ -116,6 +119,8 @@ class Scheduler:
             return []
         self.refusals: dict[Node, str] = {}
         materialize: dict[Node, None] = dict.fromkeys(targets)
+        self.cuts = set(_chain_cuts(targets))
+        materialize.update(dict.fromkeys(self.cuts))
         if not self.fusion:
             nodes = toposort(targets)
             # a product's multiply stays in its kernel: alone it would be an (M, N, K) tensor
@@ -251,7 +256,7 @@ class Scheduler:
         computed again where it is read, so the two kernels merge into one with both
         outputs (an optimizer's parameter and its state) instead of one reading the other."""
         return (self.fusion and st.level == "point" and n.op in ELEMENTWISE and n.shape == st.shape
-                and self._structure(n, materialize).level == "point")
+                and n not in self.cuts and self._structure(n, materialize).level == "point")
 
     def _refuse(self, node: Node, why: str) -> None:
         self.refusals.setdefault(node, why)
@@ -300,6 +305,20 @@ class Scheduler:
                               inputs=k.inputs | set(partials),
                               replace={r: reshape(c, r.shape) for r, c in zip(k.reduces, combines)}))
         return out
+
+
+def _chain_cuts(targets: list[Node]) -> list[Node]:
+    """Every MAX_FUSED_DEPTH-th op down long elementwise chains (views pass through)."""
+    depth: dict[Node, int] = {}
+    cuts = []
+    for n in toposort(targets):
+        if n.op in ELEMENTWISE or n.op is Op.VIEW:
+            d = max((depth.get(s, 0) for s in n.srcs), default=0) + (n.op is not Op.VIEW)
+            if d >= MAX_FUSED_DEPTH:
+                cuts.append(n)
+                d = 0
+            depth[n] = d
+    return cuts
 
 
 def _phases(reduces: list[Node], inputs: set[Node]) -> list[list[Node]]:

@@ -162,3 +162,17 @@ def test_built_programs_are_reused_from_disk(tmp_path, monkeypatch):
     assert np.isclose(float(first[0]), expected, rtol=1e-5) and float(second[0]) == float(first[0])
     assert int(first[1]) >= 1 and int(second[1]) == 0  # programs built from source: some, then none
     assert list(tmp_path.glob("opencl/*.bin"))
+
+
+def test_a_chain_of_thousands_of_ops_is_cut_into_kernels():
+    # one kernel per MAX_FUSED_DEPTH ops: a single kernel of them all overflowed the
+    # renderer's recursion (and PoCL's compiler, at 100,000 ops)
+    from lazyfuse.runtime.schedule import MAX_FUSED_DEPTH
+    x = np.array([0.5, -2.0], np.float32)
+    y = lf.tensor(x)
+    for _ in range(2 * MAX_FUSED_DEPTH + 500):
+        y = y * 1.0001
+    with lf.profile() as prof:
+        got = y.numpy()
+    np.testing.assert_allclose(got, x.astype(np.float64) * 1.0001 ** (2 * MAX_FUSED_DEPTH + 500), rtol=1e-4)
+    assert len(prof.kernels) == 3
