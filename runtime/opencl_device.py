@@ -26,8 +26,8 @@ WORK_ITEMS_PER_UNIT = 4
 # A host thread that sleeps in a blocking wait wakes up slowly here and then runs its
 # next Python and enqueues at half speed (measured: reading x + 1 on 1024 elements
 # back took 125 us with a blocking read, 72 us polling). Reads and synchronize()
-# therefore poll their event for up to this long, yielding the core to PoCL's workers between polls,
-# before they fall back to a blocking wait.
+# therefore poll their event for up to this long, yielding the core to PoCL's
+# workers between polls, before they fall back to a blocking wait.
 POLL_SECONDS = 200e-6
 
 
