@@ -65,7 +65,8 @@ def run(workloads: list[Workload], repeats: int) -> dict:
 
 
 def markdown(workloads: list[Workload], results: dict) -> str:
-    lines = [(f"Medians over {ROUNDS} rounds that run every system in turn, on the `cpu` device (min-max in "
+    lines = [(f"Medians over {ROUNDS} rounds that run every system in turn, each for at least {ROUND_SECONDS} s, "
+              f"on the `cpu` device (min-max in "
               f"brackets); ratio = system time / lazyfuse time (above 1: lazyfuse is faster). {openblas_note()}."), "",
              "| workload | system | first call (ms) | steady (ms) | GB/s | GFLOP/s | ratio to lazyfuse |",
              "|---|---|---:|---:|---:|---:|---:|"]
