@@ -7,6 +7,7 @@ import hashlib
 
 from lazyfuse.runtime.graph import ELEMENTWISE, Node, Op, postorder
 from lazyfuse.runtime.schedule import Kernel, is_flat_identity, is_row_broadcast
+from lazyfuse.runtime.view import View
 
 _OP_NAME = {Op.REDUCE_MAX: "max", Op.REDUCE_MIN: "min", Op.FLOORDIV: "floordiv", Op.RECIP: "recip"}
 
@@ -94,6 +95,12 @@ class ExpressionRenderer:
             result = self._compute(block, node, [self.value(block, s, idx) for s in node.srcs])
         block.cache[key] = result
         return result
+
+    def _element_view(self) -> View:
+        """The kernel's elements ordered row by row (kept dims first, then reduced ones)."""
+        k = self.k
+        order = [d for d in range(len(k.shape)) if d not in k.axes] + list(k.axes)
+        return View.contiguous(k.shape).permute(tuple(order))
 
     def _chain_below(self, block, node: Node, idx) -> list[Node]:
         """The elementwise ops under `node` read at the same index and not rendered

@@ -281,12 +281,6 @@ class OpenCLRenderer(ExpressionRenderer):
                 lines += epilogue.lines
         return lines
 
-    def _element_view(self) -> View:
-        """The kernel's elements ordered row by row (kept dims first, then reduced ones)."""
-        k = self.k
-        order = [d for d in range(len(k.shape)) if d not in k.axes] + list(k.axes)
-        return View.contiguous(k.shape).permute(tuple(order))
-
     def _fold_lanes(self, block: _Block, vector: str, op: Op, dtype: DType, lanes: int) -> str:
         """The lanes of `vector` combined by `op`, half with half until one is left
         (three dependent steps for 8 lanes instead of eight: x @ w at 65536x64, rows

@@ -211,8 +211,7 @@ class TritonRenderer(ExpressionRenderer):
             self.row_scalars = _Block("    ", self.names, None)
             self.row_scalars.lines = self.row_body.lines
             lines += ["    r = tl.arange(0, RBLOCK)", "    rmask = r < r_end"]
-        order = [d for d in range(len(k.shape)) if d not in k.axes] + list(k.axes)
-        element_view = View.contiguous(k.shape).permute(tuple(order))
+        element_view = self._element_view()
 
         def element_index(block: _Block) -> Index:
             if "element" not in block.cache:
