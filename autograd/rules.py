@@ -94,7 +94,19 @@ def gradients(fn, g, saved, needed):
         return _prod(fn, g, a)
     if op in (Op.REDUCE_MAX, Op.REDUCE_MIN):
         return _reduce_max(fn, g, a, op is Op.REDUCE_MAX)
+    if op == "matmul":
+        return _matrix_product(g, *saved, needed)
     return [_movement_gradient(fn, g, a)]
+
+
+def _matrix_product(g, a, b, needed):
+    """a (M, K) @ b (K, N) is a product over (M, N, K) summed over K; each input's
+    gradient is g times the other input over that same space, summed over the
+    axis the input does not span (N for a, M for b)."""
+    (M, K), N = a.shape, b.shape[1]
+    g = g.reshape(M, N, 1)
+    return [(g * b.T.reshape(1, N, K)).sum(1) if needed[0] else None,
+            (g * a.reshape(M, 1, K)).sum(0).T if needed[1] else None]
 
 
 def _movement_gradient(fn, g, a):
