@@ -6,6 +6,7 @@ from __future__ import annotations
 from lazyfuse.runtime.graph import postorder
 from lazyfuse.runtime.realize import realize
 
+from . import template
 from .function import AccumulateGrad, GradFn
 from .grad_mode import no_grad, set_grad_enabled
 from .rules import gradients
@@ -22,40 +23,54 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     """Propagate grad_outputs from outputs. With `capture` (a list of edges),
     return the gradient reaching each edge instead of accumulating into leaves."""
     roots = [t.grad_fn if t.grad_fn is not None else AccumulateGrad.of(t) for t in outputs]
-    pending: dict[int, object] = {}
-    for root, g in zip(roots, grad_outputs):
-        pending[id(root)] = pending[id(root)] + g if id(root) in pending else g
-    captured = {id(c): None for c in capture or []}
-    touched = []
+    order = _order(roots)
+
+    def propagate():
+        return _propagate(order, roots, grad_outputs, retain_graph)
     with set_grad_enabled(create_graph):
-        for fn in _order(roots):
-            g = pending.pop(id(fn), None)
+        if capture is None and not create_graph:  # the common case, and the one a template can stand for
+            arrived = template.leaf_gradients(order, roots, grad_outputs, retain_graph, propagate)
+        else:
+            arrived = propagate()
+        if capture is not None:
+            return [arrived.get(id(c)) for c in capture]
+        touched = []
+        for fn in order:
+            g = arrived.get(id(fn))
             if g is None:
                 continue
-            if id(fn) in captured:
-                captured[id(fn)] = g
-                if isinstance(fn, AccumulateGrad):
-                    continue
             if isinstance(fn, AccumulateGrad):
-                if capture is None:
-                    touched.append(accumulate(fn.leaf, g, create_graph))
-                continue
-            retained = fn.retained() if fn.retained is not None else None
-            if retained is not None and capture is None:
-                touched.append(accumulate(retained, g, create_graph))
-            grads = gradients(fn, g, fn.saved_tensors(), [nxt is not None for nxt in fn.next])
-            for nxt, gi in zip(fn.next, grads):
-                if nxt is None or gi is None:
-                    continue
-                pending[id(nxt)] = pending[id(nxt)] + gi if id(nxt) in pending else gi
-            if not retain_graph:
-                fn.free()
-    if capture is not None:
-        return [captured[id(c)] for c in capture]
+                touched.append(accumulate(fn.leaf, g, create_graph))
+            elif fn.retained is not None and fn.retained() is not None:
+                touched.append(accumulate(fn.retained(), g, create_graph))
     # the outputs too, first: a loss is usually read next, and its kernels then come
     # before the gradients' (its read need not wait for them)
     realize([t.node for t in outputs] + [t.node for t in touched])
     return None
+
+
+def _propagate(order, roots, grad_outputs, retain_graph: bool) -> dict:
+    """Run the derivative rules from the roots down: the gradient (summed over
+    fan-in) arriving at each fn of `order` that gets one, by the fn's id."""
+    pending: dict[int, object] = {}
+    for root, g in zip(roots, grad_outputs):
+        pending[id(root)] = pending[id(root)] + g if id(root) in pending else g
+    arrived = {}
+    for fn in order:
+        g = pending.pop(id(fn), None)
+        if g is None:
+            continue
+        arrived[id(fn)] = g
+        if isinstance(fn, AccumulateGrad):
+            continue
+        grads = gradients(fn, g, fn.saved_tensors(), [nxt is not None for nxt in fn.next])
+        for nxt, gi in zip(fn.next, grads):
+            if nxt is None or gi is None:
+                continue
+            pending[id(nxt)] = pending[id(nxt)] + gi if id(nxt) in pending else gi
+        if not retain_graph:
+            fn.free()
+    return arrived
 
 
 def accumulate(leaf, g, create_graph: bool):

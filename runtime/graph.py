@@ -55,6 +55,9 @@ class Node:
     # references with a removal callback: WeakValueDictionary's bookkeeping was a
     # tenth of the Python time of a small training step.
     _interned: dict[tuple, "_InternedRef"] = {}
+    # when a list, every `make` call is appended to it as (node, op, srcs, arg, shape,
+    # dtype, device): autograd records what its derivative rules make, to replay it
+    made_log: Optional[list] = None
 
     def __init__(self, op: Op, srcs: tuple["Node", ...], arg: Any, shape: tuple[int, ...], dtype: DType, device: str):
         self.op, self.srcs, self.arg = op, srcs, arg
@@ -76,6 +79,8 @@ class Node:
             ref = _InternedRef(node, _forget)
             ref.key = key
             Node._interned[key] = ref
+        if Node.made_log is not None:
+            Node.made_log.append((node, op, srcs, arg, shape, dtype, device))
         return node
 
     @staticmethod

@@ -247,3 +247,66 @@ def test_backward_with_inputs_accumulates_only_into_them():
     (a * b * 3).sum().backward(inputs=[a])
     np.testing.assert_allclose(a.grad.numpy(), [3.0, 3.0])
     assert b.grad is None
+
+
+# ---------------------------------------------------------------- backward templates
+@pytest.fixture
+def rule_calls(monkeypatch):
+    """Clears the backward templates and counts how often the derivative rules run."""
+    from lazyfuse.autograd import engine, template
+    monkeypatch.setattr(template, "_templates", type(template._templates)())
+    calls = []
+    rules = engine.gradients
+    monkeypatch.setattr(engine, "gradients", lambda *a: calls.append(a[0].op) or rules(*a))
+    return calls
+
+
+def test_a_repeated_training_step_replays_its_backward_without_running_the_rules(rng, rule_calls):
+    xs, ys = rng.standard_normal((64, 3)), rng.standard_normal((64, 1))
+    x, y = lf.tensor(xs), lf.tensor(ys)
+    w, b = lf.zeros(3, 1, dtype=lf.float64, requires_grad=True), lf.zeros(1, dtype=lf.float64, requires_grad=True)
+    ws, bs = np.zeros((3, 1)), np.zeros(1)
+    calls_after = []
+    for _ in range(4):
+        loss = ((x @ w + b - y) ** 2).mean()
+        loss.backward()
+        residual = xs @ ws + bs - ys
+        np.testing.assert_allclose(w.grad.numpy(), 2 * xs.T @ residual / 64, rtol=1e-12)
+        np.testing.assert_allclose(b.grad.numpy(), 2 * residual.sum(0) / 64, rtol=1e-12)
+        with lf.no_grad():
+            w -= 0.1 * w.grad
+            b -= 0.1 * b.grad
+            w.grad.zero_()
+            b.grad.zero_()
+        ws, bs = ws - 0.1 * 2 * xs.T @ residual / 64, bs - 0.1 * 2 * residual.sum(0) / 64
+        calls_after.append(len(rule_calls))
+    # the first step differs (w starts as a constant): the second runs the rules, the rest replay them
+    assert calls_after[1] > calls_after[0] and calls_after[3] == calls_after[1]
+
+
+def test_a_template_is_only_reused_for_the_same_constants_and_aliasing(rng, rule_calls):
+    av, bv = rng.standard_normal(5), rng.standard_normal(5)
+    a, b = lf.tensor(av, requires_grad=True), lf.tensor(bv)
+    for c in (2.0, 3.0, 2.0):
+        (a * c).sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), np.full(5, c))
+        a.grad = None
+    for same in (True, False, True, False):  # a.detach() is a's own node: the same graph with one input less
+        (a * (a.detach() if same else b)).sum().backward()
+        np.testing.assert_allclose(a.grad.numpy(), av if same else bv)
+        a.grad = None
+
+
+def test_a_replayed_backward_still_refuses_values_modified_in_place(rng, rule_calls):
+    a = leaf(rng, 4)
+    for modify in (False, True):
+        z = a * 2
+        out = (z * z).sum()
+        if modify:
+            z.add_(1)
+            with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+                out.backward()
+            lf.realize(z)  # its pending write would otherwise land in the next test's kernels
+        else:
+            out.backward()
+    assert rule_calls  # the first backward ran the rules, so the second was a replay
