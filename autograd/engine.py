@@ -4,7 +4,7 @@ leaves' .grad, then realises every gradient in one schedule."""
 from __future__ import annotations
 
 from lazyfuse.runtime.graph import postorder
-from lazyfuse.runtime.realize import realize
+from lazyfuse.runtime.realize import defer, realize
 
 from . import template
 from .function import AccumulateGrad, GradFn
@@ -22,6 +22,7 @@ def _order(roots) -> list:
 def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, capture=None):
     """Propagate grad_outputs from outputs. With `capture` (a list of edges),
     return the gradient reaching each edge instead of accumulating into leaves."""
+    realize([])  # what the last step left deferred, so unread steps do not pile up into one graph
     roots = [t.grad_fn if t.grad_fn is not None else AccumulateGrad.of(t) for t in outputs]
     order = _order(roots)
 
@@ -43,9 +44,11 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 touched.append(accumulate(fn.leaf, g, create_graph))
             elif fn.retained is not None and fn.retained() is not None:
                 touched.append(accumulate(fn.retained(), g, create_graph))
-    # the outputs too, first: a loss is usually read next, and its kernels then come
-    # before the gradients' (its read need not wait for them)
-    realize([t.node for t in outputs] + [t.node for t in touched])
+    # computed with the next schedule: the loss is usually read next (its kernels come
+    # first, so the read does not wait for the gradients'), after an optimizer's update
+    # has been recorded to fuse into the gradients' kernels
+    for t in outputs + touched:
+        defer(t)
     return None
 
 

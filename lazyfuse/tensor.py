@@ -17,7 +17,7 @@ from lazyfuse.runtime import dtypes, movement
 from lazyfuse.runtime.devices import canonical, device as Device
 from lazyfuse.runtime.dtypes import DType
 from lazyfuse.runtime.graph import ELEMENTWISE, Node, Op
-from lazyfuse.runtime.realize import note_write, read, realize, upload
+from lazyfuse.runtime.realize import defer, read, realize, upload
 from lazyfuse.runtime.reference import fold_constants
 from lazyfuse.runtime.writeback import Step, replay, write_through
 
@@ -807,13 +807,13 @@ class Tensor:
         if self._base is None:
             self._node = value.node
             self._version += 1
-            note_write(self)
+            defer(self)
         else:
             base = self._base
             base._node = write_through(base.node, self._steps, value.node)
             base._version += 1
             self._node, self._seen_version = value.node, base._version
-            note_write(base)
+            defer(base)
         record_assign(self, value)
         return self
 

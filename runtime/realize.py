@@ -18,30 +18,31 @@ _schedules: "OrderedDict[tuple, _CachedSchedule]" = OrderedDict()
 MAX_CACHED_SCHEDULES = 256
 
 
-# tensors written in place since the last realize: their new values are computed
-# with the next schedule, so a parameter updated every step does not grow a chain
-# of pending updates
-_written: dict[int, "weakref.ref"] = {}
+# tensors whose values are computed with the next schedule, whatever it is for:
+# those written in place since (so a parameter updated every step does not grow a
+# chain of pending updates) and the loss and gradients of the last backward (so an
+# optimizer's update that follows fuses into the kernels computing the gradients)
+_deferred: dict[int, "weakref.ref"] = {}
 
 
-def note_write(tensor) -> None:
-    """Record that `tensor` (anything with a `.node`) was written in place."""
-    _written[id(tensor)] = weakref.ref(tensor)
+def defer(tensor) -> None:
+    """Compute `tensor`'s value (anything with a `.node`) with the next schedule."""
+    _deferred[id(tensor)] = weakref.ref(tensor)
 
 
-def _take_written() -> list[Node]:
-    if not _written:
+def _take_deferred() -> list[Node]:
+    if not _deferred:
         return []
-    tensors = [ref() for ref in _written.values()]
-    _written.clear()
+    tensors = [ref() for ref in _deferred.values()]
+    _deferred.clear()
     return [t.node for t in tensors if t is not None and not t.node.is_realized and t.node.op is not Op.CONST]
 
 
 def realize(nodes: list[Node]) -> None:
-    """Compute every node in `nodes` not computed yet, and the values written in
-    place since the last call, one schedule per device."""
+    """Compute every node in `nodes` not computed yet, and the deferred values,
+    one schedule per device."""
     pending: dict[str, list[Node]] = defaultdict(list)
-    for n in list(nodes) + _take_written():
+    for n in list(nodes) + _take_deferred():
         if not n.is_realized:
             pending[n.device].append(n)
     for device_name, group in pending.items():

@@ -234,6 +234,7 @@ def test_elementwise_chain_backward_is_one_kernel_and_accumulates_in_it(rng):
 
     def step():
         ((a * b).sin() * 2 + a.exp()).backward(gradient=lf.ones(1000))
+        lf.realize(a.grad)
 
     assert kernel_count(step) == 1
     assert kernel_count(step) == 1  # the second backward adds into .grad in the same kernel
@@ -310,3 +311,48 @@ def test_a_replayed_backward_still_refuses_values_modified_in_place(rng, rule_ca
         else:
             out.backward()
     assert rule_calls  # the first backward ran the rules, so the second was a replay
+
+
+# ---------------------------------------------------------------- gradients left deferred by backward
+def _regression_step(x, y, w, b, read_gradients: bool):
+    loss = ((x @ w + b - y) ** 2).mean()
+    loss.backward()
+    if read_gradients:
+        lf.realize(w.grad, b.grad)
+    with lf.no_grad():
+        w.sub_(0.1 * w.grad)
+        b.sub_(0.1 * b.grad)
+        w.grad.zero_()
+        b.grad.zero_()
+    return loss
+
+
+def test_an_sgd_update_fuses_into_the_kernels_computing_the_gradients(rng):
+    xs, ys = rng.standard_normal((256, 8)), rng.standard_normal((256, 1))
+    x, y = lf.tensor(xs), lf.tensor(ys)
+    counts = {}
+    for read_gradients in (True, False):
+        w = lf.tensor(np.zeros((8, 1)), requires_grad=True)
+        b = lf.tensor(np.zeros(1), requires_grad=True)
+        ws, bs = np.zeros((8, 1)), np.zeros(1)
+        for _ in range(3):
+            with lf.profile() as prof:
+                loss = _regression_step(x, y, w, b, read_gradients).item()
+            residual = xs @ ws + bs - ys
+            np.testing.assert_allclose(loss, (residual ** 2).mean(), rtol=1e-12)
+            ws, bs = ws - 0.1 * 2 * xs.T @ residual / 256, bs - 0.1 * 2 * residual.sum(0) / 256
+        np.testing.assert_allclose(w.detach().numpy(), ws, rtol=1e-12)
+        np.testing.assert_allclose(b.detach().numpy(), bs, rtol=1e-12)
+        counts[read_gradients] = len(prof.kernels)
+    assert counts[False] < counts[True]  # the gradients, zeroed after the update, are never stored
+
+
+def test_steps_that_read_nothing_do_not_pile_up_into_one_graph(rng):
+    from lazyfuse.runtime.graph import toposort
+    x, y = lf.tensor(rng.standard_normal((16, 3))), lf.tensor(rng.standard_normal((16, 1)))
+    w, b = lf.tensor(np.zeros((3, 1)), requires_grad=True), lf.tensor(np.zeros(1), requires_grad=True)
+    sizes = []
+    for _ in range(6):
+        _regression_step(x, y, w, b, read_gradients=False)
+        sizes.append(len(toposort([w.node])))
+    assert sizes[-1] == sizes[2]
