@@ -2,6 +2,8 @@
 inputs' values at record time and edges to their own GradFns."""
 from __future__ import annotations
 
+import weakref
+
 from .grad_mode import grad_enabled
 from .rules import VALUE_FREE
 
@@ -16,10 +18,14 @@ class AccumulateGrad:
 
     @staticmethod
     def of(leaf) -> "AccumulateGrad":
-        """The one accumulator of a leaf (kept on the leaf, so fan-in to it is summed once)."""
-        if leaf._grad_accumulator is None:
-            leaf._grad_accumulator = AccumulateGrad(leaf)
-        return leaf._grad_accumulator
+        """The one accumulator of a leaf while a graph holds it, so fan-in to the leaf
+        is summed once. The leaf refers to it weakly, as in PyTorch: a cycle would keep
+        the leaf (and values left for the next schedule) alive until the cyclic GC ran."""
+        accumulator = leaf._grad_accumulator() if leaf._grad_accumulator is not None else None
+        if accumulator is None:
+            accumulator = AccumulateGrad(leaf)
+            leaf._grad_accumulator = weakref.ref(accumulator)
+        return accumulator
 
     def name(self) -> str:
         return "AccumulateGrad"
