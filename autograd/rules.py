@@ -24,10 +24,15 @@ def _pow_exponent(a, b, g):
     return grad.where(~((a == 0) & (b >= 0)), 0)
 
 
+def _spread(g, a, axes):
+    """A reduction's gradient g (reduced axes kept or not) spread back over its input a."""
+    return g.reshape(tuple(1 if d in axes else s for d, s in enumerate(a.shape))).expand(a.shape)
+
+
 def _reduce_max(fn, g, a, is_max):
     best = (a.amax(fn.arg, keepdim=True) if is_max else a.amin(fn.arg, keepdim=True))
     hit = (a == best).cast(a.dtype)
-    return [g.expand(a.shape) * hit / hit.sum(fn.arg, keepdim=True).expand(a.shape)]
+    return [_spread(g, a, fn.arg) * hit / hit.sum(fn.arg, keepdim=True).expand(a.shape)]
 
 
 def _prod(fn, g, a):
@@ -36,7 +41,7 @@ def _prod(fn, g, a):
     others = nonzero.prod(fn.arg, keepdim=True).expand(a.shape)
     zeros = zero.sum(fn.arg, keepdim=True).expand(a.shape)
     grad = others.where(zeros == 1, 0).where(zero, (others / nonzero).where(zeros == 0, 0))
-    return [g.expand(a.shape) * grad]
+    return [_spread(g, a, fn.arg) * grad]
 
 
 def _tie_share(wins, a, b, g):
@@ -89,7 +94,7 @@ def gradients(fn, g, saved, needed):
     if op is Op.CAST:
         return [g.cast(a.dtype) if a.dtype.is_floating_point else None]
     if op is Op.SUM:
-        return [g.expand(a.shape)]
+        return [_spread(g, a, fn.arg)]
     if op is Op.PROD:
         return _prod(fn, g, a)
     if op in (Op.REDUCE_MAX, Op.REDUCE_MIN):
@@ -115,9 +120,10 @@ def _movement_gradient(fn, g, a):
         return g.reshape(a.shape)
     if name == "permute":
         return g.permute(tuple(sorted(range(len(arg)), key=lambda d: arg[d])))
-    if name == "expand":
-        axes = tuple(d for d, (s, n) in enumerate(zip(a.shape, arg)) if s != n)
-        return g.sum(axes, keepdim=True) if axes else g
+    if name == "expand":  # over the leading dims it added and the size-1 dims it repeated
+        lead = len(arg) - a.ndim
+        axes = tuple(range(lead)) + tuple(lead + d for d, s in enumerate(a.shape) if s != arg[lead + d])
+        return g.sum(axes, keepdim=True).reshape(a.shape) if axes else g
     if name == "pad":
         return g._shrink(tuple((before, before + s) for (before, _), s in zip(arg, a.shape)))
     if name in ("shrink", "stride"):

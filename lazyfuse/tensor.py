@@ -235,10 +235,16 @@ class Tensor:
         return self._prim(Op.CAST, dtype=dtype)
 
     def _broadcast_to(self, shape: tuple[int, ...]) -> "Tensor":
-        if self.shape == shape:
-            return self
-        t = self.reshape((1,) * (len(shape) - self.ndim) + self.shape) if self.ndim < len(shape) else self
-        return t.expand(shape)
+        return self if self.shape == shape else self._expand_to(shape)
+
+    def _expand_to(self, target: tuple[int, ...]) -> "Tensor":
+        """A view spreading self over `target` (leading dims added, size-1 dims repeated),
+        recorded as one op: a bias add spent a third of its time on two."""
+        padded = (1,) * (len(target) - self.ndim) + self.shape
+        steps = ([("reshape", padded)] if padded != self.shape else []) + [("expand", target)]
+        base = self._base if self._base is not None else self
+        out = Tensor._wrap(replay(self.node, steps), base=base, steps=self._steps + steps)
+        return record(out, "expand", target, (self,))
 
     def _binary(self, op: Op, other, reverse: bool = False, out_dtype: Optional[DType] = None,
                 compute_dtype: Optional[DType] = None) -> "Tensor":
@@ -632,8 +638,7 @@ class Tensor:
             if s != n and s != 1:
                 raise RuntimeError(f"The expanded size of the tensor ({n}) must match the existing size ({s}) at "
                                    f"non-singleton dimension {d}.  Target sizes: {list(sizes)}.  Tensor sizes: {list(self.shape)}")
-        t = self.reshape(shape) if shape != self.shape else self
-        return t if target == t.shape else t._move("expand", target)
+        return self if target == self.shape else self._expand_to(target)
 
     def expand_as(self, other: "Tensor") -> "Tensor":
         return self.expand(other.shape)
@@ -684,10 +689,16 @@ class Tensor:
 
     # ------------------------------------------------------------------ reductions
     def _reduce(self, op: Op, dim, keepdim: bool) -> "Tensor":
+        """One reduction op; in the graph it keeps the reduced axes as size 1, and
+        without keepdim the result reads it through a reshape (one recorded op)."""
         axes = _dims(dim, self.ndim)
+        if not axes:
+            return self
         kept = tuple(1 if d in axes else s for d, s in enumerate(self.shape))
-        out = self._prim(op, arg=axes, shape=kept) if axes else self
-        return out if keepdim else out.reshape(tuple(s for d, s in enumerate(self.shape) if d not in axes))
+        node = Node.make(op, (self.node,), axes, kept, self.dtype, self.node.device)
+        if not keepdim:
+            node = movement.reshape(node, tuple(s for d, s in enumerate(self.shape) if d not in axes))
+        return record(Tensor._wrap(node), op, axes, (self,))
 
     def sum(self, dim=None, keepdim: bool = False, dtype=None) -> "Tensor":
         x = self.cast(dtypes.as_dtype(dtype)) if dtype is not None else self
