@@ -2,16 +2,35 @@
 strided view can express the result, and stacks a new view node otherwise."""
 from __future__ import annotations
 
+from typing import Optional
+
 from .graph import Node, Op, view_node
 from .view import View
 
 
-def _apply(node: Node, method: str, *args) -> Node:
+# (view, method, argument) -> the resulting view: a training step makes the same
+# views every step, and computing one took several times as long as looking it up
+_composed: dict[tuple, Optional[View]] = {}
+MAX_COMPOSED = 4096
+
+
+def _compose(view: View, method: str, arg) -> Optional[View]:
+    key = (view, method, arg)
+    result = _composed.get(key, _composed)
+    if result is _composed:
+        result = getattr(view, method)(arg)
+        if len(_composed) >= MAX_COMPOSED:
+            _composed.clear()
+        _composed[key] = result
+    return result
+
+
+def _apply(node: Node, method: str, arg) -> Node:
     if node.op is Op.VIEW:
-        composed = getattr(node.arg, method)(*args)
+        composed = _compose(node.arg, method, arg)
         if composed is not None:
             return view_node(node.srcs[0], composed)
-    return view_node(node, getattr(View.contiguous(node.shape), method)(*args))
+    return view_node(node, _compose(View.contiguous(node.shape), method, arg))
 
 
 def reshape(node: Node, shape: tuple[int, ...]) -> Node:

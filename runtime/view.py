@@ -8,6 +8,7 @@ view can express; the graph then stacks a second view node instead.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Optional
@@ -41,7 +42,7 @@ class View:
 
     @staticmethod
     def contiguous(shape: tuple[int, ...]) -> "View":
-        return View(tuple(shape), contiguous_strides(tuple(shape)))
+        return _contiguous(tuple(shape))
 
     @staticmethod
     def _make(shape, strides, offset, mask) -> "View":
@@ -60,7 +61,7 @@ class View:
     def numel(self) -> int:
         return math.prod(self.shape)
 
-    @property
+    @functools.cached_property  # views are immutable, and movement ops reuse them (runtime/movement.py)
     def is_contiguous(self) -> bool:
         """True when index i of the flattened view reads source position i."""
         return self.mask is None and self.offset == 0 and self.strides == contiguous_strides(self.shape)
@@ -188,3 +189,8 @@ class View:
                     continue
             dims.append((s, st, m))
         return dims
+
+
+@functools.lru_cache(maxsize=4096)
+def _contiguous(shape: tuple[int, ...]) -> View:
+    return View(shape, contiguous_strides(shape))
