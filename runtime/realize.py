@@ -8,7 +8,7 @@ import numpy as np
 
 from . import debug
 from .devices import backend
-from .graph import Node, Op, toposort
+from .graph import Node, Op
 from .schedule import Scheduler
 
 
@@ -47,8 +47,8 @@ def realize(nodes: list[Node]) -> None:
             pending[n.device].append(n)
     for device_name, group in pending.items():
         device = backend(device_name)
-        order = toposort(group)
-        key = _structure_key(order, group, device.parallelism)
+        order, structure = _walk(group)
+        key = (structure, device.parallelism, debug.fusion_enabled())
         schedule = _schedules.get(key)
         if schedule is None:
             kernels = Scheduler(device.parallelism, debug.fusion_enabled()).schedule(group)
@@ -61,13 +61,35 @@ def realize(nodes: list[Node]) -> None:
         schedule.run(device, order)
 
 
-def _structure_key(order: list[Node], targets: list[Node], parallelism: int) -> tuple:
-    """Equal for graphs that differ only in which buffers they read."""
-    position = {id(n): i for i, n in enumerate(order)}
-    at = position.__getitem__
-    parts = [(n.shape, n.dtype) if n.buffer is not None else
-             (n.op, n._key[2], n.shape, n.dtype, tuple(map(at, map(id, n.srcs)))) for n in order]
-    return (tuple(parts), tuple(map(at, map(id, targets))), parallelism, debug.fusion_enabled())
+def _walk(targets: list[Node]) -> tuple[list[Node], tuple]:
+    """The nodes below targets, sources first (a depth-first walk without recursion),
+    and the graph's structure: a part per node of that order and the targets'
+    positions, equal for graphs that differ only in which buffers they read.
+    One pass: these were half the Python time of realizing a cached schedule."""
+    order: list[Node] = []
+    parts: list[tuple] = []
+    position: dict[int, int] = {}
+    for root in targets:
+        if id(root) in position:
+            continue
+        stack = [(root, 0)]
+        while stack:
+            node, next_src = stack[-1]
+            srcs = node.srcs
+            while next_src < len(srcs) and id(srcs[next_src]) in position:
+                next_src += 1
+            if next_src < len(srcs):
+                stack[-1] = (node, next_src + 1)
+                src = srcs[next_src]
+                position[id(src)] = -1  # on the stack
+                stack.append((src, 0))
+                continue
+            stack.pop()
+            position[id(node)] = len(order)
+            order.append(node)
+            parts.append((node.shape, node.dtype) if node.buffer is not None else
+                         (node.op, node._key[2], node.shape, node.dtype, tuple([position[id(s)] for s in srcs])))
+    return order, (tuple(parts), tuple([position[id(t)] for t in targets]))
 
 
 class _CachedSchedule:
