@@ -121,7 +121,11 @@ class OpenCLDevice:
                                  *[b.handle for b in buffers])
         for out in outputs:
             out.buffer.written = event
-        nbytes = sum(b.nbytes for b in buffers)
+        if Profile.active or debug.level() >= 1:
+            self._report(launch, event, sum(b.nbytes for b in buffers))
+
+    def _report(self, launch: "Launch", event, nbytes: int) -> None:
+        """Record the launch for lazyfuse.profile() and log it under LAZYFUSE_DEBUG."""
         if Profile.active:
             Profile.record(KernelRecord(launch.name, self.name, launch.source, nbytes, _timer=_event_seconds(event)))
         if debug.level() >= 1:
