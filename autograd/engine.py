@@ -1,7 +1,10 @@
 """The backward engine: walks recorded GradFns in reverse topological order
 (no recursion, so 100k-op chains work), sums fan-in lazily, accumulates into
-leaves' .grad, then realises every gradient in one schedule."""
+leaves' .grad, then computes the loss and every gradient in one schedule, at
+once or with the next schedule (see START_AT_ONCE_FROM)."""
 from __future__ import annotations
+
+import math
 
 from lazyfuse.runtime.graph import postorder
 from lazyfuse.runtime.realize import defer, realize
@@ -19,12 +22,22 @@ def _order(roots) -> list:
     return postorder([r for r in roots if r is not None], following)[::-1]
 
 
+# a backward whose rules read a value this large starts its kernels at once, so they
+# run while an optimizer's update is recorded; a smaller one leaves them to the next
+# schedule, where that update fuses into them and one realize serves the whole step.
+# Measured on a linear-regression step, the two ways interleaved in one process:
+# 65536x64 1.76 ms at once vs 2.18 deferred; 256x8 577 us deferred vs 683 at once
+START_AT_ONCE_FROM = 1 << 20  # elements
+
+
 def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, capture=None):
     """Propagate grad_outputs from outputs. With `capture` (a list of edges),
     return the gradient reaching each edge instead of accumulating into leaves."""
     realize([])  # what the last step left deferred, so unread steps do not pile up into one graph
     roots = [t.grad_fn if t.grad_fn is not None else AccumulateGrad.of(t) for t in outputs]
     order = _order(roots)
+    largest = max((math.prod(t.shape) for fn in order if isinstance(fn, GradFn) and fn.saved for t in fn.saved),
+                  default=0)
 
     def propagate():
         return _propagate(order, roots, grad_outputs, retain_graph)
@@ -44,11 +57,13 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
                 touched.append(accumulate(fn.leaf, g, create_graph))
             elif fn.retained is not None and fn.retained() is not None:
                 touched.append(accumulate(fn.retained(), g, create_graph))
-    # computed with the next schedule: the loss is usually read next (its kernels come
-    # first, so the read does not wait for the gradients'), after an optimizer's update
-    # has been recorded to fuse into the gradients' kernels
-    for t in outputs + touched:
-        defer(t)
+    # the loss first: it is usually read next, and its kernels then come before the
+    # gradients' (its read does not wait for them)
+    if largest >= START_AT_ONCE_FROM:
+        realize([t.node for t in outputs + touched])
+    else:
+        for t in outputs + touched:
+            defer(t)
     return None
 
 

@@ -369,3 +369,16 @@ def test_a_leaf_dropped_after_backward_is_freed_at_once():
         assert ref() is None
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_a_backward_reading_large_values_starts_its_kernels_at_once(rng, monkeypatch, size):
+    from lazyfuse.autograd import engine
+    monkeypatch.setattr(engine, "START_AT_ONCE_FROM", 100)
+    xs = rng.standard_normal(size)
+    x, w = lf.tensor(xs), lf.tensor([1.5], requires_grad=True)
+    loss = (x * w).sum()
+    loss.backward()
+    assert w.grad.node.is_realized == loss.node.is_realized == (size >= 100)
+    np.testing.assert_allclose(w.grad.numpy(), [xs.sum()])
+    np.testing.assert_allclose(loss.item(), 1.5 * xs.sum())
