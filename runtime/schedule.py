@@ -269,9 +269,9 @@ class Scheduler:
         producer: dict[Node, int] = {}
         for k in kernels:
             latest_dep = max((producer[i] for i in k.inputs if i in producer), default=-1)
-            key = (k.shape, k.axes, bool(k.full_outputs()))
+            key = _merge_key(k)
             target = next((j for j in range(latest_dep + 1, len(merged))
-                           if (merged[j].shape, merged[j].axes, bool(merged[j].full_outputs())) == key
+                           if _merge_key(merged[j]) == key
                            and self.fusion and merged[j].matmul is None and k.matmul is None), None)
             if target is None:
                 merged.append(k)
@@ -305,6 +305,15 @@ class Scheduler:
                               inputs=k.inputs | set(partials),
                               replace={r: reshape(c, r.shape) for r, c in zip(k.reduces, combines)}))
         return out
+
+
+def _merge_key(k: Kernel) -> tuple:
+    """Kernels with equal keys iterate alike. A size-1 dim of a row kernel counts as
+    reduced whether or not its reductions name it: the rows and each row's elements
+    are the same either way (a loss summed over (0, 1) and a bias gradient summed
+    over (0,) of the same (n, 1) values share a kernel)."""
+    axes = tuple(d for d, s in enumerate(k.shape) if d in k.axes or (s == 1 and k.axes))
+    return k.shape, axes, bool(k.full_outputs())
 
 
 def _chain_cuts(targets: list[Node]) -> list[Node]:

@@ -80,6 +80,16 @@ def test_sibling_reductions_share_a_kernel(rng):
     check(biggest)
 
 
+@pytest.mark.parametrize("rows", [1000, 65536])  # one stage, and two (partial sums, then their sum)
+def test_sibling_reductions_naming_different_size_one_dims_share_a_kernel(rng, rows):
+    x = lf.tensor(rng.standard_normal((rows, 1), dtype=np.float32))
+    squares, doubled = (x * x).sum(), (x * 2).sum(0)  # over (0, 1) and over (0,): the same rows
+    separately = kernels(lf.tensor(x.numpy()).sum())
+    assert kernels(squares, doubled) == separately
+    check(squares, (x.numpy().astype(np.float64) ** 2).sum(), rtol=1e-4)
+    check(doubled, 2 * x.numpy().astype(np.float64).sum(0), rtol=1e-4, atol=1e-3)
+
+
 def test_reduction_epilogue_fuses(rng):
     x = lf.tensor(rng.standard_normal((300, 700), dtype=np.float32))
     out = (x.exp().sum(1) * 2 + 1).log()
