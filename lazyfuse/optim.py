@@ -2,7 +2,8 @@
 
 A step records in-place updates of the parameters and of the optimizer state
 (kept in device memory) and realises them together in one schedule, so each
-parameter's update with its state is one fused kernel."""
+parameter's update with its state is one fused kernel, or part of the kernel
+computing its gradient when backward() left the gradients to this schedule."""
 from __future__ import annotations
 
 from typing import Iterable

@@ -18,12 +18,14 @@ index it is read through views. A node is materialised (gets its own kernel
 and a buffer) when a user asks for it, or when it is a reduction read
 somewhere other than its own row: through a view that is not the broadcast
 back over its row, or by a kernel with a different structure. Each such
-refusal is logged with its reason under LAZYFUSE_DEBUG=1.
+refusal is logged with its reason under LAZYFUSE_DEBUG=1. Elementwise work
+that reads a materialised reduction on its rows (an optimizer's update from
+a stored gradient) joins that reduction's kernel, which then stores both.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from . import debug
@@ -85,6 +87,10 @@ class _Structure:
     axes: tuple[int, ...]
     level: str  # "point", "reduced" (outputs at the rows) or "full" (outputs at every element of S)
     product: Optional[Matmul] = None  # a tiled matrix product, whose rows are its outputs
+    # materialised nodes computed again in this kernel, which hosts elementwise work
+    # reading a stored reduction on its rows (an optimizer's update of a parameter and
+    # its state from the stored gradient): the kernels then merge into one
+    hosted: frozenset = frozenset()
 
 
 def is_flat_identity(node: Node) -> bool:
@@ -147,8 +153,13 @@ class Scheduler:
         """Find the reduction (if any) that sets m's kernel structure, walking
         from m through elementwise ops and flat-identity views."""
         stack, seen = [m], set()
+        host = None
         while stack:
             n = stack.pop()
+            if n is not m and n in materialize:
+                found = self._host(n, materialize)
+                if found is not None and (host is None or (found.shape, found.axes) == (host.shape, host.axes)):
+                    host = found if host is None else replace(host, hosted=host.hosted | found.hosted)
             if id(n) in seen or n.is_realized or (n is not m and n in materialize):
                 continue
             seen.add(id(n))
@@ -165,7 +176,25 @@ class Scheduler:
                     return _Structure(n.shape, axes, "full")
             if n.op in ELEMENTWISE or is_flat_identity(n):
                 stack.extend(n.srcs)
-        return _Structure(m.shape, (), "point")
+        return host if host is not None else _Structure(m.shape, (), "point")
+
+    def _host(self, n: Node, materialize) -> Optional[_Structure]:
+        """The structure of materialised n's kernel when elementwise work reading n on
+        its rows can join that kernel: n is a reduction or a reshape of one (not a
+        matrix product, whose tiled kernel takes no extra outputs), or elementwise
+        work that joins such a kernel itself."""
+        if not self.fusion:
+            return None
+        r = n
+        while is_flat_identity(r) and not r.srcs[0].is_realized and r.srcs[0] not in materialize:
+            r = r.srcs[0]
+        if r.op in REDUCE and not r.is_realized and match_matmul(r) is None:
+            return _Structure(r.srcs[0].shape, r.arg, "reduced", hosted=frozenset([n]))
+        if n.op in ELEMENTWISE:
+            st = self._structure(n, materialize)
+            if st.hosted:
+                return replace(st, hosted=st.hosted | {n})
+        return None
 
     @staticmethod
     def _reduce_below(n: Node, materialize) -> Optional[Node]:
@@ -255,6 +284,8 @@ class Scheduler:
         """A materialised elementwise node of a pointwise kernel over the same shape is
         computed again where it is read, so the two kernels merge into one with both
         outputs (an optimizer's parameter and its state) instead of one reading the other."""
+        if n in st.hosted:
+            return True
         return (self.fusion and st.level == "point" and n.op in ELEMENTWISE and n.shape == st.shape
                 and n not in self.cuts and self._structure(n, materialize).level == "point")
 
@@ -270,9 +301,11 @@ class Scheduler:
         for k in kernels:
             latest_dep = max((producer[i] for i in k.inputs if i in producer), default=-1)
             key = _merge_key(k)
-            target = next((j for j in range(latest_dep + 1, len(merged))
-                           if _merge_key(merged[j]) == key
-                           and self.fusion and merged[j].matmul is None and k.matmul is None), None)
+            candidates = [j for j in range(latest_dep + 1, len(merged)) if _merge_key(merged[j]) == key
+                          and self.fusion and merged[j].matmul is None and k.matmul is None]
+            # rather one computing a reduction k computes too (k hosts work on its rows)
+            target = next((j for j in candidates if not set(k.reduces).isdisjoint(merged[j].reduces)),
+                          candidates[0] if candidates else None)
             if target is None:
                 merged.append(k)
                 target = len(merged) - 1
