@@ -158,6 +158,25 @@ def test_gradients_match_the_opencl_path(rng, fn):
         np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
 
 
+def test_an_optimizer_step_in_the_gradient_kernels_matches_the_opencl_path(rng):
+    xs, ys = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32)
+    results = {}
+    for device in ("cpu", "cuda"):
+        w = lf.zeros(3, 1, device=device, requires_grad=True)
+        b = lf.zeros(1, device=device, requires_grad=True)
+        opt = lf.optim.SGD([w, b], lr=0.1, momentum=0.9)
+        x, y = lf.tensor(xs, device=device), lf.tensor(ys, device=device)
+        for _ in range(3):
+            opt.zero_grad()
+            ((x @ w + b - y) ** 2).mean().backward()
+            with lf.profile() as prof:
+                opt.step()
+        results[device] = (len(prof.kernels), w.detach().numpy(), b.detach().numpy())
+    assert results["cuda"][0] == results["cpu"][0]
+    for ours, reference in zip(results["cuda"][1:], results["cpu"][1:]):
+        np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6)
+
+
 def test_tiled_matmul_with_epilogue_transposes_and_batches(rng):
     x, w, bias = on_cuda(rng.standard_normal((2, 40, 33)).astype(np.float32),
                          rng.standard_normal((20, 33)).astype(np.float32), rng.standard_normal(20).astype(np.float32))
