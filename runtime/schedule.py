@@ -151,7 +151,8 @@ class Scheduler:
     # structure ----------------------------------------------------------------------
     def _structure(self, m: Node, materialize) -> _Structure:
         """Find the reduction (if any) that sets m's kernel structure, walking
-        from m through elementwise ops and flat-identity views."""
+        from m through elementwise ops and flat-identity views; failing that, the
+        kernel of a materialised reduction m reads on its rows (see _host)."""
         stack, seen = [m], set()
         host = None
         while stack:
