@@ -34,15 +34,42 @@ POLL_SECONDS = 200e-6
 def _cl_devices():
     if cl is None:
         raise RuntimeError("pyopencl is not installed: pip install pyopencl pocl-binary-distribution")
+    before = _thread_ids()
     try:
         platforms = cl.get_platforms()
     except cl.Error:
         platforms = []
     devices = [d for p in platforms for d in p.get_devices()]
+    _never_preempt_the_host(_thread_ids() - before)
     if not devices:
         raise RuntimeError("no OpenCL platform or device was found; `pip install pocl-binary-distribution` "
                            "gives PyOpenCL a CPU device with no system packages")
     return devices
+
+
+def _thread_ids() -> set[int]:
+    try:
+        return {int(t) for t in os.listdir("/proc/self/task")}
+    except OSError:  # not Linux
+        return set()
+
+
+def _never_preempt_the_host(threads: set[int]) -> None:
+    """Run the worker threads an OpenCL CPU driver (PoCL) started as SCHED_BATCH.
+
+    A normal thread woken by an enqueue onto an idle queue preempts the thread that
+    enqueued: on 2 cores the Python thread then waited for the whole kernel inside
+    clEnqueueNDRangeKernel (measured: 390 us of a 65536x64 training step's first
+    enqueue, 8 us when the queue was busy). A SCHED_BATCH thread has the same share of
+    the CPU but never preempts on wakeup, so the host goes on recording the next ops
+    (the 65536x64 step: 1985 -> 1739 us; 256x8: 668 -> 654 us). Only threads born while
+    the devices were first enumerated are touched; where the policy is not
+    available this does nothing."""
+    for thread in threads:
+        try:
+            os.sched_setscheduler(thread, os.SCHED_BATCH, os.sched_param(0))
+        except (AttributeError, OSError):
+            pass
 
 
 def opencl_available() -> bool:
