@@ -152,13 +152,15 @@ class OpenCLRenderer(ExpressionRenderer):
         # every value in the kernel, index vectors included, must fit the vector width
         widest = max([register_bytes(n.dtype) for n in _kernel_nodes(kernel)] + [4 if self.itype == "int" else 8])
         self.lanes = min(MAX_LANES, VECTOR_BYTES // widest)
-        self.lanes_across_rows = self._rows_make_better_lanes()
+        # lane reductions need every row in one work-item's lanes (the scheduler checked they fit)
+        self.lanes_across_rows = bool(kernel.lane_reduces) or self._rows_make_better_lanes()
         # lanes across rows: vectors of rows per work-item, as many as divide the rows, up to a
         # 256-byte line of floats (a column sum then reads each input row whole)
         self.row_vectors = 1
         if self.lanes_across_rows:
             rows_along = kernel.shape[_lane_row_dim(kernel)]
-            self.row_vectors = next(v for v in (8, 4, 2, 1) if rows_along % (v * self.lanes) == 0)
+            self.row_vectors = (rows_along // self.lanes if kernel.lane_reduces else
+                                next(v for v in (8, 4, 2, 1) if rows_along % (v * self.lanes) == 0))
         self.args: dict[Node, str] = {}
         for o in kernel.outputs:
             self.args[o] = f"out{len(self.args)}"
@@ -170,7 +172,8 @@ class OpenCLRenderer(ExpressionRenderer):
         k = self.k
         full = k.full_outputs()
         for o in k.outputs:  # a wrong size here would write past a buffer
-            expected = math.prod(k.shape) if (o in full or not k.is_reduction) else k.rows * k.split
+            expected = (math.prod(k.shape) if (o in full or not k.is_reduction) else
+                        k.row_len if o in k.lane_reduces else k.rows * k.split)
             assert o.numel == expected, f"output {o} does not fit kernel over {k.shape} reducing {k.axes}"
         lines = self._row_kernel() if k.is_reduction else self._pointwise_kernel()
         params = []
@@ -261,25 +264,48 @@ class OpenCLRenderer(ExpressionRenderer):
             accumulators[r] = [f"acc{len(self.accumulators) + len(accumulators)}_{v}" for v in range(V)]
             lines += [f"  {t}{W} {acc} = ({t}{W}){reduce_identity(r.op, r.dtype)};" for acc in accumulators[r]]
         body = self._block(W, "    ")
+        indices = []
         for v in range(V):
             flat = Affine.of("rblock", k.rows // (V * W), V * W * R) + Affine.of("r", R) + v * W * R
             lane0 = self._view_scalar(body, Index(str(flat), 0, affine=flat), element_view.merged_dims(), 0, 0)
-            idx = Index(lane0.base, row_step, lane_dim=_lane_row_dim(k), affine=lane0.affine)
+            indices.append(Index(lane0.base, row_step, lane_dim=_lane_row_dim(k), affine=lane0.affine))
+        self._lane_reductions(body, indices)
+        for v, idx in enumerate(indices):
             for r in phase:
                 acc = accumulators[r][v]
                 body.emit(f"{acc} = {self._binary(_REDUCE_STEP[r.op], acc, self.value(body, r.srcs[0], idx), r.dtype, W)};")
         lines += [f"  for ({it} r = r_begin; r < r_end; r++) {{"] + body.lines + ["  }"]
+        rest = [o for o in k.outputs if o not in k.lane_reduces]
         for v in range(V):
             for r in phase:
                 self.accumulators[r] = accumulators[r][v]
             if P > 1:  # partial results: one slot per (row, chunk)
                 lines += [f"  {self.args[o]}[(row + {v * W + lane}) * {P} + gid % {P}] = "
-                          f"{self.accumulators[o.srcs[0]]}.s{lane:x};" for o in k.outputs for lane in range(W)]
+                          f"{self.accumulators[o.srcs[0]]}.s{lane:x};" for o in rest for lane in range(W)]
             else:
                 epilogue = self._block(W, "  ")
-                self._store_outputs(epilogue, k.outputs, Index(f"(row + {v * W})", 1, aligned=True))
+                self._store_outputs(epilogue, rest, Index(f"(row + {v * W})", 1, aligned=True))
                 lines += epilogue.lines
         return lines
+
+    def _lane_reductions(self, body: _Block, indices: list[Index]) -> None:
+        """Each lane reduction at the loop's position r: its input at every row (the V
+        vectors at `indices`, the same loads the kernel's own reductions make), folded
+        across vectors and lanes; stored at r when it is an output, and spread over the
+        lanes for what reads it."""
+        W = body.lanes
+        for r in self.k.lane_reduces:
+            self.ops_seen.append(op_name(r.op))
+            step, t = _REDUCE_STEP[r.op], register_type(r.dtype)
+            total = self.value(body, r.srcs[0], indices[0])
+            for idx in indices[1:]:
+                total = body.var(f"{t}{W}", self._binary(step, total, self.value(body, r.srcs[0], idx), r.dtype, W))
+            scalar = self._fold_lanes(body, total, step, r.dtype, W)
+            if r in self.k.outputs:
+                store = self._block(1, body.indent)
+                self._store_value(store, r, scalar, Index("r", 0, aligned=True))
+                body.lines += store.lines
+            self.accumulators[r] = body.var(f"{t}{W}", f"({t}{W})({scalar})")
 
     def _fold_lanes(self, block: _Block, vector: str, op: Op, dtype: DType, lanes: int) -> str:
         """The lanes of `vector` combined by `op`, half with half until one is left

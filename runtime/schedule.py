@@ -21,6 +21,14 @@ back over its row, or by a kernel with a different structure. Each such
 refusal is logged with its reason under LAZYFUSE_DEBUG=1. Elementwise work
 that reads a materialised reduction on its rows (an optimizer's update from
 a stored gradient) joins that reduction's kernel, which then stores both.
+
+A lane reduction is a reduction over the rows of a row kernel whose
+work-item holds all of them (one row per vector lane), read back spread
+over those rows: a training step's forward `x @ w` feeding the weight
+gradient `x.T @ g`, both reductions of the same x * w-shaped product. The
+kernel computes it at every position of its row loop, from the loads it
+makes anyway, and stores it, so x is read once instead of twice. Only
+renderers that say they can (OpenCL) get such kernels.
 """
 from __future__ import annotations
 
@@ -42,6 +50,8 @@ MIN_SPLIT_CHUNK = 1024
 SPLIT_CHUNKS_PER_SLOT = 8
 # the most rows one work-item reduces at once (OpenCL's lanes across rows: 8 vectors of 8)
 ROWS_PER_ITEM = 64
+# the most vector lanes a renderer uses (8 floats): rows held in lanes come in multiples of it
+MAX_LANES = 8
 # a kernel computes chains of at most this many elementwise ops: longer ones are cut
 # and their midpoints stored (PoCL's LLVM crashed building a 100,000-op chain)
 MAX_FUSED_DEPTH = 1000
@@ -59,6 +69,9 @@ class Kernel:
     split: int = 1  # > 1: stage one of a two-stage reduction, `split` partial results per row
     replace: dict[Node, Node] = field(default_factory=dict)  # nodes rendered as other nodes (stage two)
     matmul: Optional[Matmul] = None  # set: a tiled matrix product with its epilogue
+    # reductions over the rows (all held by one work-item), computed at each position of
+    # the row loop; those among `outputs` are stored there, at that position
+    lane_reduces: list[Node] = field(default_factory=list)
 
     @property
     def is_reduction(self) -> bool:
@@ -115,9 +128,10 @@ def is_row_broadcast(node: Node, shape: tuple[int, ...], axes: tuple[int, ...]) 
 
 
 class Scheduler:
-    def __init__(self, parallelism: int, fusion: bool = True):
+    def __init__(self, parallelism: int, fusion: bool = True, lane_reductions: bool = False):
         self.parallelism = parallelism  # work-items that keep the device busy
         self.fusion = fusion
+        self.lane_reductions = lane_reductions  # the renderer computes Kernel.lane_reduces
 
     def schedule(self, targets: list[Node]) -> list[Kernel]:
         targets = [t for t in dict.fromkeys(targets) if not t.is_realized]
@@ -146,7 +160,7 @@ class Scheduler:
             debug.log(1, f"not fusing {node.op.name}{node.shape} into its consumer: {why}")
         order = toposort(list(materialize))
         kernels = [self._kernel(m, plans[m]) for m in order if m in materialize]
-        return self._split_reductions(self._merge(kernels))
+        return self._split_reductions(self._merge(self._absorb_lane_reductions(kernels)))
 
     # structure ----------------------------------------------------------------------
     def _structure(self, m: Node, materialize) -> _Structure:
@@ -226,14 +240,21 @@ class Scheduler:
         # product a matmul kernel stores transposed, read through that transpose); "elements" the loops over
         # a row's elements; "row values" per-row values those loops read through a
         # broadcast; "any" an index through other views, where no reduction can be inlined
+        # "lane values": values at one position of the row loop, spread over the rows
+        # (see lane reductions in the module docstring)
         start = {"point": "any", "reduced": "rows", "full": "elements"}[st.level]
+        lanes_hold_rows = self._lanes_hold_rows(st)
+        lane: dict[Node, None] = {}
         stack, seen = [(m, start)], set()
         while stack:
             n, ctx = stack.pop()
             if (id(n), ctx) in seen:
                 continue
             seen.add((id(n), ctx))
-            if n.is_realized or (n is not m and n in materialize and not self._recomputable(n, st, materialize)):
+            if ctx == "lane values" and n.op in REDUCE and not n.is_realized and self._reduces_lanes(n, st):
+                lane[n] = None
+                stack.append((n.srcs[0], "elements"))
+            elif n.is_realized or (n is not m and n in materialize and not self._recomputable(n, st, materialize)):
                 inputs.add(n)
             elif n.op is Op.CONST:
                 continue
@@ -247,6 +268,8 @@ class Scheduler:
                     stack.append((src, "transposed rows"))
                 elif ctx == "elements" and is_row_broadcast(n, st.shape, st.axes):
                     stack.append((src, "row values"))
+                elif ctx == "elements" and lanes_hold_rows and _spreads_over_rows(n, st):
+                    stack.append((src, "lane values"))
                 else:
                     stack.append((src, "any"))
             elif n.op in REDUCE:
@@ -273,13 +296,65 @@ class Scheduler:
                     inputs.add(n)
             else:
                 raise AssertionError(f"cannot schedule {n}")
-        return {"structure": st, "inputs": inputs, "inline": list(inline), "materialize": more}
+        # a lane reduction read elsewhere too is read from its buffer everywhere
+        lane = [r for r in lane if r not in inputs and r not in inline]
+        if lane and len(_phases(list(inline), inputs)) != 1:
+            for r in lane:
+                self._refuse(r, "its kernel's rows reduce in more than one phase, so they are not split")
+            more += lane
+            inputs.update(lane)
+            lane = []
+        return {"structure": st, "inputs": inputs, "inline": list(inline), "materialize": more, "lane": lane}
 
     def _kernel(self, m: Node, plan: dict) -> Kernel:
         st: _Structure = plan["structure"]
         inline = plan["inline"]
         return Kernel(outputs=[m], shape=st.shape, axes=st.axes if st.level != "point" else (),
-                      reduce_phases=_phases(inline, plan["inputs"]), inputs=plan["inputs"], matmul=st.product)
+                      reduce_phases=_phases(inline, plan["inputs"]), inputs=plan["inputs"], matmul=st.product,
+                      lane_reduces=plan["lane"])
+
+    # lane reductions -------------------------------------------------------------------
+    def _lanes_hold_rows(self, st: _Structure) -> bool:
+        """A row kernel whose rows one work-item holds, one per vector lane (at most
+        ROWS_PER_ITEM, in whole vectors of the widest lanes), along a single dim, and
+        whose long rows are split across work-items (else one work-item would do it all)."""
+        rows = [d for d, size in enumerate(st.shape) if d not in st.axes and size > 1]
+        n_rows = math.prod(st.shape[d] for d in rows)
+        row_len = math.prod(st.shape[d] for d in st.axes)
+        return (self.lane_reductions and self.fusion and st.level == "reduced" and st.product is None
+                and len(rows) == 1 and n_rows <= ROWS_PER_ITEM and n_rows % MAX_LANES == 0
+                and row_len >= MIN_SPLIT_ROW)
+
+    @staticmethod
+    def _reduces_lanes(r: Node, st: _Structure) -> bool:
+        """r reduces the same shape over exactly the kernel's rows: at one position of
+        the row loop, its value is the reduction across the lanes."""
+        S = st.shape
+        if r.srcs[0].shape != S:
+            return False
+        rows = {d for d, size in enumerate(S) if d not in st.axes and size > 1}
+        return {d for d in r.arg if S[d] > 1} == rows
+
+    def _absorb_lane_reductions(self, kernels: list[Kernel]) -> list[Kernel]:
+        """A lane reduction that is stored (others read it) is stored by the kernel that
+        computes it on its lanes, which takes the place of the reduction's own kernel
+        when that kernel stores nothing else and what the other kernel reads is ready
+        by then; otherwise the kernel reads the stored value instead."""
+        position = {o: i for i, k in enumerate(kernels) for o in k.outputs}
+        for k in list(kernels):
+            for r in [r for r in k.lane_reduces if r in position]:
+                own = position[r]
+                ready = all(position.get(i, -1) < own for i in k.inputs)
+                if kernels[own].outputs == [r] and ready and _splits_in_two(k, self.parallelism):
+                    k.outputs.append(r)
+                    kernels[own] = k
+                    kernels[kernels.index(k, own + 1)] = None
+                else:
+                    k.lane_reduces.remove(r)
+                    k.inputs.add(r)
+            kernels = [k for k in kernels if k is not None]
+            position = {o: i for i, k in enumerate(kernels) for o in k.outputs}
+        return kernels
 
     def _recomputable(self, n: Node, st: _Structure, materialize) -> bool:
         """A materialised elementwise node of a pointwise kernel over the same shape is
@@ -303,7 +378,8 @@ class Scheduler:
             latest_dep = max((producer[i] for i in k.inputs if i in producer), default=-1)
             key = _merge_key(k)
             candidates = [j for j in range(latest_dep + 1, len(merged)) if _merge_key(merged[j]) == key
-                          and self.fusion and merged[j].matmul is None and k.matmul is None]
+                          and self.fusion and merged[j].matmul is None and k.matmul is None
+                          and not merged[j].lane_reduces and not k.lane_reduces]
             # rather one computing a reduction k computes too (k hosts work on its rows)
             target = next((j for j in candidates if not set(k.reduces).isdisjoint(merged[j].reduces)),
                           candidates[0] if candidates else None)
@@ -322,23 +398,45 @@ class Scheduler:
     def _split_reductions(self, kernels: list[Kernel]) -> list[Kernel]:
         out: list[Kernel] = []
         for k in kernels:
-            # a renderer may give one work-item ROWS_PER_ITEM neighbouring rows (one per vector
-            # lane), so even that many times the parallelism in rows can be too few
-            groups = max(k.rows // ROWS_PER_ITEM, 1)
-            if not (k.is_reduction and len(k.reduce_phases) == 1 and not k.full_outputs() and k.matmul is None
-                    and groups <= self.parallelism and k.row_len >= MIN_SPLIT_ROW):
+            if not _splits_in_two(k, self.parallelism):
                 out.append(k)
                 continue
+            groups = max(k.rows // ROWS_PER_ITEM, 1)
             split = max(2, min(-(-self.parallelism * SPLIT_CHUNKS_PER_SLOT // groups), k.row_len // MIN_SPLIT_CHUNK))
             partials = [Node.make(Op.PARTIAL, (r,), split, (k.rows, split), r.dtype, r.device) for r in k.reduces]
-            out.append(Kernel(outputs=partials, shape=k.shape, axes=k.axes, reduce_phases=k.reduce_phases,
-                              inputs=k.inputs, split=split))
+            # lane reductions are stored by stage one, where the row loop runs
+            lane_outputs = [o for o in k.outputs if o in k.lane_reduces]
+            out.append(Kernel(outputs=partials + lane_outputs, shape=k.shape, axes=k.axes,
+                              reduce_phases=k.reduce_phases, inputs=k.inputs, split=split, lane_reduces=k.lane_reduces))
             # partial sums combine by summing, partial maxima by max, and so on
             combines = [Node.make(r.op, (p,), (1,), (k.rows, 1), r.dtype, r.device) for r, p in zip(k.reduces, partials)]
-            out.append(Kernel(outputs=k.outputs, shape=(k.rows, split), axes=(1,), reduce_phases=[combines],
-                              inputs=k.inputs | set(partials),
+            out.append(Kernel(outputs=[o for o in k.outputs if o not in lane_outputs], shape=(k.rows, split),
+                              axes=(1,), reduce_phases=[combines], inputs=k.inputs | set(partials),
                               replace={r: reshape(c, r.shape) for r, c in zip(k.reduces, combines)}))
         return out
+
+
+def _splits_in_two(k: Kernel, parallelism: int) -> bool:
+    """Whether a row kernel reduces in two stages: too few rows for the device, each long.
+    A renderer may give one work-item ROWS_PER_ITEM neighbouring rows (one per vector
+    lane), so even that many times the parallelism in rows can be too few."""
+    groups = max(k.rows // ROWS_PER_ITEM, 1)
+    return (k.is_reduction and len(k.reduce_phases) == 1 and not k.full_outputs() and k.matmul is None
+            and groups <= parallelism and k.row_len >= MIN_SPLIT_ROW)
+
+
+def _spreads_over_rows(view: Node, st: _Structure) -> bool:
+    """A view of a row kernel's shape reading, at every row, its source's value for the
+    position in the row loop: the source, flat, is a value per row position (the
+    kernel's shape with its rows collapsed), spread over the rows with stride 0."""
+    if view.op is not Op.VIEW or view.shape != st.shape or view.arg.mask is not None or view.arg.offset != 0:
+        return False
+    per_position = tuple(1 if d not in st.axes else size for d, size in enumerate(st.shape))
+    if view.srcs[0].numel != math.prod(per_position):
+        return False
+    expected = View.contiguous(per_position).strides
+    return all(view.arg.strides[d] == (0 if d not in st.axes else expected[d])
+               for d, size in enumerate(st.shape) if size > 1)
 
 
 def _merge_key(k: Kernel) -> tuple:

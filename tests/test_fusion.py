@@ -186,3 +186,83 @@ def test_a_chain_of_thousands_of_ops_is_cut_into_kernels():
         got = y.numpy()
     np.testing.assert_allclose(got, x.astype(np.float64) * 1.0001 ** (2 * MAX_FUSED_DEPTH + 500), rtol=1e-4)
     assert len(prof.kernels) == 3
+
+
+# ---------------------------------------------------------------- lane reductions
+# rows long enough that a column reduction over them splits across work-items
+LANE_ROWS = 16384
+
+
+def _bytes_moved(*tensors) -> int:
+    """The bytes of the buffers the kernels computing `tensors` take as arguments."""
+    with lf.profile() as prof:
+        lf.realize(*tensors)
+    return sum(k.bytes for k in prof.kernels)
+
+
+@pytest.mark.parametrize("features", [16, 32])
+@pytest.mark.parametrize("lanes", [True, False])
+def test_a_regression_step_reads_x_once_for_the_forward_and_the_weight_gradient(rng, monkeypatch, features, lanes):
+    from lazyfuse.runtime.opencl_device import OpenCLDevice
+    monkeypatch.setattr(OpenCLDevice, "lane_reductions", lanes)
+    xs = rng.standard_normal((LANE_ROWS, features), dtype=np.float32)
+    ys = rng.standard_normal((LANE_ROWS, 1), dtype=np.float32)
+    ws = rng.standard_normal((features, 1), dtype=np.float32)
+    x, y = lf.tensor(xs), lf.tensor(ys)
+    w, b = lf.tensor(ws, requires_grad=True), lf.tensor(np.full(1, 0.5, np.float32), requires_grad=True)
+    loss = ((x @ w + b - y) ** 2).mean()
+    loss.backward()  # small enough to leave the loss and gradients to the next schedule
+    moved = _bytes_moved(loss, w.grad, b.grad)
+    assert (moved < 1.5 * xs.nbytes) if lanes else (moved > 2 * xs.nbytes)
+    err = xs.astype(np.float64) @ ws + 0.5 - ys
+    np.testing.assert_allclose(loss.item(), (err ** 2).mean(), rtol=1e-5)
+    np.testing.assert_allclose(w.grad.numpy(), 2 * xs.T.astype(np.float64) @ err / LANE_ROWS, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(b.grad.numpy(), 2 * err.sum(0) / LANE_ROWS, rtol=1e-4, atol=1e-6)
+
+
+LANE_CASES = {
+    # x.T @ (x @ w) written as reductions: the inner one is only read spread over the rows
+    "sum": (lambda x, w: (x * (x * w).sum(1, keepdim=True)).sum(0),
+            lambda x, w: (x * (x * w).sum(1, keepdims=True)).sum(0)),
+    "max": (lambda x, w: (x * (x * w).amax(1, keepdim=True)).sum(0),
+            lambda x, w: (x * (x * w).max(1, keepdims=True)).sum(0)),
+    # also read at the kernel's rows, through a slice: read from its buffer there and everywhere
+    "read elsewhere too": (lambda x, w: (x * (x * w).sum(1, keepdim=True)).sum(0) + (x * w).sum(1)[:x.shape[1]],
+                           lambda x, w: (x * (x * w).sum(1, keepdims=True)).sum(0) + (x * w).sum(1)[:x.shape[1]]),
+    # also read by a kernel the column reduction's kernel reads: stored first, by its own kernel
+    "stored before": (lambda x, w: (x * ((x * w).sum(1, keepdim=True) + (x * w).sum(1)[:8].sum())).sum(0),
+                      lambda x, w: (x * ((x * w).sum(1, keepdims=True) + (x * w).sum(1)[:8].sum())).sum(0)),
+}
+
+
+@pytest.mark.parametrize("case", LANE_CASES)
+@pytest.mark.parametrize("columns", [24, 64, 12, 128])  # 12 and 128 do not fit the lanes
+def test_lane_reductions_match_numpy(rng, case, columns):
+    fn, numpy_fn = LANE_CASES[case]
+    xs = rng.standard_normal((LANE_ROWS, columns), dtype=np.float32)
+    ws = rng.standard_normal(columns, dtype=np.float32)
+    out = fn(lf.tensor(xs), lf.tensor(ws))
+    check(out, numpy_fn(xs.astype(np.float64), ws.astype(np.float64)), rtol=1e-4, atol=1e-3)
+
+
+def test_a_lane_reduction_read_only_spread_over_the_rows_is_not_stored(rng):
+    x = lf.tensor(rng.standard_normal((LANE_ROWS, 24), dtype=np.float32))
+    w = lf.tensor(rng.standard_normal(24, dtype=np.float32))
+    out = (x * (x * w).sum(1, keepdim=True)).sum(0)
+    assert kernels(out) == 2  # the column sum's two stages; x @ w has no kernel of its own
+
+
+@pytest.mark.parametrize("lanes", [True, False])
+def test_a_lane_reduction_another_kernel_reads_is_stored_by_the_column_reduction(rng, monkeypatch, lanes):
+    from lazyfuse.runtime.opencl_device import OpenCLDevice
+    monkeypatch.setattr(OpenCLDevice, "lane_reductions", lanes)
+    xs = rng.standard_normal((LANE_ROWS, 24), dtype=np.float32)
+    ws = rng.standard_normal(24, dtype=np.float32)
+    x, w = lf.tensor(xs), lf.tensor(ws)
+    product = (x * w).sum(1, keepdim=True)
+    columns, mean = (x * product).sum(0), product.mean()
+    moved = _bytes_moved(columns, mean)
+    assert (moved < 1.5 * xs.nbytes) if lanes else (moved > 2 * xs.nbytes)
+    xd = xs.astype(np.float64)
+    check(columns, (xd * (xd @ ws)[:, None]).sum(0), rtol=1e-4, atol=1e-3)
+    check(mean, (xd @ ws).mean(), rtol=1e-4, atol=1e-5)
