@@ -41,3 +41,19 @@ print(len(batch), len(after - before), os.getpid() in batch, batch <= after - be
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     n_batch, n_new, main_is_batch, only_new = out.stdout.split()
     assert int(n_batch) >= 1 and main_is_batch == "False" and only_new == "True"
+
+
+@pytest.mark.parametrize("poll_at_most_bytes, polls", [(1 << 20, False), (1 << 62, True)])
+def test_a_read_polls_only_after_kernels_that_move_little(monkeypatch, poll_at_most_bytes, polls):
+    import numpy as np
+
+    import lazyfuse as lf
+    yields = []
+    monkeypatch.setattr(opencl_device, "POLL_AT_MOST_BYTES", poll_at_most_bytes)
+    monkeypatch.setattr(opencl_device.os, "sched_yield", lambda: yields.append(None))
+    x = lf.tensor(np.ones(1 << 24, np.float32), device="cpu")  # 64 MiB: its sum takes milliseconds
+    lf.synchronize()
+    yields.clear()
+    assert (x * 2).sum().item() == 2 * (1 << 24)
+    assert bool(yields) == polls
+    assert opencl_device.OpenCLDevice.open("cpu").rt.enqueued_bytes == 0
