@@ -280,8 +280,12 @@ class OpenCLRenderer(ExpressionRenderer):
             for r in phase:
                 self.accumulators[r] = accumulators[r][v]
             if P > 1:  # partial results: one slot per (row, chunk)
-                lines += [f"  {self.args[o]}[(row + {v * W + lane}) * {P} + gid % {P}] = "
-                          f"{self.accumulators[o.srcs[0]]}.s{lane:x};" for o in rest for lane in range(W)]
+                block = self._block(1, "  ")
+                for o in rest:
+                    for lane in range(W):
+                        self._store_value(block, o, f"{self.accumulators[o.srcs[0]]}.s{lane:x}",
+                                          Index(f"(row + {v * W + lane}) * {P} + gid % {P}", 0, aligned=True))
+                lines += block.lines
             else:
                 epilogue = self._block(W, "  ")
                 self._store_outputs(epilogue, rest, Index(f"(row + {v * W})", 1, aligned=True))
@@ -351,7 +355,7 @@ class OpenCLRenderer(ExpressionRenderer):
             block = self._block(1, "  ")
             if P > 1:
                 for o in rest:  # partial results: one slot per (row, chunk)
-                    block.emit(f"{self.args[o]}[gid] = {self.accumulators[o.srcs[0]]};")
+                    self._store_value(block, o, self.accumulators[o.srcs[0]], Index("gid", 0, aligned=True))
             else:
                 self._store_outputs(block, rest, Index("row", 0, aligned=True))
             lines += block.lines

@@ -245,6 +245,25 @@ def test_lane_reductions_match_numpy(rng, case, columns):
     check(out, numpy_fn(xs.astype(np.float64), ws.astype(np.float64)), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float16])
+@pytest.mark.parametrize("rows_first", [True, False])  # rows first: lanes gather a stride apart
+def test_lane_reductions_in_other_dtypes_and_layouts(rng, dtype, rows_first):
+    xs = (rng.standard_normal((LANE_ROWS, 24)) * 0.1).astype(dtype)
+    ws = rng.standard_normal(24).astype(dtype)
+    if rows_first:
+        x, w = lf.tensor(np.ascontiguousarray(xs.T)), lf.tensor(ws)
+        out = (x * (x * w[:, None]).sum(0, keepdim=True)).sum(1)
+    else:
+        x, w = lf.tensor(xs), lf.tensor(ws)
+        out = (x * (x * w).sum(1, keepdim=True)).sum(0)
+    xd, wd = xs.astype(np.float64), ws.astype(np.float64)
+    got = out.numpy()
+    assert got.dtype == dtype
+    # against float64 sums only: the reference executor's float16 sums round every step
+    tol = dict(rtol=1e-2, atol=5e-2) if dtype == np.float16 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(got.astype(np.float64), (xd * (xd @ wd)[:, None]).sum(0), **tol)
+
+
 def test_a_lane_reduction_read_only_spread_over_the_rows_is_not_stored(rng):
     x = lf.tensor(rng.standard_normal((LANE_ROWS, 24), dtype=np.float32))
     w = lf.tensor(rng.standard_normal(24, dtype=np.float32))

@@ -218,6 +218,17 @@ def test_integer_sums_are_int64(rng, dtype):
     assert check(lf.tensor(x).sum(), x.sum(dtype=np.int64)).dtype == np.int64
 
 
+@pytest.mark.parametrize("shape,dim", [((1 << 16,), None), ((16384, 24), 0), ((24, 16384), 1)], ids=str)
+def test_float16_reductions_long_enough_to_run_in_two_stages(rng, shape, dim):
+    # the first stage stores its partial results as halves too. Compared with float64
+    # sums only: the reference executor's float16 sums round every step, and drift further
+    x = (rng.standard_normal(shape) * 0.01).astype(np.float16)
+    t = lf.tensor(x)
+    out = (t.sum() if dim is None else t.sum(dim)).numpy()
+    assert out.dtype == np.float16
+    np.testing.assert_allclose(out.astype(np.float64), x.astype(np.float64).sum(dim), rtol=1e-2, atol=5e-3)
+
+
 def test_float64_reductions_keep_precision(rng):
     x = rng.standard_normal((4097, 5))
     check(lf.tensor(x).sum(0), x.sum(0))
