@@ -25,6 +25,7 @@ from lazyfuse.runtime.view import View
 from .common import ExpressionRenderer, kernel_name, op_name, view_coordinates
 
 PERSISTENT_ROW = 1024  # rows up to this length are reduced from registers in one block
+LANE_TILE = 4096  # elements of a lane kernel's (rows, RBLOCK) tile
 
 # launch configurations, Inductor-style: (up to this many elements, block, num_warps)
 POINTWISE_CONFIGS = [(256, 256, 2), (65536, 1024, 4), (math.inf, 1024, 8)]
@@ -194,6 +195,8 @@ class TritonRenderer(ExpressionRenderer):
         return lines + block.lines, -(-n // xblock), {"XBLOCK": xblock}, warps
 
     def _row_kernel(self):
+        if self.k.lane_reduces:
+            return self._lane_kernel()
         k = self.k
         R, P = k.row_len, k.split
         chunk = -(-R // P)
@@ -232,6 +235,57 @@ class TritonRenderer(ExpressionRenderer):
         else:
             self._store(block, rest, Index("row"))
         return lines + block.lines, k.rows * P, {"RBLOCK": rblock}, warps
+
+    def _lane_kernel(self):
+        """Lane reductions (see runtime/schedule.py): a program holds every row, along
+        axis 0 of an (MBLOCK, RBLOCK) tile, and walks its chunk of the row loop RBLOCK
+        positions at a time; a lane reduction is the tile reduced over axis 0, stored
+        at its positions and read back spread over the rows. The scheduler splits such
+        kernels, so the program stores partial results."""
+        k = self.k
+        R, P, M = k.row_len, k.split, k.rows
+        assert P > 1, "a kernel with lane reductions runs in two stages"
+        chunk = -(-R // P)
+        mblock, _ = _config(REDUCTION_CONFIGS, M)
+        rblock = max(16, min(LANE_TILE // mblock, 1 << (max(chunk, 1) - 1).bit_length()))
+        (phase,) = k.reduce_phases
+        lines = ["    pid = tl.program_id(0)", f"    r_begin = pid * {chunk}", f"    r_end = tl.minimum(r_begin + {chunk}, {R})",
+                 "    rows = tl.arange(0, MBLOCK)", "    m = rows[:, None]", f"    mmask = m < {M}"]
+        for r in phase:
+            self.ops_seen.append(op_name(r.op))
+            acc = f"acc{len(self.accumulators)}"
+            identity = constant(reduce_identity(r.op, r.dtype), r.dtype)
+            lines.append(f"    {acc}_block = tl.full([MBLOCK, RBLOCK], 0, {tl_type(r.dtype)}) + {identity}")
+            self.accumulators[r] = acc
+        self.row_block = _Block("    ", self.names, "mmask")
+        body = _Block("        ", self.names, "lmask")
+        idx = Index(self._through_view(body, Index(body.var(f"m * {R} + r", "e")), self._element_view()).pos, row="m")
+        for r in k.lane_reduces:
+            self.ops_seen.append(op_name(r.op))
+            identity = constant(reduce_identity(r.op, r.dtype), r.dtype)
+            value = self.value(body, r.srcs[0], idx)
+            lane = body.var(f"tl.reduce(tl.where(lmask, {value}, {identity}), 0, {_COMBINE[r.op]})[None, :]")
+            if r in k.outputs:
+                stored = f"{lane}.to(tl.int8)" if r.dtype is dtypes.bool_ else lane
+                body.lines.append(f"{body.indent}tl.store({self.args[r]} + r, {stored}, mask=rmask)")
+            self.accumulators[r] = lane
+        for r in phase:
+            value = self.value(body, r.srcs[0], idx)
+            identity = constant(reduce_identity(r.op, r.dtype), r.dtype)
+            acc = f"{self.accumulators[r]}_block"
+            body.lines.append(f"{body.indent}{acc} = {_COMBINE[r.op]}({acc}, tl.where(lmask, {value}, {identity}))")
+        lines += self.row_block.lines + ["    for r0 in range(r_begin, r_end, RBLOCK):",
+                                         "        r = (r0 + tl.arange(0, RBLOCK))[None, :]", "        rmask = r < r_end",
+                                         "        lmask = mmask & rmask"] + body.lines
+        self.row_block = None
+        for r in phase:
+            acc = self.accumulators[r]
+            lines.append(f"    {acc} = tl.reduce({acc}_block, 1, {_COMBINE[r.op]})")
+        for o in k.outputs:
+            if o not in k.lane_reduces:  # partial results: one slot per (row, chunk)
+                lines.append(f"    tl.store({self.args[o]} + rows * {P} + pid, {self.accumulators[o.srcs[0]]}, "
+                             f"mask=rows < {M})")
+        return lines, P, {"MBLOCK": mblock, "RBLOCK": rblock}, 4
 
     def _row_loop(self, fill) -> list[str]:
         """One loop over the row, RBLOCK elements per step; per-row values it reads

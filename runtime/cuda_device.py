@@ -83,8 +83,6 @@ class PointerArgument:
 
 
 class CudaDevice:
-    lane_reductions = False  # kernels/triton.py does not render Kernel.lane_reduces
-
     def __init__(self, name: str, ordinal: int):
         from cuda.bindings import driver
         self.name, self.driver = name, driver

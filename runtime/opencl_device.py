@@ -84,7 +84,6 @@ def opencl_available() -> bool:
 
 
 class OpenCLDevice:
-    lane_reductions = True  # kernels/opencl.py renders Kernel.lane_reduces
     _by_cl_device: dict = {}
 
     @staticmethod

@@ -48,10 +48,10 @@ def realize(nodes: list[Node]) -> None:
     for device_name, group in pending.items():
         device = backend(device_name)
         order, structure = _walk(group)
-        key = (structure, device.parallelism, device.lane_reductions, debug.fusion_enabled())
+        key = (structure, device.parallelism, debug.fusion_enabled())
         schedule = _schedules.get(key)
         if schedule is None:
-            kernels = Scheduler(device.parallelism, debug.fusion_enabled(), device.lane_reductions).schedule(group)
+            kernels = Scheduler(device.parallelism, debug.fusion_enabled()).schedule(group)
             schedule = _CachedSchedule(device.prepare(kernels), order)
             _schedules[key] = schedule
             if len(_schedules) > MAX_CACHED_SCHEDULES:

@@ -27,8 +27,7 @@ work-item holds all of them (one row per vector lane), read back spread
 over those rows: a training step's forward `x @ w` feeding the weight
 gradient `x.T @ g`, both reductions of the same x * w-shaped product. The
 kernel computes it at every position of its row loop, from the loads it
-makes anyway, and stores it, so x is read once instead of twice. Only
-renderers that say they can (OpenCL) get such kernels.
+makes anyway, and stores it, so x is read once instead of twice.
 """
 from __future__ import annotations
 
@@ -128,10 +127,9 @@ def is_row_broadcast(node: Node, shape: tuple[int, ...], axes: tuple[int, ...]) 
 
 
 class Scheduler:
-    def __init__(self, parallelism: int, fusion: bool = True, lane_reductions: bool = False):
+    def __init__(self, parallelism: int, fusion: bool = True):
         self.parallelism = parallelism  # work-items that keep the device busy
         self.fusion = fusion
-        self.lane_reductions = lane_reductions  # the renderer computes Kernel.lane_reduces
 
     def schedule(self, targets: list[Node]) -> list[Kernel]:
         targets = [t for t in dict.fromkeys(targets) if not t.is_realized]
@@ -321,7 +319,7 @@ class Scheduler:
         rows = [d for d, size in enumerate(st.shape) if d not in st.axes and size > 1]
         n_rows = math.prod(st.shape[d] for d in rows)
         row_len = math.prod(st.shape[d] for d in st.axes)
-        return (self.lane_reductions and self.fusion and st.level == "reduced" and st.product is None
+        return (self.fusion and st.level == "reduced" and st.product is None
                 and len(rows) == 1 and n_rows <= ROWS_PER_ITEM and n_rows % MAX_LANES == 0
                 and row_len >= MIN_SPLIT_ROW)
 

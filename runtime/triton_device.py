@@ -122,7 +122,6 @@ def launch_triton(device_name: str, launch: Launch, pointers: list, nbytes: list
 
 class TritonInterpreterDevice:
     """Kernels as Triton source, run by Triton's interpreter on numpy buffers."""
-    lane_reductions = False  # kernels/triton.py does not render Kernel.lane_reduces
 
     def __init__(self, name: str):
         self.name = name

@@ -200,11 +200,18 @@ def _bytes_moved(*tensors) -> int:
     return sum(k.bytes for k in prof.kernels)
 
 
+@pytest.fixture(params=[True, False], ids=["lanes", "no lanes"])
+def lanes(request, monkeypatch):
+    """With lane reductions, and without them (to show what they save)."""
+    if not request.param:
+        from lazyfuse.runtime import realize, schedule
+        monkeypatch.setattr(schedule.Scheduler, "_lanes_hold_rows", lambda self, st: False)
+        monkeypatch.setattr(realize, "_schedules", type(realize._schedules)())
+    return request.param
+
+
 @pytest.mark.parametrize("features", [16, 32])
-@pytest.mark.parametrize("lanes", [True, False])
-def test_a_regression_step_reads_x_once_for_the_forward_and_the_weight_gradient(rng, monkeypatch, features, lanes):
-    from lazyfuse.runtime.opencl_device import OpenCLDevice
-    monkeypatch.setattr(OpenCLDevice, "lane_reductions", lanes)
+def test_a_regression_step_reads_x_once_for_the_forward_and_the_weight_gradient(rng, lanes, features):
     xs = rng.standard_normal((LANE_ROWS, features), dtype=np.float32)
     ys = rng.standard_normal((LANE_ROWS, 1), dtype=np.float32)
     ws = rng.standard_normal((features, 1), dtype=np.float32)
@@ -271,10 +278,7 @@ def test_a_lane_reduction_read_only_spread_over_the_rows_is_not_stored(rng):
     assert kernels(out) == 2  # the column sum's two stages; x @ w has no kernel of its own
 
 
-@pytest.mark.parametrize("lanes", [True, False])
-def test_a_lane_reduction_another_kernel_reads_is_stored_by_the_column_reduction(rng, monkeypatch, lanes):
-    from lazyfuse.runtime.opencl_device import OpenCLDevice
-    monkeypatch.setattr(OpenCLDevice, "lane_reductions", lanes)
+def test_a_lane_reduction_another_kernel_reads_is_stored_by_the_column_reduction(rng, lanes):
     xs = rng.standard_normal((LANE_ROWS, 24), dtype=np.float32)
     ws = rng.standard_normal(24, dtype=np.float32)
     x, w = lf.tensor(xs), lf.tensor(ws)

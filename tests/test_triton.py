@@ -205,6 +205,23 @@ def test_tiled_matmul_gradients_match_the_opencl_path(rng):
         np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("columns", [16, 24])  # 24: the tile's rows are masked
+def test_a_lane_reduction_matches_the_opencl_path(rng, columns):
+    """x @ w computed inside the kernel summing x.T @ (x @ w), and stored for a mean."""
+    xs, ws = rng.standard_normal((16384, columns)).astype(np.float32), rng.standard_normal(columns).astype(np.float32)
+    results = {}
+    for device in ("cpu", "cuda"):
+        x, w = lf.tensor(xs, device=device), lf.tensor(ws, device=device)
+        product = (x * w).sum(1, keepdim=True)
+        columns_sum, mean = (x * product).sum(0), product.mean()
+        with lf.profile() as prof:
+            lf.realize(columns_sum, mean)
+        results[device] = (len(prof.kernels), columns_sum.numpy(), mean.item())
+    assert results["cuda"][0] == results["cpu"][0] == 4  # no kernel of its own for x @ w
+    np.testing.assert_allclose(results["cuda"][1], results["cpu"][1], rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(results["cuda"][2], results["cpu"][2], rtol=1e-5, atol=1e-6)
+
+
 def test_every_generated_kernel_compiles_for_sm80_and_sm90():
     """Runs last in this file: compiles every kernel the tests above generated."""
     from lazyfuse.kernels.triton_compile import compile_in_child
