@@ -251,12 +251,7 @@ class TritonRenderer(ExpressionRenderer):
         (phase,) = k.reduce_phases
         lines = ["    pid = tl.program_id(0)", f"    r_begin = pid * {chunk}", f"    r_end = tl.minimum(r_begin + {chunk}, {R})",
                  "    rows = tl.arange(0, MBLOCK)", "    m = rows[:, None]", f"    mmask = m < {M}"]
-        for r in phase:
-            self.ops_seen.append(op_name(r.op))
-            acc = f"acc{len(self.accumulators)}"
-            identity = constant(reduce_identity(r.op, r.dtype), r.dtype)
-            lines.append(f"    {acc}_block = tl.full([MBLOCK, RBLOCK], 0, {tl_type(r.dtype)}) + {identity}")
-            self.accumulators[r] = acc
+        lines += self._accumulators(phase, "[MBLOCK, RBLOCK]")
         self.row_block = _Block("    ", self.names, "mmask")
         body = _Block("        ", self.names, "lmask")
         idx = Index(self._through_view(body, Index(body.var(f"m * {R} + r", "e")), self._element_view()).pos, row="m")
@@ -270,10 +265,7 @@ class TritonRenderer(ExpressionRenderer):
                 body.lines.append(f"{body.indent}tl.store({self.args[r]} + r, {stored}, mask=rmask)")
             self.accumulators[r] = lane
         for r in phase:
-            value = self.value(body, r.srcs[0], idx)
-            identity = constant(reduce_identity(r.op, r.dtype), r.dtype)
-            acc = f"{self.accumulators[r]}_block"
-            body.lines.append(f"{body.indent}{acc} = {_COMBINE[r.op]}({acc}, tl.where(lmask, {value}, {identity}))")
+            self._accumulate(body, r, self.value(body, r.srcs[0], idx), "lmask")
         lines += self.row_block.lines + ["    for r0 in range(r_begin, r_end, RBLOCK):",
                                          "        r = (r0 + tl.arange(0, RBLOCK))[None, :]", "        rmask = r < r_end",
                                          "        lmask = mmask & rmask"] + body.lines
@@ -303,22 +295,29 @@ class TritonRenderer(ExpressionRenderer):
         self.row_block = None
         return lines + body.lines
 
-    def _reduce_phase(self, phase: list[Node], element_index) -> list[str]:
+    def _accumulators(self, phase: list[Node], shape: str) -> list[str]:
+        """Declare a block of accumulators of `shape`, filled with the identity, per reduction."""
         lines = []
         for r in phase:
             self.ops_seen.append(op_name(r.op))
             acc = f"acc{len(self.accumulators)}"
             identity = constant(reduce_identity(r.op, r.dtype), r.dtype)
-            lines.append(f"    {acc}_block = tl.full([RBLOCK], 0, {tl_type(r.dtype)}) + {identity}")
+            lines.append(f"    {acc}_block = tl.full({shape}, 0, {tl_type(r.dtype)}) + {identity}")
             self.accumulators[r] = acc
+        return lines
+
+    def _accumulate(self, block: _Block, r: Node, value: str, mask: str) -> None:
+        identity = constant(reduce_identity(r.op, r.dtype), r.dtype)
+        acc = f"{self.accumulators[r]}_block"
+        block.lines.append(f"{block.indent}{acc} = {_COMBINE[r.op]}({acc}, tl.where({mask}, {value}, {identity}))")
+
+    def _reduce_phase(self, phase: list[Node], element_index) -> list[str]:
+        lines = self._accumulators(phase, "[RBLOCK]")
 
         def fill(block: _Block):
             idx = element_index(block)
             for r in phase:
-                value = self.value(block, r.srcs[0], idx)
-                identity = constant(reduce_identity(r.op, r.dtype), r.dtype)
-                acc = f"{self.accumulators[r]}_block"
-                block.lines.append(f"{block.indent}{acc} = {_COMBINE[r.op]}({acc}, tl.where(rmask, {value}, {identity}))")
+                self._accumulate(block, r, self.value(block, r.srcs[0], idx), "rmask")
 
         lines += self._row_loop(fill)
         for r in phase:
