@@ -294,8 +294,10 @@ class Scheduler:
                     inputs.add(n)
             else:
                 raise AssertionError(f"cannot schedule {n}")
-        # a lane reduction read elsewhere too is read from its buffer everywhere
-        lane = [r for r in lane if r not in inputs and r not in inline]
+        # a lane reduction read elsewhere too is read from its buffer everywhere; the
+        # others in the order they are computed (one may read another, spread)
+        kept = {r for r in lane if r not in inputs and r not in inline}
+        lane = [n for n in toposort(list(kept), stop=lambda n: n.is_realized or n in inputs) if n in kept]
         if lane and len(_phases(list(inline), inputs)) != 1:
             for r in lane:
                 self._refuse(r, "its kernel's rows reduce in more than one phase, so they are not split")
