@@ -18,7 +18,7 @@ from typing import Optional
 from lazyfuse.runtime import dtypes
 from lazyfuse.runtime.dtypes import DType
 from lazyfuse.runtime.graph import COMPARISON, ELEMENTWISE, UNARY, Node, Op, toposort
-from lazyfuse.runtime.schedule import Kernel, is_flat_identity
+from lazyfuse.runtime.schedule import MAX_LANES, Kernel, is_flat_identity
 from lazyfuse.runtime.view import View
 
 from .affine import Affine
@@ -26,7 +26,6 @@ from .common import ExpressionRenderer, kernel_name, op_name, view_coordinates
 
 # PoCL's znver3 build crashes LLVM on 512-bit vectors (float16): keep vectors at 256 bits
 VECTOR_BYTES = 32
-MAX_LANES = 8
 # PoCL runs a work-group's work-items one after another on one core: groups of up
 # to 256 work-items (measured a little faster than PoCL's choice), but never so
 # large that there are fewer groups than the device has parallel slots

@@ -49,7 +49,8 @@ MIN_SPLIT_CHUNK = 1024
 SPLIT_CHUNKS_PER_SLOT = 8
 # the most rows one work-item reduces at once (OpenCL's lanes across rows: 8 vectors of 8)
 ROWS_PER_ITEM = 64
-# the most vector lanes a renderer uses (8 floats): rows held in lanes come in multiples of it
+# the most vector lanes a renderer uses (8 floats; kernels/opencl.py reads it from here):
+# rows held in lanes come in multiples of it
 MAX_LANES = 8
 # a kernel computes chains of at most this many elementwise ops: longer ones are cut
 # and their midpoints stored (PoCL's LLVM crashed building a 100,000-op chain)
