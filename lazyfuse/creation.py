@@ -12,13 +12,20 @@ from lazyfuse.runtime.realize import upload
 
 from .tensor import Tensor, _shape_arg
 
-_generator = np.random.default_rng()
+_generator = None  # made at the first draw: numpy.random costs ~10 ms to import, on every start
 
 
 def manual_seed(seed: int):
     """Seed the generator behind rand/randn (draws are made on the host, then uploaded)."""
     global _generator
     _generator = np.random.default_rng(seed)
+    return _generator
+
+
+def _draws():
+    global _generator
+    if _generator is None:
+        _generator = np.random.default_rng()
     return _generator
 
 
@@ -166,11 +173,11 @@ def _random(draw, size, dtype, device, requires_grad) -> Tensor:
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _random(_generator.random, size, dtype, device, requires_grad)
+    return _random(_draws().random, size, dtype, device, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _random(_generator.standard_normal, size, dtype, device, requires_grad)
+    return _random(_draws().standard_normal, size, dtype, device, requires_grad)
 
 
 def rand_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -184,5 +191,5 @@ def randn_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) 
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
     if high is None:
         low, high = 0, low
-    data = _generator.integers(low, high, size=_shape_arg(size if isinstance(size, (tuple, list)) else (size,)))
+    data = _draws().integers(low, high, size=_shape_arg(size if isinstance(size, (tuple, list)) else (size,)))
     return tensor(data.astype(np.int64), dtype=dtype or dtypes.int64, device=device)
