@@ -250,10 +250,13 @@ class Tensor:
                 compute_dtype: Optional[DType] = None) -> "Tensor":
         if compute_dtype is None:  # fast paths for the commonest operands, same result as below
             mine = self.node
-            if type(other) is Tensor:  # same shape, dtype and device
+            if type(other) is Tensor:  # same dtype and device: no promotion, at most a broadcast
                 theirs = other.node
-                if mine.shape == theirs.shape and mine.dtype is theirs.dtype and mine.device == theirs.device:
+                if mine.dtype is theirs.dtype and mine.device == theirs.device:
                     a, b = (other, self) if reverse else (self, other)
+                    if mine.shape != theirs.shape:
+                        shape = broadcast_shapes(mine.shape, theirs.shape)
+                        a, b = a._broadcast_to(shape), b._broadcast_to(shape)
                     return a._prim(op, b, dtype=out_dtype or mine.dtype)
             elif type(other) in (int, float) and mine.dtype.is_floating_point:  # a number, in the tensor's dtype
                 value = mine.dtype.np_dtype.type(other).item()
