@@ -55,7 +55,7 @@ class BufferPool:
 
 class Buffer:
     """One allocation; returns itself to its pool when no node holds it. `written`:
-    the device's event for the command that wrote it, when the device tracks one."""
+    the device's record of the command that wrote it, when the device keeps one."""
 
     __slots__ = ("handle", "nbytes", "_pool", "written")
 

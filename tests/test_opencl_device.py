@@ -43,17 +43,39 @@ print(len(batch), len(after - before), os.getpid() in batch, batch <= after - be
     assert int(n_batch) >= 1 and main_is_batch == "False" and only_new == "True"
 
 
-@pytest.mark.parametrize("poll_at_most_bytes, polls", [(1 << 20, False), (1 << 62, True)])
-def test_a_read_polls_only_after_kernels_that_move_little(monkeypatch, poll_at_most_bytes, polls):
+@pytest.mark.parametrize("long_kernel_bytes, sleeps_first", [(1 << 20, True), (1 << 62, False)])
+def test_a_read_sleeps_through_a_long_kernel_then_polls(monkeypatch, long_kernel_bytes, sleeps_first):
     import numpy as np
 
     import lazyfuse as lf
-    yields = []
-    monkeypatch.setattr(opencl_device, "POLL_AT_MOST_BYTES", poll_at_most_bytes)
-    monkeypatch.setattr(opencl_device.os, "sched_yield", lambda: yields.append(None))
-    x = lf.tensor(np.ones(1 << 24, np.float32), device="cpu")  # 64 MiB: its sum takes milliseconds
+    monkeypatch.setattr(opencl_device, "LONG_KERNEL_BYTES", long_kernel_bytes)
+    x = lf.tensor(np.ones(1 << 24, np.float32), device="cpu")  # 64 MiB: its sum's first stage takes milliseconds
     lf.synchronize()
-    yields.clear()
+    rt = opencl_device.OpenCLDevice.open("cpu").rt
+    launches = []
+    enqueued = rt.enqueued
+    monkeypatch.setattr(rt, "enqueued", lambda event, nbytes: launches.append(enqueued(event, nbytes)) or launches[-1])
+    first_stage_done_at_polls = []
+    monkeypatch.setattr(opencl_device.os, "sched_yield", lambda: first_stage_done_at_polls.append(
+        launches[0].event.get_info(opencl_device.cl.event_info.COMMAND_EXECUTION_STATUS) == 0))
     assert (x * 2).sum().item() == 2 * (1 << 24)
-    assert bool(yields) == polls
-    assert opencl_device.OpenCLDevice.open("cpu").rt.enqueued_bytes == 0
+    assert len(launches) == 2  # the long first stage, then the short second
+    # sleeping through the first stage, the read polls only once it is done; without, it polls during it
+    assert all(first_stage_done_at_polls) == sleeps_first and (first_stage_done_at_polls or sleeps_first)
+    assert rt.long_kernel is None or not sleeps_first
+
+
+def test_a_read_of_a_value_computed_before_a_long_kernel_does_not_wait_for_it(monkeypatch):
+    import numpy as np
+
+    import lazyfuse as lf
+    small = (lf.tensor(np.arange(4, dtype=np.float32), device="cpu") + 1).realize()
+    x = lf.tensor(np.ones(1 << 24, np.float32), device="cpu")
+    big = (x * 2).realize()
+    rt = opencl_device.OpenCLDevice.open("cpu").rt
+    long_kernel = rt.long_kernel
+    assert long_kernel is not None and big.node.buffer.written is long_kernel
+    np.testing.assert_array_equal(small.numpy(), np.arange(4) + 1)
+    assert rt.long_kernel is long_kernel  # not waited for
+    np.testing.assert_array_equal(big[:3].numpy(), [2, 2, 2])
+    assert rt.long_kernel is None
