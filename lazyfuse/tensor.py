@@ -817,7 +817,9 @@ class Tensor:
     def _assign(self, value: "Tensor", name: str) -> "Tensor":
         """Replace this tensor's value (and the part of the tensor it views) with `value`."""
         check_inplace(self, name)
-        value = self._operand(value).cast(self.dtype)._broadcast_to_inplace(self.shape)
+        new = value.node if type(value) is Tensor else None
+        if new is None or new.shape != self.shape or new.dtype is not self.dtype or new.device != self.node.device:
+            value = self._operand(value).cast(self.dtype)._broadcast_to_inplace(self.shape)
         if self._base is None:
             self._node = value.node
             self._version += 1
