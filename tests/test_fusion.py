@@ -278,6 +278,22 @@ def test_lane_reductions_in_other_dtypes_and_layouts(rng, dtype, rows_first):
     np.testing.assert_allclose(got.astype(np.float64), (xd * (xd @ wd)[:, None]).sum(0), **tol)
 
 
+@pytest.mark.parametrize("columns, prefetches", [(64, 4), (8, 0)])
+def test_a_work_item_walking_rows_prefetches_each_line_of_the_rows_ahead(rng, columns, prefetches):
+    """A column sum's work-item reads a row per step: rows of 256 bytes are prefetched
+    PREFETCH_BYTES ahead, once per 64-byte line; rows of 32 bytes are next to each
+    other, which the hardware prefetches by itself."""
+    from lazyfuse.kernels.opencl import PREFETCH_BYTES
+    xs = rng.standard_normal((LANE_ROWS, columns), dtype=np.float32)
+    with lf.profile() as prof:
+        out = (lf.tensor(xs) * 2).sum(0).realize()
+    source = prof.kernels[0].source
+    assert source.count("__builtin_prefetch") == prefetches
+    if prefetches:
+        assert f"+ {PREFETCH_BYTES // 4}, 0, 3);" in source
+    check(out, (xs.astype(np.float64) * 2).sum(0), rtol=1e-5, atol=1e-3)
+
+
 def test_a_lane_reduction_read_only_spread_over_the_rows_is_not_stored(rng):
     x = lf.tensor(rng.standard_normal((LANE_ROWS, 24), dtype=np.float32))
     w = lf.tensor(rng.standard_normal(24, dtype=np.float32))
