@@ -48,8 +48,10 @@ def measure(systems: dict, repeats: int, self_timed: bool = False) -> dict:
             time.sleep(SETTLE_SECONDS)
             fn()
             taken = [_seconds(fn, self_timed) for _ in range(per_round)]
-            while sum(taken) < ROUND_SECONDS:
+            total = sum(taken)
+            while total < ROUND_SECONDS:
                 taken.append(_seconds(fn, self_timed))
+                total += taken[-1]
             times[name] += taken
     return {name: {"first": first[name], "median": statistics.median(t), "min": min(t), "max": max(t)}
             for name, t in times.items()}
