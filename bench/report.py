@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import targets
 from .peers import openblas_note, optional
 from .workloads import Workload, all_workloads
 
@@ -82,7 +83,8 @@ def markdown(workloads: list[Workload], results: dict) -> str:
                          f"{gflops} | {ratio} |")
         for system, why in w.missing.items():
             lines.append(f"| {w.name} | {system} | skipped: {why} | | | | |")
-    return "\n".join(lines) + "\n"
+    goals = targets.markdown(results)
+    return "\n".join(lines) + "\n" + (f"\nTargets, as ratios measured in this run:\n\n{goals}" if goals else "")
 
 
 def plot(workloads: list[Workload], results: dict, path: Path) -> str:
