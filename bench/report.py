@@ -21,8 +21,9 @@ def _seconds(fn, self_timed: bool) -> float:
     return reported if self_timed else time.perf_counter() - start
 
 
-# timed calls of each system are spread over this many rounds
-ROUNDS = 3
+# timed calls of each system are spread over this many rounds (noise on this shared machine
+# comes in phases of seconds to minutes; more rounds spread each system over more of them)
+ROUNDS = 5
 # a system keeps repeating its calls in a round until they add up to this much time: a
 # 0.1 ms workload then gets thousands of samples, not a few taken in the transient after
 # the pause (measured for x + 1 read back: with 50 ms rounds raw PyOpenCL took 60-80 us
