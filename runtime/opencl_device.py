@@ -210,6 +210,7 @@ class _Runtime:
 
     def __init__(self, cl_device):
         self.cl_device = cl_device
+        self.native_vector_bytes = cl_device.native_vector_width_float * 4  # 64 with AVX-512
         self.context = cl.Context([cl_device])
         self.queue = cl.CommandQueue(self.context, properties=cl.command_queue_properties.PROFILING_ENABLE)
         self.read_queue = cl.CommandQueue(self.context)  # reads of computed values (see download)
@@ -256,7 +257,7 @@ class _Runtime:
         program (measured: three tiny kernels took 80-140 ms as three programs, 27-38 ms
         as one), which is most of a warm first step."""
         from lazyfuse.kernels.opencl import render  # kernels depend on runtime, not the reverse
-        rendered = [render(k, parallelism) for k in kernels]
+        rendered = [render(k, parallelism, self.native_vector_bytes) for k in kernels]
         new = {r.source: r for r in rendered if r.source not in self._programs}
         if new:
             self._build(list(new.values()))

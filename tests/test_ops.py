@@ -189,7 +189,9 @@ def test_row_reductions_fold_vector_lanes_in_every_dtype(rng, dtype, name):
     x = (rng.standard_normal((257, 72)) * 50).astype(dtype)
     if np.dtype(dtype).kind == "f":
         x[5, 3] = x[6, 71] = x[256, 0] = np.nan
-    check(getattr(lf.tensor(x), name)(1), getattr(np, {"amax": "max", "amin": "min"}.get(name, name))(x, 1))
+    # float32 sums of 72 terms near 50 differ with the order of adding by up to ~1e-4
+    tol = dict(rtol=1e-5, atol=1e-4) if dtype is np.float32 else {}
+    check(getattr(lf.tensor(x), name)(1), getattr(np, {"amax": "max", "amin": "min"}.get(name, name))(x, 1), **tol)
 
 RED_SHAPES = [((7,), None), ((7,), 0), ((3, 5), 1), ((3, 5), -2), ((2, 3, 4), (0, 2)), ((2, 3, 4), (-1, -3)),
               ((1000,), None), ((4097,), 0), ((64, 4097), 1), ((4097, 3), 0), ((1, 1), None), ((), None)]
