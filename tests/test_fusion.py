@@ -312,3 +312,24 @@ def test_a_lane_reduction_another_kernel_reads_is_stored_by_the_column_reduction
     xd = xs.astype(np.float64)
     check(columns, (xd * (xd @ ws)[:, None]).sum(0), rtol=1e-4, atol=1e-3)
     check(mean, (xd @ ws).mean(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype, lane_bytes", [(np.float32, 4), (np.float64, 8)])
+def test_pointwise_and_row_kernels_use_the_devices_native_vector_width(rng, dtype, lane_bytes):
+    """Vectors as wide as the device's own (16 floats with AVX-512, at least 8), while a
+    kernel whose lanes hold rows keeps 8 lanes, the multiple the scheduler sized it for."""
+    from lazyfuse.kernels.opencl import MOST_LANES
+    from lazyfuse.runtime.devices import backend
+    lanes = min(MOST_LANES, max(32, backend("cpu").rt.native_vector_bytes) // lane_bytes)
+    ctype = {np.float32: "float", np.float64: "double"}[dtype]
+    x = rng.standard_normal((64, 4096)).astype(dtype)
+    with lf.profile() as prof:
+        exps = lf.tensor(x).exp().realize()
+        rows = lf.tensor(x).softmax(1).realize()
+        columns = lf.tensor(x).sum(0).realize()
+    pointwise, row, column = (k.source for k in prof.kernels)
+    assert f"{ctype}{lanes} " in pointwise and f"{ctype}{lanes} " in row
+    assert f"{ctype}{32 // lane_bytes} " in column and f"{ctype}{2 * 32 // lane_bytes} " not in column
+    check(exps, np.exp(x))
+    check(rows, np.exp(x) / np.exp(x).sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+    check(columns, x.sum(0), rtol=1e-5, atol=1e-3)
