@@ -24,9 +24,8 @@ from lazyfuse.runtime.view import View
 from .affine import Affine
 from .common import ExpressionRenderer, kernel_name, op_name, view_coordinates
 
-# vectors of 256 bits (float8) where a kernel's shape is planned around MAX_LANES lanes:
-# lanes holding rows (the scheduler sized those reductions for 8) and matmul's micro-tile
-# (tuned to AVX2's 16 registers; PoCL crashed building it with float16)
+# vectors of 256 bits (float8) where lanes hold rows: the scheduler sized those
+# reductions for MAX_LANES lanes (and measured no faster with float16)
 VECTOR_BYTES = 32
 # OpenCL's widest vector type. Other kernels use the device's native vector width, up to
 # this: 512 bits with AVX-512. Measured on PoCL's icelake build, interleaved, float16
@@ -160,7 +159,7 @@ class _Block:
 
 
 class OpenCLRenderer(ExpressionRenderer):
-    def __init__(self, kernel: Kernel, parallelism: int, native_vector_bytes: int = VECTOR_BYTES):
+    def __init__(self, kernel: Kernel, parallelism: int, native_vector_bytes: int):
         super().__init__(kernel)
         self.parallelism = parallelism
         sizes = [math.prod(kernel.shape)] + [n.numel for n in kernel.outputs] + [_extent(n) for n in kernel.inputs]
@@ -168,8 +167,10 @@ class OpenCLRenderer(ExpressionRenderer):
         # every value in the kernel, index vectors included, must fit the vector width
         widest = max([register_bytes(n.dtype) for n in _kernel_nodes(kernel)] + [4 if self.itype == "int" else 8])
         self.lanes = min(MAX_LANES, VECTOR_BYTES // widest)
-        # lane reductions need every row in one work-item's lanes (the scheduler checked they fit)
-        self.lanes_across_rows = bool(kernel.lane_reduces) or self._rows_make_better_lanes()
+        # lane reductions need every row in one work-item's lanes (the scheduler checked they
+        # fit); a tiled product lays out its own lanes
+        self.lanes_across_rows = kernel.matmul is None and (bool(kernel.lane_reduces) or
+                                                            self._rows_make_better_lanes())
         if not self.lanes_across_rows and kernel.matmul is None:
             self.lanes = min(MOST_LANES, max(self.lanes, native_vector_bytes // widest))
         # lanes across rows: vectors of rows per work-item, as many as divide the rows, up to a
@@ -821,5 +822,5 @@ def render(kernel: Kernel, parallelism: int, native_vector_bytes: int) -> Render
     slots, for a device whose native vectors are `native_vector_bytes` wide."""
     if kernel.matmul is not None:
         from .opencl_matmul import MatmulRenderer  # it builds on this module's renderer
-        return MatmulRenderer(kernel, parallelism).render()
+        return MatmulRenderer(kernel, parallelism, native_vector_bytes).render()
     return OpenCLRenderer(kernel, parallelism, native_vector_bytes).render()

@@ -1,8 +1,8 @@
 """OpenCL C for a matrix product with its epilogue, register-blocked for CPUs.
 
 Each work-item owns a panel of NR = MICRO_VECTORS * W columns of C over
-ROWS_PER_ITEM rows. It walks K in blocks of K_BLOCK. For each block it first
-copies the right operand's K_BLOCK x NR panel into a private array (evaluated
+rows_per_item rows. It walks K in blocks of k_block. For each block it first
+copies the right operand's k_block x NR panel into a private array (evaluated
 once, contiguous whatever the operand's strides), then computes MICRO_ROWS x
 NR register tiles one after another from it (BLAS's loop order: the panel is
 read from L1 by every tile). Each step of k broadcasts MICRO_ROWS values of
@@ -24,36 +24,64 @@ from __future__ import annotations
 from typing import Optional
 
 from .common import batch_offset
-from .opencl import Index, OpenCLRenderer, literal, register_type
+from lazyfuse.runtime.schedule import Kernel
+
+from .opencl import MOST_LANES, Index, OpenCLRenderer, literal, register_bytes, register_type
 
 # 6 x 2 vector accumulators + 2 right-operand vectors + 1 broadcast fill the 16
-# vector registers of AVX2; measured here against 8x1 and 4x2 tiles: 163 vs 97
-# and 107 GFLOP/s at 1024
+# vector registers of AVX2; measured there against 8x1 and 4x2 tiles: 163 vs 97
+# and 107 GFLOP/s at 1024. With AVX-512's 32 registers (of float16), 8x2 and 12x2
+# tiles measured no faster than 6x2 at 1024 and 2048
 MICRO_ROWS = 6
 MICRO_VECTORS = 2
-# rows whose partial sums a work-item keeps across K blocks (192 x 16 floats, 12 KiB):
-# the right operand's panel is copied once per this many rows
-ROWS_PER_ITEM = 32 * MICRO_ROWS
-# the packed K_BLOCK x NR panel (16 KiB for floats) stays in the 32 KiB L1; measured
-# against 128 with 96 and 192 rows per item at 256, 1024 and 2048
-K_BLOCK = 256
+# partial sums a work-item keeps across K blocks, for rows_per_item rows (192 rows of
+# two float8 vectors, 96 of two float16): the right operand's panel is copied once per
+# that many rows
+PARTIAL_BYTES = 12 << 10
+# the packed k_block x NR panel stays in L1 (32 KiB on znver3, 48 on icelake): k_block
+# 256 with float8, 128 with float16. Measured with float8 against a 128 block, with 96
+# and 192 rows per item at 256, 1024 and 2048; with float16 against 256 and 64 blocks
+PANEL_BYTES = 16 << 10
 
 
 class MatmulRenderer(OpenCLRenderer):
+    def __init__(self, kernel: Kernel, parallelism: int, native_vector_bytes: int):
+        super().__init__(kernel, parallelism, native_vector_bytes)
+        # the device's native vectors of the product's type when a panel of them fits its
+        # columns: float16 with AVX-512 took 1024 and 2048 products from 89 and 95 to 153 and
+        # 154 GFLOP/s against float8. Only the panel copy's gathers use index vectors, which
+        # may then be wider than the device's (long16 when the product needs long indices).
+        native = min(MOST_LANES, native_vector_bytes // register_bytes(kernel.matmul.reduce.dtype))
+        if MICRO_VECTORS * native <= kernel.matmul.N:
+            self.lanes = max(self.lanes, native)
+
     @property
     def _columns(self) -> int:
         return MICRO_VECTORS * self.lanes
 
+    @property
+    def _vector_bytes(self) -> int:
+        return self.lanes * register_bytes(self.k.matmul.reduce.dtype)
+
+    @property
+    def k_block(self) -> int:
+        return PANEL_BYTES // (MICRO_VECTORS * self._vector_bytes)
+
+    @property
+    def rows_per_item(self) -> int:
+        """The most rows a work-item computes, whose partial sums fill PARTIAL_BYTES."""
+        return PARTIAL_BYTES // (MICRO_VECTORS * self._vector_bytes) // MICRO_ROWS * MICRO_ROWS
+
     def _panels(self) -> tuple[int, int]:
         mm = self.k.matmul
-        return -(-mm.N // self._columns), -(-mm.M // ROWS_PER_ITEM)
+        return -(-mm.N // self._columns), -(-mm.M // self.rows_per_item)
 
     @property
     def _rows_per_item(self) -> int:
-        """At most ROWS_PER_ITEM, spread evenly over the row blocks (256 rows: two of
+        """At most rows_per_item, spread evenly over the row blocks (256 rows: two of
         128, not 192 and 64), in whole tiles."""
         row_blocks = self._panels()[1]
-        return -(-self.k.matmul.M // row_blocks // MICRO_ROWS) * MICRO_ROWS if row_blocks > 1 else ROWS_PER_ITEM
+        return -(-self.k.matmul.M // row_blocks // MICRO_ROWS) * MICRO_ROWS if row_blocks > 1 else self.rows_per_item
 
     def _work_items(self) -> int:
         column_panels, row_blocks = self._panels()
@@ -75,14 +103,15 @@ class MatmulRenderer(OpenCLRenderer):
                  f"  const {it} batch = gid / {column_panels * row_blocks};",
                  f"  const {it} left_base = {batch_offset(mm.batch, mm.left, '/')};",
                  f"  const {it} right_base = {batch_offset(mm.batch, mm.right, '/')};"]
-        blocked = mm.K > K_BLOCK
-        lines.append(f"  {vec} panel[{K_BLOCK * NV}];")
+        KB = self.k_block
+        blocked = mm.K > KB
+        lines.append(f"  {vec} panel[{KB * NV}];")
         if blocked:
-            lines.append(f"  {vec} partial[{ROWS_PER_ITEM * NV}];")
+            lines.append(f"  {vec} partial[{self.rows_per_item * NV}];")
         acc = [[f"acc{i}_{j}" for j in range(NV)] for i in range(MR)]
         slot = [[f"partial[(mi - m_begin + {i}) * {NV} + {j}]" for j in range(NV)] for i in range(MR)]
         zero = f"({vec}){literal(0, mm.reduce.dtype)}"
-        body = [f"const {it} k_end = min(kb + {K_BLOCK}, ({it}){mm.K});",
+        body = [f"const {it} k_end = min(kb + {KB}, ({it}){mm.K});",
                 f"for ({it} k = kb; k < k_end; k++) {{"]
         body += self._pack_right() + ["}"]
         body += [f"for ({it} mi = m_begin; mi < m_end; mi += {MR}) {{",
@@ -99,7 +128,7 @@ class MatmulRenderer(OpenCLRenderer):
         else:
             body += epilogue
         body += ["}"]
-        lines += [f"  for ({it} kb = 0; kb < {mm.K}; kb += {K_BLOCK}) {{"] + ["    " + line for line in body] + ["  }"]
+        lines += [f"  for ({it} kb = 0; kb < {mm.K}; kb += {KB}) {{"] + ["    " + line for line in body] + ["  }"]
         return lines
 
     def _pack_right(self) -> list[str]:

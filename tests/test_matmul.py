@@ -100,8 +100,10 @@ def test_backward_products_are_matmul_kernels_without_copies(rng):
 
 
 def test_k_blocks_keep_partial_sums_per_row(rng):
-    # more rows than one work-item keeps, and K over several blocks
-    M, K = opencl_matmul.ROWS_PER_ITEM + 7, 3 * opencl_matmul.K_BLOCK + 1
+    # more rows than one work-item keeps, and K over several blocks, at any vector width
+    # (float8 vectors keep the most rows and take the longest blocks)
+    float8_vectors = opencl_matmul.MICRO_VECTORS * 32
+    M, K = opencl_matmul.PARTIAL_BYTES // float8_vectors + 7, 3 * opencl_matmul.PANEL_BYTES // float8_vectors + 1
     a = rng.standard_normal((M, K)).astype(np.float32)
     b = rng.standard_normal((K, 24)).astype(np.float32)
     out = lf.tensor(a) @ lf.tensor(b)
@@ -115,3 +117,18 @@ def test_a_product_read_both_ways_is_stored_once(rng):
     out = product + product.T
     check(out, a @ b + (a @ b).T, rtol=1e-4, atol=1e-4)
     assert len(matmul_kernels((lf.tensor(a) @ lf.tensor(b) + 1).T.realize)) == 1
+
+
+@pytest.mark.parametrize("n", [16, 64])
+def test_products_use_the_devices_native_vectors_when_a_panel_of_them_fits(rng, n):
+    """float16 with AVX-512 when the product has 2 x 16 columns; float8 below that."""
+    from lazyfuse.kernels.opencl import MOST_LANES
+    from lazyfuse.runtime.devices import backend
+    native = min(MOST_LANES, max(32, backend("cpu").rt.native_vector_bytes) // 4)
+    lanes = native if n >= opencl_matmul.MICRO_VECTORS * native else 8
+    a, b = (rng.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    with lf.profile() as prof:
+        out = (lf.tensor(a) @ lf.tensor(b)).realize()
+    (source,) = [k.source for k in prof.kernels]
+    assert f"float{lanes} panel[" in source
+    np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-4, atol=1e-4)
