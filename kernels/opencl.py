@@ -30,8 +30,8 @@ VECTOR_BYTES = 32
 # OpenCL's widest vector type. Other kernels use the device's native vector width, up to
 # this: 512 bits with AVX-512. Measured on PoCL's icelake build, interleaved, float16
 # against float8: 8-op chain 14.2 -> 11.5 ms, softmax 4096x4096 10.8 -> 9.6 ms, layernorm
-# 6.2 -> 5.3 ms, mean((x-y)**2) 3.29 -> 3.13 ms. (PoCL's znver3 build, whose native
-# vectors are 256 bits, crashed LLVM on float16.)
+# 6.2 -> 5.3 ms, mean((x-y)**2) 3.29 -> 3.13 ms. (PoCL's znver3 build crashed LLVM on
+# float16 in an earlier session; an AVX2 device's native vectors are 256 bits, float8.)
 MOST_LANES = 16
 # PoCL runs a work-group's work-items one after another on one core: groups of up
 # to 256 work-items (measured a little faster than PoCL's choice), but never so
