@@ -1,8 +1,9 @@
 """OpenCL C for a matrix product with its epilogue, register-blocked for CPUs.
 
-Each work-item owns a panel of NR = MICRO_VECTORS * W columns of C over
-rows_per_item rows. It walks K in blocks of k_block. For each block it first
-copies the right operand's k_block x NR panel into a private array (evaluated
+Each work-item owns a panel of NR = MICRO_VECTORS * W columns of C over a
+block of rows (their partial sums fill at most PARTIAL_BYTES). It walks K in
+blocks (their NR-wide panel fills PANEL_BYTES). For each block it first
+copies the right operand's panel into a private array (evaluated
 once, contiguous whatever the operand's strides), then computes MICRO_ROWS x
 NR register tiles one after another from it (BLAS's loop order: the panel is
 read from L1 by every tile). Each step of k broadcasts MICRO_ROWS values of
@@ -23,9 +24,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .common import batch_offset
 from lazyfuse.runtime.schedule import Kernel
 
+from .common import batch_offset
 from .opencl import MOST_LANES, Index, OpenCLRenderer, literal, register_bytes, register_type
 
 # 6 x 2 vector accumulators + 2 right-operand vectors + 1 broadcast fill the 16
@@ -34,12 +35,12 @@ from .opencl import MOST_LANES, Index, OpenCLRenderer, literal, register_bytes, 
 # tiles measured no faster than 6x2 at 1024 and 2048
 MICRO_ROWS = 6
 MICRO_VECTORS = 2
-# partial sums a work-item keeps across K blocks, for rows_per_item rows (192 rows of
-# two float8 vectors, 96 of two float16): the right operand's panel is copied once per
-# that many rows
+# the partial sums a work-item keeps across K blocks, for as many rows as fit (192 rows
+# of two float8 vectors, 96 of two float16): the right operand's panel is copied once
+# per that many rows
 PARTIAL_BYTES = 12 << 10
-# the packed k_block x NR panel stays in L1 (32 KiB on znver3, 48 on icelake): k_block
-# 256 with float8, 128 with float16. Measured with float8 against a 128 block, with 96
+# the packed K block x NR panel stays in L1 (32 KiB on znver3, 48 on icelake): K blocks
+# of 256 with float8, 128 with float16. Measured with float8 against a 128 block, with 96
 # and 192 rows per item at 256, 1024 and 2048; with float16 against 256 and 64 blocks
 PANEL_BYTES = 16 << 10
 
@@ -64,24 +65,24 @@ class MatmulRenderer(OpenCLRenderer):
         return self.lanes * register_bytes(self.k.matmul.reduce.dtype)
 
     @property
-    def k_block(self) -> int:
+    def _k_block(self) -> int:
         return PANEL_BYTES // (MICRO_VECTORS * self._vector_bytes)
 
     @property
-    def rows_per_item(self) -> int:
+    def _most_rows(self) -> int:
         """The most rows a work-item computes, whose partial sums fill PARTIAL_BYTES."""
         return PARTIAL_BYTES // (MICRO_VECTORS * self._vector_bytes) // MICRO_ROWS * MICRO_ROWS
 
     def _panels(self) -> tuple[int, int]:
         mm = self.k.matmul
-        return -(-mm.N // self._columns), -(-mm.M // self.rows_per_item)
+        return -(-mm.N // self._columns), -(-mm.M // self._most_rows)
 
     @property
     def _rows_per_item(self) -> int:
-        """At most rows_per_item, spread evenly over the row blocks (256 rows: two of
+        """At most _most_rows, spread evenly over the row blocks (256 rows: two of
         128, not 192 and 64), in whole tiles."""
         row_blocks = self._panels()[1]
-        return -(-self.k.matmul.M // row_blocks // MICRO_ROWS) * MICRO_ROWS if row_blocks > 1 else self.rows_per_item
+        return -(-self.k.matmul.M // row_blocks // MICRO_ROWS) * MICRO_ROWS if row_blocks > 1 else self._most_rows
 
     def _work_items(self) -> int:
         column_panels, row_blocks = self._panels()
@@ -103,11 +104,11 @@ class MatmulRenderer(OpenCLRenderer):
                  f"  const {it} batch = gid / {column_panels * row_blocks};",
                  f"  const {it} left_base = {batch_offset(mm.batch, mm.left, '/')};",
                  f"  const {it} right_base = {batch_offset(mm.batch, mm.right, '/')};"]
-        KB = self.k_block
+        KB = self._k_block
         blocked = mm.K > KB
         lines.append(f"  {vec} panel[{KB * NV}];")
         if blocked:
-            lines.append(f"  {vec} partial[{self.rows_per_item * NV}];")
+            lines.append(f"  {vec} partial[{self._most_rows * NV}];")
         acc = [[f"acc{i}_{j}" for j in range(NV)] for i in range(MR)]
         slot = [[f"partial[(mi - m_begin + {i}) * {NV} + {j}]" for j in range(NV)] for i in range(MR)]
         zero = f"({vec}){literal(0, mm.reduce.dtype)}"
