@@ -120,6 +120,20 @@ def test_fused_and_unfused_agree(rng, fusion):
     check(out, rtol=1e-5)
 
 
+def test_equal_subgraphs_are_one_node_and_dead_nodes_leave_the_interning_table(rng):
+    from lazyfuse.runtime import graph
+    x = lf.tensor(rng.standard_normal(64, dtype=np.float32))
+    assert (x * 2 + 1).node is (x * 2 + 1).node
+    for i in range(3 * graph.MIN_SWEEP_ENTRIES):  # each made and dropped: the table is swept
+        x * float(i)
+    dead = sum(ref() is None for ref in graph.Node._interned.values())
+    assert dead < 3 * graph.MIN_SWEEP_ENTRIES  # without sweeps, all of them
+    # keys of dead nodes name ids that new nodes may reuse: those get nodes of their own
+    for i in range(50):
+        y = lf.tensor(np.full(64, i, np.float32))
+        check(y * 3 + x, np.full(64, 3.0 * i, np.float32) + x.numpy())
+
+
 def test_same_computation_on_new_data_compiles_nothing(ab, rng):
     from lazyfuse.runtime.devices import backend
     chain(*ab).realize()
