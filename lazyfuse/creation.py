@@ -93,7 +93,12 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
     dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.scalar_dtype(fill_value)
     name = _device_name(device)
     _check_size(shape, dtype, name)
-    node = Node.make(Op.CONST, (), dtype.np_dtype.type(fill_value).item(), shape, dtype, name)
+    return _filled_node(fill_value, shape, dtype, name, requires_grad)
+
+
+def _filled_node(fill_value, shape: tuple[int, ...], dtype, device_name: str, requires_grad: bool) -> Tensor:
+    """fill_value (converted to dtype) at every index of shape, as one CONST node."""
+    node = Node.make(Op.CONST, (), dtype.np_dtype.type(fill_value).item(), shape, dtype, device_name)
     return _finish(Tensor._wrap(node), requires_grad)
 
 
@@ -135,10 +140,9 @@ def empty_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) 
 
 
 def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    if dtype is None and device is None:  # t's shape, dtype and device passed full()'s checks: 15 -> 3 us
+    if dtype is None and device is None:  # t's shape, dtype and device passed full()'s checks: 15 -> 4 us
         node = t.node
-        value = node.dtype.np_dtype.type(fill_value).item()
-        return _finish(Tensor._wrap(Node.make(Op.CONST, (), value, node.shape, node.dtype, node.device)), requires_grad)
+        return _filled_node(fill_value, node.shape, node.dtype, node.device, requires_grad)
     return full(t.shape, fill_value, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 

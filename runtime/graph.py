@@ -73,8 +73,9 @@ class Node:
 
     @staticmethod
     def make(op: Op, srcs: tuple["Node", ...], arg: Any, shape: tuple[int, ...], dtype: DType, device: str) -> "Node":
-        # ids are safe in the key: an interned node keeps its sources alive, and a
-        # node leaves the table when it is computed and drops them
+        # ids are safe in the key: an interned node keeps its sources alive, a node
+        # leaves the table when it is computed and drops them, and a dead node's entry
+        # finds no node (see _sweep_interned)
         arg_key = (type(arg).__name__, repr(arg)) if op is Op.CONST else arg
         key = (op, tuple(map(id, srcs)), arg_key, shape, dtype, device)
         ref = Node._interned.get(key)
