@@ -35,6 +35,8 @@ TARGETS = [
     Target("65536x64 step no slower than numpy with hand-written gradients", "train step 65536x64",
            "numpy (hand-written gradients)", "lazyfuse", 1),
     Target("256x8 step no slower than PyTorch eager", "train step 256x8", "torch eager", "lazyfuse", 1),
+    Target("256x8 step under lazyfuse.capture no slower than PyTorch eager", "train step 256x8", "torch eager",
+           "lazyfuse, captured step", 1),
     Target("x + 1 read back within 1.5x of raw PyOpenCL", "x + 1 on 1024, read back", "raw pyopencl", "lazyfuse",
            1 / 1.5),
     Target("warm-cache first step at least 5x faster than cold", "first step, fresh process",

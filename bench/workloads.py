@@ -191,7 +191,8 @@ def _regression_data(rng, rows: int, features: int):
 
 
 def _sgd_step(module, x, y, w, b):
-    """One step written once in PyTorch's API: `module` is lazyfuse or torch."""
+    """One step written once in PyTorch's API (`module` is lazyfuse or torch): it
+    returns the loss, which the benchmark reads after the call."""
 
     def step():
         loss = ((x @ w + b - y) ** 2).mean()
@@ -201,17 +202,23 @@ def _sgd_step(module, x, y, w, b):
             b.sub_(0.01 * b.grad)
             w.grad.zero_()
             b.grad.zero_()
-        return loss.item()
+        return loss
     return step
 
 
+def _read_loss(step):
+    return lambda: step().item()
+
+
 def training_step(rng, rows: int, features: int) -> Workload:
-    """One linear-regression step: forward, backward, SGD update, loss read back."""
+    """One linear-regression step: forward, backward, SGD update, loss read back;
+    in lazyfuse also under lazyfuse.capture, which replays the step's kernels."""
     x, y, w0 = _regression_data(rng, rows, features)
     b0 = np.zeros(1, np.float32)
     w = Workload(f"train step {rows}x{features}", 4 * (x.size * 2 + y.size))
-    w.systems["lazyfuse"] = _sgd_step(lf, lf.tensor(x), lf.tensor(y), lf.tensor(w0, requires_grad=True),
-                                      lf.tensor(b0, requires_grad=True))
+    for name, wrap in (("lazyfuse", _read_loss), ("lazyfuse, captured step", lambda s: _read_loss(lf.capture(s)))):
+        w.systems[name] = wrap(_sgd_step(lf, lf.tensor(x), lf.tensor(y), lf.tensor(w0, requires_grad=True),
+                                         lf.tensor(b0, requires_grad=True)))
     state = {"w": w0.copy(), "b": b0.copy()}
 
     def numpy_step():
@@ -226,8 +233,9 @@ def training_step(rng, rows: int, features: int) -> Workload:
     if torch is None:
         w.missing["torch eager"] = why
     else:
-        w.systems["torch eager"] = _sgd_step(torch, torch.from_numpy(x), torch.from_numpy(y),
-                                             torch.tensor(w0, requires_grad=True), torch.tensor(b0, requires_grad=True))
+        w.systems["torch eager"] = _read_loss(_sgd_step(torch, torch.from_numpy(x), torch.from_numpy(y),
+                                                        torch.tensor(w0, requires_grad=True),
+                                                        torch.tensor(b0, requires_grad=True)))
     return w
 
 

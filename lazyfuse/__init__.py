@@ -9,6 +9,7 @@ from lazyfuse.runtime.devices import device
 from lazyfuse.runtime.profiler import Profile as profile
 
 from . import autograd, nn, optim, utils
+from .step_capture import capture
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, as_tensor, empty, empty_like, from_numpy, full, full_like, linspace, manual_seed,
                        ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)

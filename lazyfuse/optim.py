@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .autograd.grad_mode import no_grad
+from .step_capture import watch
 from .runtime.realize import realize
 
 
@@ -28,6 +29,7 @@ class Optimizer:
                 p.grad.zero_()
 
     def step(self) -> None:
+        watch(self.defaults)  # a captured step bakes the hyper-parameters into its kernels
         with no_grad():
             written = []
             for p in self.params:
@@ -77,26 +79,27 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     def _update(self, p, grad, state):
-        from .creation import tensor, zeros_like
+        from .creation import zeros, zeros_like
         d = self.defaults
         beta1, beta2 = d["betas"]
         if d["weight_decay"] and not self.decoupled:
             grad = grad + d["weight_decay"] * p
         if not state:
-            state.update(step=0, exp_avg=zeros_like(p), exp_avg_sq=zeros_like(p))
-        state["step"] += 1
+            # the step count lives on the device, as PyTorch's capturable Adam keeps it: the
+            # bias corrections are computed in the update's kernel, which is the same kernel
+            # every step, and a captured step (lazyfuse.capture) counts on replay
+            state.update(step=zeros((), dtype=p.dtype, device=p.device), exp_avg=zeros_like(p),
+                         exp_avg_sq=zeros_like(p))
         m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+        t.add_(1)
         m.mul_(beta1).add_(grad, alpha=1 - beta1)
         v.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
-        # the bias corrections change every step: passed as tensors, not baked into the
-        # kernel as constants, so every step reuses the same compiled kernel
-        step_size = tensor(d["lr"] / (1 - beta1 ** t), dtype=p.dtype, device=p.device)
-        correction = tensor(1 / (1 - beta2 ** t), dtype=p.dtype, device=p.device)
-        denominator = (v * correction).sqrt() + d["eps"]
+        step_size = d["lr"] / (1 - beta1 ** t)
+        denominator = (v / (1 - beta2 ** t)).sqrt() + d["eps"]
         if d["weight_decay"] and self.decoupled:
             p.mul_(1 - d["lr"] * d["weight_decay"])
         p.sub_(step_size * m / denominator)
-        return [p, m, v]
+        return [p, m, v, t]
 
 
 class AdamW(Adam):

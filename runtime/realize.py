@@ -6,7 +6,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from . import debug
+from . import capture, debug
 from .devices import backend
 from .graph import Node, Op
 from .schedule import Scheduler
@@ -117,11 +117,16 @@ class _CachedSchedule:
     def run(self, device, order: list[Node]) -> None:
         nodes = order + [Node(Op.BUFFER, (), None, shape, dtype, name) for shape, dtype, name in self.made]
         for launch, outputs, args in self.steps:
-            device.launch(launch, [nodes[i] for i in outputs], [nodes[i] for i in args])
+            written, read = [nodes[i] for i in outputs], [nodes[i] for i in args]
+            device.launch(launch, written, read)
+            if capture.active is not None:
+                capture.active.launched(device, launch, written, read)
 
 
 def read(node: Node) -> np.ndarray:
     """The node's value as a numpy array (this is where the host waits)."""
+    if capture.active is not None:
+        capture.active.host_reads += 1
     if node.op is Op.CONST:
         return np.full(node.shape, node.arg, dtype=node.dtype.np_dtype)
     realize([node])
@@ -131,4 +136,7 @@ def read(node: Node) -> np.ndarray:
 
 def upload(array: np.ndarray, device_name: str, dtype) -> Node:
     array = np.ascontiguousarray(array, dtype=dtype.np_dtype).reshape(np.shape(array))  # keeps 0-d as 0-d
-    return Node.from_buffer(backend(device_name).upload(array), tuple(array.shape), dtype, device_name)
+    buffer = backend(device_name).upload(array)
+    if capture.active is not None:
+        capture.active.uploaded_buffer(buffer)
+    return Node.from_buffer(buffer, tuple(array.shape), dtype, device_name)

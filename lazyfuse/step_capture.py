@@ -1,0 +1,296 @@
+"""lazyfuse.capture: call a function again by replaying its kernels, not its Python.
+
+    step = lazyfuse.capture(train_step)
+    for x, y in batches:
+        loss = step(x, y)   # early calls run train_step; later ones replay its launches
+
+A small training step spends almost all of its time in Python: recording ops,
+backward, scheduling. A captured function runs its Python once while every
+kernel launch is recorded, then later calls launch the same kernels again:
+the tensors it read (its arguments, and tensors it reached otherwise, such as
+parameters and their .grad) are read as they are at the call, and every
+tensor it wrote (values, .grad, version counters) is left as the function
+would have left it. Like CUDA graphs (`torch.cuda.make_graphed_callables`)
+and tinygrad's TinyJit, the Python is not run again: Python numbers the
+function computed (a learning rate in a variable, a step count) and its
+effects outside tensors are those of the captured call. It returns tensors
+as values, without autograd history.
+
+Every call first checks that the replay stands for the function: same
+argument shapes, dtypes and devices, same grad mode, every tensor it read or
+wrote still holding what the last call left in it (nothing else wrote to it
+since), and the optimizers it stepped still with the same hyper-parameters.
+Otherwise the call runs the function and captures it again. A function that
+reads a value on the host, makes tensors from host data, or keeps tensors it
+made cannot be replayed, and the error says which.
+"""
+from __future__ import annotations
+
+import functools
+import gc
+import weakref
+from typing import Any, Callable, Optional
+
+from lazyfuse.runtime import capture as recording
+from lazyfuse.runtime.graph import Node, Op
+from lazyfuse.runtime.realize import realize
+
+from .autograd.grad_mode import grad_enabled
+from .tensor import Tensor
+
+# calls in a row that may run the function without capturing it (the first call
+# makes .grad and optimizer state, so its end state does not match its start)
+MAX_ATTEMPTS = 3
+
+# mappings of Python numbers a function's kernels depend on (an optimizer's
+# hyper-parameters), noted while capturing: a replay needs them unchanged
+_watched: Optional[list] = None
+
+
+def watch(values: dict) -> None:
+    """Note that the launches being recorded depend on `values` staying as they are."""
+    if _watched is not None:
+        _watched.append((values, dict(values)))
+
+
+def capture(fn: Callable) -> "CapturedFunction":
+    """`fn`, called by replaying its kernel launches once they have been captured."""
+    return CapturedFunction(fn)
+
+
+class CannotReplay(Exception):
+    """Why a captured call cannot stand for later calls."""
+
+
+class CapturedFunction:
+    """A function and its last captured call; `captures` and `replays` count calls of each kind."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+        self.captures = self.replays = 0
+        self._call: Optional[_Captured] = None
+        self._attempts = 0
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args):
+        for a in args:
+            if not isinstance(a, Tensor):
+                raise TypeError(f"lazyfuse.capture: arguments must be tensors, got {type(a).__name__}")
+        if recording.active is not None:  # called while another function is captured: part of its launches
+            return self.fn(*args)
+        call = self._call
+        if call is not None and call.matches(args):
+            self.replays += 1
+            return call.replay(args)
+        self._call = None
+        result, call, why = _capture(self.fn, args)
+        if call is None:
+            self._attempts += 1
+            if self._attempts >= MAX_ATTEMPTS:
+                raise RuntimeError(f"lazyfuse.capture({_name(self.fn)}): {MAX_ATTEMPTS} calls in a row could not be "
+                                   f"captured: {why}")
+        else:
+            self._call, self._attempts = call, 0
+            self.captures += 1
+        return result
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__qualname__", repr(fn))
+
+
+class _State:
+    """A tensor as a call found it (at its first use) and as it left it."""
+
+    __slots__ = ("tensor", "node", "version", "grad", "requires_grad", "grad_fn", "computed")
+
+    def __init__(self, t: Tensor):
+        self.tensor = t
+        self.node, self.version, self.grad = t._node, t._version, t.grad
+        self.computed = t._node.buffer is not None or t._node.op is Op.CONST
+        self.requires_grad, self.grad_fn = t.requires_grad, t.grad_fn
+
+    def holds(self) -> bool:
+        t = self.tensor
+        return (t._node is self.node and t._version == self.version and t.grad is self.grad
+                and t.requires_grad == self.requires_grad and t.grad_fn is self.grad_fn)
+
+
+def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
+    """Run fn(*args) with its launches recorded: (its result, a replay of it or None, why not)."""
+    global _watched
+    realize([a.node for a in args])  # and what earlier calls left deferred: not fn's work
+    arg_nodes = [a.node for a in args]
+    first_use: dict[int, _State] = {}  # pre-existing tensors fn used, by id, as they were before
+    made: dict[int, weakref.ref] = {}  # tensors made during the call
+    node_property, grad_slot, init = Tensor.node, Tensor.grad, Tensor._init
+
+    def note(t: Tensor) -> None:
+        if id(t) not in first_use and id(t) not in made:
+            first_use[id(t)] = _State(t)
+            if t._base is not None:
+                note(t._base)
+
+    def noting_node(t: Tensor) -> Node:
+        note(t)
+        return node_property.fget(t)
+
+    def noting_grad(t: Tensor, value) -> None:  # zero_grad() sets .grad before the tensor is used
+        note(t)
+        grad_slot.__set__(t, value)
+
+    def noting_init(t: Tensor, *a, **kw) -> Tensor:
+        made[id(t)] = weakref.ref(t)
+        return init(t, *a, **kw)
+
+    Tensor.node, Tensor.grad, Tensor._init = (property(noting_node), property(grad_slot.__get__, noting_grad),
+                                              noting_init)
+    recording.active, _watched = recording.Recording(), []
+    try:
+        result = fn(*args)
+        outputs = _outputs(fn, result)
+        realize([t.node for t in outputs])  # and everything fn wrote, which is deferred
+    finally:
+        Tensor.node, Tensor.grad, Tensor._init = node_property, grad_slot, init
+        rec, watched = recording.active, _watched
+        recording.active, _watched = None, None
+    if rec.host_reads:
+        raise RuntimeError(f"lazyfuse.capture({_name(fn)}): the function reads a tensor's value on the host (item(), "
+                           f"numpy(), tolist(), print() or an `if` on a tensor); a replayed call would not read it "
+                           f"again. Return the tensor and read it after the call.")
+    returned = [t.node for t in outputs]
+    result_shape = None if result is None else (len(outputs) if isinstance(result, (tuple, list)) else -1)
+    del result, outputs  # their autograd history would keep the call's intermediate tensors alive
+    unready = [s.node for s in first_use.values() if not s.computed]
+    if unready:  # computed now, so that the next call can be captured
+        realize(unready)
+        return _values(returned, result_shape), None, ("the function used tensors whose values were still being "
+                                                       "computed when it was called")
+    try:
+        call = _Captured(fn, args, arg_nodes, rec, first_use, made, returned, result_shape, watched)
+    except CannotReplay as e:
+        return _values(returned, result_shape), None, str(e)
+    return _values(returned, result_shape), call, ""
+
+
+def _values(nodes: list[Node], shape):
+    """Returned tensors as values (no autograd history), in the shape fn returned them."""
+    tensors = [Tensor._wrap(n) for n in nodes]
+    return None if shape is None else tensors[0] if shape == -1 else tuple(tensors)
+
+
+def _outputs(fn, result) -> list[Tensor]:
+    values = [] if result is None else list(result) if isinstance(result, (tuple, list)) else [result]
+    for v in values:
+        if not isinstance(v, Tensor):
+            raise RuntimeError(f"lazyfuse.capture({_name(fn)}): the function must return a tensor, a tuple of "
+                               f"tensors or None, got {type(v).__name__}")
+    return values
+
+
+class _Captured:
+    """One captured call: its replay, where each input slot is read from, and what
+    a replay leaves in each tensor the call wrote."""
+
+    def __init__(self, fn, args, arg_nodes: list[Node], rec, first_use: dict, made: dict, returned: list[Node],
+                 result_shape, watched):
+        self.args = [(n.shape, n.dtype, n.device) for n in arg_nodes]
+        self.grad_mode = grad_enabled()
+        self.result_shape = result_shape
+        self.watched = watched
+        existing = [s for s in first_use.values() if s.tensor._base is None]
+        self.sources: list = [("arg", i) for i in range(len(args))]  # where input k of the replay is read from
+        slot_of: dict[int, int] = {id(n.buffer): -1 - i for i, n in enumerate(arg_nodes)}
+        owners: dict[int, _State] = {}
+        for s in existing:
+            if s.node.buffer is not None:
+                owners.setdefault(id(s.node.buffer), s)
+
+        def input_slot(buffer) -> int:
+            if id(buffer) not in slot_of:
+                if id(buffer) in rec.uploaded:
+                    raise RuntimeError(f"lazyfuse.capture({_name(fn)}): the function makes a tensor from host data "
+                                       f"(torch.tensor(...), from_numpy, an optimizer that uploads numbers); a "
+                                       f"replayed call would read the captured copy. Pass it as an argument.")
+                if id(buffer) not in owners:
+                    raise RuntimeError(f"lazyfuse.capture({_name(fn)}): the function reads a value that no tensor it "
+                                       f"was given or used held when it was called")
+                slot_of[id(buffer)] = -1 - len(self.sources)
+                self.sources.append(("tensor", owners[id(buffer)].tensor))
+            return slot_of[id(buffer)]
+
+        self.replay_plan = recording.Replay(rec, input_slot)
+        slot = self.replay_plan.slot
+
+        def binding(node: Node):
+            """How a replay finds a node the call left in a tensor: a slot, or the node itself (a constant)."""
+            if node.op is Op.CONST:
+                return node
+            if node.buffer is None:
+                raise CannotReplay("the function leaves a tensor unevaluated")
+            return slot[id(node.buffer)] if id(node.buffer) in slot else input_slot(node.buffer)
+
+        self.written: list[tuple] = []  # (tensor, binding of its new node, version increase, new .grad binding)
+        for s in existing:
+            t = s.tensor
+            if s.holds():
+                continue
+            if any(t is a for a in args):
+                raise CannotReplay("the function writes to its argument in place")
+            if t.requires_grad != s.requires_grad or t.grad_fn is not s.grad_fn:
+                raise CannotReplay("the function changes which tensors require grad")
+            if not _alike(s.node, t._node):
+                raise CannotReplay(f"a tensor {list(t.shape)} the function writes ends in another kind of value than "
+                                   f"it started with (a constant and a computed value)")
+            new_grad = None
+            if t.grad is not s.grad:
+                if (t.grad is None) != (s.grad is None) or id(t.grad) not in made:
+                    raise CannotReplay("the function gives a tensor a .grad it did not have, or takes it away")
+                new_grad = binding(t.grad._node)
+            self.written.append((t, binding(t._node), t._version - s.version, new_grad))
+        grads = {id(t.grad) for t, _, _, g in self.written if g is not None}
+        if _kept(made, grads):
+            gc.collect()  # the cycles of autograd's records are freed only by the cycle collector
+        kept = _kept(made, grads)
+        if kept:
+            raise CannotReplay(f"the function keeps {len(kept)} tensor(s) it made (in a list, on an object, in an "
+                               f"optimizer's state); a replayed call would not make them")
+        self.returned = [binding(n) for n in returned]
+        # what each tensor holds after this call: the next call must find it so (arguments
+        # are read from whatever the next call passes)
+        self.expected = [_State(s.tensor) for s in existing if not any(s.tensor is a for a in args)]
+
+    def matches(self, args) -> bool:
+        if grad_enabled() != self.grad_mode or len(args) != len(self.args):
+            return False
+        if any((a.shape, a.dtype, a.node.device) != spec for a, spec in zip(args, self.args)):
+            return False
+        if not all(values == before for values, before in self.watched):
+            return False
+        return all(s.holds() for s in self.expected)
+
+    def replay(self, args):
+        pending = [a.node for a in args if a.node.buffer is None]
+        if pending:
+            realize(pending)
+        inputs = [args[where].node if kind == "arg" else where._node for kind, where in self.sources]
+        nodes = self.replay_plan.run(inputs)
+        for t, bound, version_step, new_grad in self.written:
+            t._node = bound if isinstance(bound, Node) else nodes[bound]
+            t._version += version_step
+            if new_grad is not None:
+                t.grad = Tensor._wrap(new_grad if isinstance(new_grad, Node) else nodes[new_grad])
+        self.expected = [_State(s.tensor) for s in self.expected]
+        return _values([b if isinstance(b, Node) else nodes[b] for b in self.returned], self.result_shape)
+
+
+
+def _kept(made: dict, allowed: set) -> list:
+    return [r() for key, r in made.items() if r() is not None and key not in allowed]
+
+
+def _alike(before: Node, after: Node) -> bool:
+    """Whether a replay may start from `after` where the call started from `before`."""
+    if before.op is Op.CONST or after.op is Op.CONST:
+        return after is before or (before.op is after.op and before._key == after._key)
+    return (before.shape, before.dtype, before.device) == (after.shape, after.dtype, after.device)

@@ -1,0 +1,204 @@
+"""lazyfuse.capture: replayed calls give what running the function gives (the
+same function run eagerly on a twin of its state, and numpy in float64), and
+calls that cannot be replayed run the function again or say why not."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import lazyfuse as lf
+
+
+def regression_step(x, y, w, b, lr=0.01):
+    """The bench's training step, returning the loss instead of reading it."""
+    def step():
+        loss = ((x @ w + b - y) ** 2).mean()
+        loss.backward()
+        with lf.no_grad():
+            w.sub_(lr * w.grad)
+            b.sub_(lr * b.grad)
+            w.grad.zero_()
+            b.grad.zero_()
+        return loss
+    return step
+
+
+def regression_state(rng, rows=64, features=8):
+    x = rng.standard_normal((rows, features)).astype(np.float32)
+    y = rng.standard_normal((rows, 1)).astype(np.float32)
+    w = rng.standard_normal((features, 1)).astype(np.float32)
+    return x, y, w, np.zeros(1, np.float32)
+
+
+def lazyfuse_state(x, y, w, b):
+    return lf.tensor(x), lf.tensor(y), lf.tensor(w, requires_grad=True), lf.tensor(b, requires_grad=True)
+
+
+def test_replayed_regression_steps_match_eager_steps_and_numpy(rng, fusion):
+    arrays = regression_state(rng)
+    eager_state, captured_state = lazyfuse_state(*arrays), lazyfuse_state(*arrays)
+    eager, captured = regression_step(*eager_state), lf.capture(regression_step(*captured_state))
+    x, y, w, b = (a.astype(np.float64) for a in arrays)
+    for _ in range(6):
+        err = x @ w + b - y
+        expected_loss = (err ** 2).mean()
+        grad = 2 * err / err.size
+        w, b = w - 0.01 * (x.T @ grad), b - 0.01 * grad.sum(0)
+        loss = captured()
+        assert loss.shape == () and not loss.requires_grad
+        assert loss.item() == pytest.approx(eager().item(), rel=1e-6)
+        assert loss.item() == pytest.approx(expected_loss, rel=1e-5)
+        np.testing.assert_allclose(captured_state[2].detach().numpy(), w, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(captured_state[3].detach().numpy(), b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(captured_state[2].grad.numpy(), np.zeros_like(w))
+    # the first call makes .grad, so the second is the one captured
+    assert (captured.captures, captured.replays) == (1, 4)
+
+
+def test_module_and_optimizer_loop_with_batches_as_arguments(rng):
+    """zero_grad(set_to_none=True), backward, SGD with momentum: each replay makes a new .grad, as PyTorch does."""
+    def model_and_optimizer():
+        lf.manual_seed(7)
+        model = lf.nn.Sequential(lf.nn.Linear(4, 8), lf.nn.Tanh(), lf.nn.Linear(8, 1))
+        return model, lf.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+    def training_step(model, optimizer):
+        def step(x, y):
+            optimizer.zero_grad()
+            loss = lf.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step
+
+    eager_model, eager_opt = model_and_optimizer()
+    model, opt = model_and_optimizer()
+    eager, captured = training_step(eager_model, eager_opt), lf.capture(training_step(model, opt))
+    for _ in range(6):
+        x = rng.standard_normal((16, 4)).astype(np.float32)
+        y = rng.standard_normal((16, 1)).astype(np.float32)
+        expected = eager(lf.tensor(x), lf.tensor(y)).item()
+        assert captured(lf.tensor(x), lf.tensor(y)).item() == pytest.approx(expected, rel=1e-5)
+        for p, q in zip(model.parameters(), eager_model.parameters()):
+            np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert captured.replays >= 3
+
+
+def test_writes_between_calls_and_a_new_learning_rate_capture_again(rng):
+    arrays = regression_state(rng)
+    eager_state, captured_state = lazyfuse_state(*arrays), lazyfuse_state(*arrays)
+    model = lf.nn.Linear(8, 1)
+    eager_model = lf.nn.Linear(8, 1)
+    with lf.no_grad():
+        eager_model.weight.copy_(model.weight)
+        eager_model.bias.copy_(model.bias)
+
+    def sgd_step(model, x, y):
+        optimizer = lf.optim.SGD(model.parameters(), lr=0.01)
+
+        def step():
+            optimizer.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step, optimizer
+
+    eager, eager_opt = sgd_step(eager_model, *eager_state[:2])
+    step, opt = sgd_step(model, *captured_state[:2])
+    captured = lf.capture(step)
+    for i in range(8):
+        if i == 4:  # a write the replay did not make: the next call runs the function
+            for m in (model, eager_model):
+                with lf.no_grad():
+                    m.weight.mul_(0.5)
+        if i == 6:
+            opt.defaults["lr"] = eager_opt.defaults["lr"] = 0.1
+        assert captured().item() == pytest.approx(eager().item(), rel=1e-5)
+        np.testing.assert_allclose(model.weight.detach().numpy(), eager_model.weight.detach().numpy(), rtol=1e-5)
+    # call 0 makes .grad; 1, 4 (after the write) and 6 (new lr) capture; the rest replay
+    assert (captured.captures, captured.replays) == (3, 4)
+
+
+def test_arguments_of_another_shape_capture_again():
+    captured = lf.capture(lambda a, b: (a * b + 1).sum(0))
+    for shape in [(4, 3), (4, 3), (4, 3), (5, 2), (5, 2)]:
+        a, b = np.arange(np.prod(shape), dtype=np.float32).reshape(shape), np.full(shape, 2.0, np.float32)
+        np.testing.assert_allclose(captured(lf.tensor(a), lf.tensor(b)).numpy(), (a * b + 1).sum(0))
+    assert (captured.captures, captured.replays) == (2, 3)
+
+
+def test_tuple_and_none_results():
+    t = lf.tensor(np.arange(6, dtype=np.float32))
+    pair = lf.capture(lambda: (t * 2, t.exp().sum()))
+    for _ in range(3):
+        doubled, total = pair()
+        np.testing.assert_allclose(doubled.numpy(), np.arange(6) * 2)
+        assert total.item() == pytest.approx(np.exp(np.arange(6)).sum(), rel=1e-6)
+    assert pair.replays == 2
+
+    def scale():
+        with lf.no_grad():
+            t.mul_(2)
+    nothing = lf.capture(scale)
+    for _ in range(3):
+        assert nothing() is None
+    np.testing.assert_allclose(t.numpy(), np.arange(6) * 8)
+    assert nothing.replays == 2
+
+
+def test_reading_a_value_inside_is_refused():
+    t = lf.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"reads a tensor's value on the host .* Return the tensor"):
+        lf.capture(lambda: t * t.sum().item())()
+
+
+def test_tensors_made_from_host_data_inside_are_refused():
+    t = lf.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="makes a tensor from host data"):
+        lf.capture(lambda: t + lf.tensor([3.0, 4.0]))()
+
+
+@pytest.mark.parametrize("optimizer", [lf.optim.Adam, lf.optim.AdamW])
+def test_adam_steps_replay_like_eager_steps(rng, optimizer):
+    """Adam's step count is on the device, so a replay counts steps as the function would."""
+    x = lf.tensor(rng.standard_normal((32, 3)).astype(np.float32))
+
+    def parameter_and_step():
+        p = lf.tensor(np.ones((3, 1), np.float32), requires_grad=True)
+        opt = optimizer([p], lr=0.1)
+
+        def step():
+            opt.zero_grad()
+            loss = ((x @ p).tanh() ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+        return p, step
+    (p_eager, eager), (p_captured, step) = parameter_and_step(), parameter_and_step()
+    captured = lf.capture(step)
+    for _ in range(8):
+        assert captured().item() == pytest.approx(eager().item(), rel=1e-5)
+        np.testing.assert_allclose(p_captured.detach().numpy(), p_eager.detach().numpy(), rtol=1e-5)
+    assert captured.replays >= 5
+
+
+def test_a_function_keeping_tensors_it_made_is_refused():
+    t = lf.tensor([1.0, 2.0])
+    history = []
+    keep = lf.capture(lambda: history.append(t * 2))
+    keep()
+    keep()
+    with pytest.raises(RuntimeError, match=r"3 calls in a row could not be captured: .*keeps 1 tensor"):
+        keep()
+    assert [h.numpy().tolist() for h in history] == [[2.0, 4.0]] * 3
+
+
+def test_captured_function_inside_another_runs_as_part_of_it():
+    t = lf.tensor([1.0, 2.0])
+    inner = lf.capture(lambda: t + 1)
+    outer = lf.capture(lambda: inner() * 3)
+    for _ in range(3):
+        np.testing.assert_allclose(outer().numpy(), [6.0, 9.0])
+    assert outer.replays == 2 and inner.replays == 0
