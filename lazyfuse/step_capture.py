@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import types
 import weakref
 from typing import Any, Callable, Optional
 
@@ -104,9 +105,9 @@ class _State:
 
     __slots__ = ("tensor", "node", "version", "grad", "requires_grad", "grad_fn", "computed")
 
-    def __init__(self, t: Tensor):
+    def __init__(self, t: Tensor, grad):
         self.tensor = t
-        self.node, self.version, self.grad = t._node, t._version, t.grad
+        self.node, self.version, self.grad = t._node, t._version, grad
         self.computed = t._node.buffer is not None or t._node.op is Op.CONST
         self.requires_grad, self.grad_fn = t.requires_grad, t.grad_fn
 
@@ -123,11 +124,12 @@ def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
     arg_nodes = [a.node for a in args]
     first_use: dict[int, _State] = {}  # pre-existing tensors fn used, by id, as they were before
     made: dict[int, weakref.ref] = {}  # tensors made during the call
+    grad_used: set[int] = set()  # ids of tensors whose .grad fn read or set
     node_property, grad_slot, init = Tensor.node, Tensor.grad, Tensor._init
 
     def note(t: Tensor) -> None:
         if id(t) not in first_use and id(t) not in made:
-            first_use[id(t)] = _State(t)
+            first_use[id(t)] = _State(t, grad_slot.__get__(t))  # not through the property, which notes a use
             if t._base is not None:
                 note(t._base)
 
@@ -135,15 +137,20 @@ def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
         note(t)
         return node_property.fget(t)
 
-    def noting_grad(t: Tensor, value) -> None:  # zero_grad() sets .grad before the tensor is used
+    def reading_grad(t: Tensor):
+        grad_used.add(id(t))
+        return grad_slot.__get__(t)
+
+    def writing_grad(t: Tensor, value) -> None:  # zero_grad() sets .grad before the tensor is used
         note(t)
+        grad_used.add(id(t))
         grad_slot.__set__(t, value)
 
     def noting_init(t: Tensor, *a, **kw) -> Tensor:
         made[id(t)] = weakref.ref(t)
         return init(t, *a, **kw)
 
-    Tensor.node, Tensor.grad, Tensor._init = (property(noting_node), property(grad_slot.__get__, noting_grad),
+    Tensor.node, Tensor.grad, Tensor._init = (property(noting_node), property(reading_grad, writing_grad),
                                               noting_init)
     recording.active, _watched = recording.Recording(), []
     try:
@@ -167,7 +174,7 @@ def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
         return _values(returned, result_shape), None, ("the function used tensors whose values were still being "
                                                        "computed when it was called")
     try:
-        call = _Captured(fn, args, arg_nodes, rec, first_use, made, returned, result_shape, watched)
+        call = _Captured(fn, args, arg_nodes, rec, first_use, made, grad_used, returned, result_shape, watched)
     except CannotReplay as e:
         return _values(returned, result_shape), None, str(e)
     return _values(returned, result_shape), call, ""
@@ -192,8 +199,8 @@ class _Captured:
     """One captured call: its replay, where each input slot is read from, and what
     a replay leaves in each tensor the call wrote."""
 
-    def __init__(self, fn, args, arg_nodes: list[Node], rec, first_use: dict, made: dict, returned: list[Node],
-                 result_shape, watched):
+    def __init__(self, fn, args, arg_nodes: list[Node], rec, first_use: dict, made: dict, grad_used: set,
+                 returned: list[Node], result_shape, watched):
         self.args = [(n.shape, n.dtype, n.device) for n in arg_nodes]
         self.grad_mode = grad_enabled()
         self.result_shape = result_shape
@@ -201,10 +208,10 @@ class _Captured:
         existing = [s for s in first_use.values() if s.tensor._base is None]
         self.sources: list = [("arg", i) for i in range(len(args))]  # where input k of the replay is read from
         slot_of: dict[int, int] = {id(n.buffer): -1 - i for i, n in enumerate(arg_nodes)}
-        owners: dict[int, _State] = {}
+        owners: dict[int, list[Tensor]] = {}  # tensors holding each buffer when fn first used them
         for s in existing:
             if s.node.buffer is not None:
-                owners.setdefault(id(s.node.buffer), s)
+                owners.setdefault(id(s.node.buffer), []).append(s.tensor)
 
         def input_slot(buffer) -> int:
             if id(buffer) not in slot_of:
@@ -216,7 +223,7 @@ class _Captured:
                     raise RuntimeError(f"lazyfuse.capture({_name(fn)}): the function reads a value that no tensor it "
                                        f"was given or used held when it was called")
                 slot_of[id(buffer)] = -1 - len(self.sources)
-                self.sources.append(("tensor", owners[id(buffer)].tensor))
+                self.sources.append(("tensors", owners[id(buffer)]))
             return slot_of[id(buffer)]
 
         self.replay_plan = recording.Replay(rec, input_slot)
@@ -256,33 +263,116 @@ class _Captured:
             raise CannotReplay(f"the function keeps {len(kept)} tensor(s) it made (in a list, on an object, in an "
                                f"optimizer's state); a replayed call would not make them")
         self.returned = [binding(n) for n in returned]
-        # what each tensor holds after this call: the next call must find it so (arguments
-        # are read from whatever the next call passes)
-        self.expected = [_State(s.tensor) for s in existing if not any(s.tensor is a for a in args)]
+        self.python_inputs = _python_inputs(fn)
+        # what a replay needs of each tensor fn used (the next call reads its arguments
+        # and these tensors' values at the call, whatever they are)
+        self.expected = [_Expectation(s.tensor, id(s.tensor) in grad_used) for s in existing
+                         if not any(s.tensor is a for a in args)]
 
     def matches(self, args) -> bool:
+        """Whether a replay stands for a call of fn now."""
         if grad_enabled() != self.grad_mode or len(args) != len(self.args):
             return False
         if any((a.shape, a.dtype, a.node.device) != spec for a, spec in zip(args, self.args)):
             return False
         if not all(values == before for values, before in self.watched):
             return False
-        return all(s.holds() for s in self.expected)
+        if not all(_same_python_value(get(), value) for get, value in self.python_inputs):
+            return False
+        if not all(e.met() for e in self.expected):
+            return False
+        # tensors that shared a buffer when captured are read through one input: they still must
+        return all(len(where) == 1 or all(t._node is where[0]._node for t in where)
+                   for kind, where in self.sources if kind == "tensors")
 
     def replay(self, args):
-        pending = [a.node for a in args if a.node.buffer is None]
-        if pending:
-            realize(pending)
-        inputs = [args[where].node if kind == "arg" else where._node for kind, where in self.sources]
+        pending = [a.node for a in args] + [where[0]._node for kind, where in self.sources if kind == "tensors"]
+        if any(n.buffer is None for n in pending):  # written since, and not computed yet
+            realize([n for n in pending if n.buffer is None])
+        inputs = [args[where].node if kind == "arg" else where[0]._node for kind, where in self.sources]
         nodes = self.replay_plan.run(inputs)
         for t, bound, version_step, new_grad in self.written:
             t._node = bound if isinstance(bound, Node) else nodes[bound]
             t._version += version_step
             if new_grad is not None:
                 t.grad = Tensor._wrap(new_grad if isinstance(new_grad, Node) else nodes[new_grad])
-        self.expected = [_State(s.tensor) for s in self.expected]
+        self.expected = [_Expectation(e.tensor, e.grad is not _ANY) for e in self.expected]
         return _values([b if isinstance(b, Node) else nodes[b] for b in self.returned], self.result_shape)
 
+
+
+_ANY = object()  # a .grad fn never read or set: any will do
+
+
+class _Expectation:
+    """What a replay needs of a tensor: a computed value of the same shape, dtype and
+    device (or the same constant, which the kernels have built in), the same
+    requires_grad and grad_fn, and the same .grad if fn used it."""
+
+    __slots__ = ("tensor", "value", "grad", "requires_grad", "grad_fn")
+
+    def __init__(self, t: Tensor, grad_used: bool):
+        node = t._node
+        self.tensor, self.requires_grad, self.grad_fn = t, t.requires_grad, t.grad_fn
+        self.grad = t.grad if grad_used else _ANY
+        self.value = node if node.op is Op.CONST else (node.shape, node.dtype, node.device)
+
+    def met(self) -> bool:
+        t = self.tensor
+        if t.requires_grad != self.requires_grad or t.grad_fn is not self.grad_fn:
+            return False
+        if self.grad is not _ANY and t.grad is not self.grad:
+            return False
+        node = t._node
+        if isinstance(self.value, Node):
+            return node is self.value or node.op is Op.CONST and node._key == self.value._key
+        return node.op is not Op.CONST and (node.shape, node.dtype, node.device) == self.value
+
+
+def _python_inputs(fn, seen: Optional[set] = None) -> list[tuple]:
+    """(getter, value) of each tensor, number and module fn names in its closure or its
+    globals, and those the functions it names name: a replay stands for fn only while
+    each is what it was when captured (a module: the same parameters, and train or eval)."""
+    from .nn.modules import Module
+    seen = set() if seen is None else seen
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    if code is None or id(fn) in seen:
+        return []
+    seen.add(id(fn))
+    named = []
+    for cell in fn.__closure__ or ():
+        try:
+            named.append((lambda cell=cell: cell.cell_contents, cell.cell_contents))
+        except ValueError:  # not assigned yet
+            pass
+    names = fn.__globals__
+    named += [(lambda name=name: names.get(name), names[name]) for name in code.co_names if name in names]
+    found = []
+    for get, value in named:
+        if isinstance(value, (Tensor, bool, int, float)):
+            found.append((get, value))
+        elif isinstance(value, Module):
+            found.append((lambda get=get: _module_state(get()), _module_state(value)))
+        elif isinstance(value, types.FunctionType):
+            found.append((get, value))
+            found += _python_inputs(value, seen)
+    return found
+
+
+def _module_state(module) -> tuple:
+    from .nn.modules import Module
+    if not isinstance(module, Module):
+        return (module,)
+    return (module, module.training, *module.parameters())
+
+
+def _same_python_value(now, then) -> bool:
+    if isinstance(then, tuple):  # a module's state: the same objects
+        return len(now) == len(then) and all(a is b for a, b in zip(now, then))
+    if isinstance(then, (bool, int, float)):
+        return type(now) is type(then) and now == then
+    return now is then
 
 
 def _kept(made: dict, allowed: set) -> list:

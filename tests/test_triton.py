@@ -237,3 +237,16 @@ def test_every_generated_kernel_compiles_for_sm80_and_sm90():
     assert not failures, failures
     assert len(results) == 2 * len(rendered)
     print(f"\n{len(rendered)} distinct Triton kernels compiled for sm_80 and sm_90")
+
+
+def test_a_captured_training_step_replays_on_the_triton_path(rng):
+    """lazyfuse.capture replays through the device's own launch: here Triton's launcher."""
+    from test_capture import regression_state, regression_step
+    x, y, w, b = regression_state(rng, rows=16, features=4)
+    on_opencl = [lf.tensor(x), lf.tensor(y), lf.tensor(w, requires_grad=True), lf.tensor(b, requires_grad=True)]
+    on_triton = [lf.tensor(a, device="cuda", requires_grad=i >= 2) for i, a in enumerate((x, y, w, b))]
+    eager, captured = regression_step(*on_opencl), lf.capture(regression_step(*on_triton))
+    for _ in range(4):
+        assert captured().item() == pytest.approx(eager().item(), rel=1e-5)
+    np.testing.assert_allclose(on_triton[2].detach().numpy(), on_opencl[2].detach().numpy(), rtol=1e-5)
+    assert captured.replays == 2
