@@ -101,7 +101,7 @@ def _name(fn) -> str:
 
 
 class _State:
-    """A tensor as a call found it (at its first use) and as it left it."""
+    """A tensor as a call found it, when the call first used it."""
 
     __slots__ = ("tensor", "node", "version", "grad", "requires_grad", "grad_fn", "computed")
 
@@ -117,48 +117,66 @@ class _State:
                 and t.requires_grad == self.requires_grad and t.grad_fn is self.grad_fn)
 
 
+class _Observer:
+    """While active, notes the tensors that existed before and that the call uses (as
+    they were before it changed them), the tensors it makes, and those whose .grad it
+    reads or sets: Tensor's `node`, `grad` and `_init` are swapped for noting versions."""
+
+    def __init__(self):
+        self.first_use: dict[int, _State] = {}
+        self.made: dict[int, weakref.ref] = {}
+        self.grad_used: set[int] = set()
+        self._node, self._grad, self._init = Tensor.node, Tensor.grad, Tensor._init
+
+    def __enter__(self) -> "_Observer":
+        node, grad, init = self._node, self._grad, self._init
+
+        def noting_node(t: Tensor) -> Node:
+            self._note(t)
+            return node.fget(t)
+
+        def reading_grad(t: Tensor):
+            self.grad_used.add(id(t))
+            return grad.__get__(t)
+
+        def writing_grad(t: Tensor, value) -> None:  # zero_grad() sets .grad before the tensor is used
+            self._note(t)
+            self.grad_used.add(id(t))
+            grad.__set__(t, value)
+
+        def noting_init(t: Tensor, *a, **kw) -> Tensor:
+            self.made[id(t)] = weakref.ref(t)
+            return init(t, *a, **kw)
+
+        Tensor.node, Tensor.grad, Tensor._init = property(noting_node), property(reading_grad, writing_grad), noting_init
+        return self
+
+    def __exit__(self, *exc) -> None:
+        Tensor.node, Tensor.grad, Tensor._init = self._node, self._grad, self._init
+
+    def _note(self, t: Tensor) -> None:
+        if id(t) not in self.first_use and id(t) not in self.made:
+            self.first_use[id(t)] = _State(t, self._grad.__get__(t))  # not through the noting property
+            if t._base is not None:
+                self._note(t._base)
+
+    def kept(self, allowed: set) -> list:
+        """Tensors the call made that are still alive, but for those in `allowed` (ids)."""
+        return [r() for key, r in self.made.items() if r() is not None and key not in allowed]
+
+
 def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
     """Run fn(*args) with its launches recorded: (its result, a replay of it or None, why not)."""
     global _watched
     realize([a.node for a in args])  # and what earlier calls left deferred: not fn's work
     arg_nodes = [a.node for a in args]
-    first_use: dict[int, _State] = {}  # pre-existing tensors fn used, by id, as they were before
-    made: dict[int, weakref.ref] = {}  # tensors made during the call
-    grad_used: set[int] = set()  # ids of tensors whose .grad fn read or set
-    node_property, grad_slot, init = Tensor.node, Tensor.grad, Tensor._init
-
-    def note(t: Tensor) -> None:
-        if id(t) not in first_use and id(t) not in made:
-            first_use[id(t)] = _State(t, grad_slot.__get__(t))  # not through the property, which notes a use
-            if t._base is not None:
-                note(t._base)
-
-    def noting_node(t: Tensor) -> Node:
-        note(t)
-        return node_property.fget(t)
-
-    def reading_grad(t: Tensor):
-        grad_used.add(id(t))
-        return grad_slot.__get__(t)
-
-    def writing_grad(t: Tensor, value) -> None:  # zero_grad() sets .grad before the tensor is used
-        note(t)
-        grad_used.add(id(t))
-        grad_slot.__set__(t, value)
-
-    def noting_init(t: Tensor, *a, **kw) -> Tensor:
-        made[id(t)] = weakref.ref(t)
-        return init(t, *a, **kw)
-
-    Tensor.node, Tensor.grad, Tensor._init = (property(noting_node), property(reading_grad, writing_grad),
-                                              noting_init)
     recording.active, _watched = recording.Recording(), []
     try:
-        result = fn(*args)
-        outputs = _outputs(fn, result)
-        realize([t.node for t in outputs])  # and everything fn wrote, which is deferred
+        with _Observer() as observed:
+            result = fn(*args)
+            outputs = _outputs(fn, result)
+            realize([t.node for t in outputs])  # and everything fn wrote, which is deferred
     finally:
-        Tensor.node, Tensor.grad, Tensor._init = node_property, grad_slot, init
         rec, watched = recording.active, _watched
         recording.active, _watched = None, None
     if rec.host_reads:
@@ -168,13 +186,15 @@ def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
     returned = [t.node for t in outputs]
     result_shape = None if result is None else (len(outputs) if isinstance(result, (tuple, list)) else -1)
     del result, outputs  # their autograd history would keep the call's intermediate tensors alive
-    unready = [s.node for s in first_use.values() if not s.computed]
+    unready = [s.node for s in observed.first_use.values() if not s.computed]
     if unready:  # computed now, so that the next call can be captured
         realize(unready)
         return _values(returned, result_shape), None, ("the function used tensors whose values were still being "
                                                        "computed when it was called")
     try:
-        call = _Captured(fn, args, arg_nodes, rec, first_use, made, grad_used, returned, result_shape, watched)
+        call = _Captured(fn, args, arg_nodes, rec, observed, watched)
+        call.returned = [call.binding(n) for n in returned]
+        call.result_shape = result_shape
     except CannotReplay as e:
         return _values(returned, result_shape), None, str(e)
     return _values(returned, result_shape), call, ""
@@ -196,48 +216,60 @@ def _outputs(fn, result) -> list[Tensor]:
 
 
 class _Captured:
-    """One captured call: its replay, where each input slot is read from, and what
-    a replay leaves in each tensor the call wrote."""
+    """One captured call: its launches (a Replay), where each input of the replay is
+    read from, what a replay leaves in each tensor the call wrote, and what the next
+    call must find for a replay to stand for it."""
 
-    def __init__(self, fn, args, arg_nodes: list[Node], rec, first_use: dict, made: dict, grad_used: set,
-                 returned: list[Node], result_shape, watched):
+    returned: list  # binding of each returned tensor
+    result_shape: Optional[int]  # None: fn returned None; -1: one tensor; n: a tuple of n
+
+    def __init__(self, fn, args, arg_nodes: list[Node], rec, observed: _Observer, watched: list):
+        self.fn, self._uploaded = fn, rec.uploaded
         self.args = [(n.shape, n.dtype, n.device) for n in arg_nodes]
         self.grad_mode = grad_enabled()
-        self.result_shape = result_shape
         self.watched = watched
-        existing = [s for s in first_use.values() if s.tensor._base is None]
+        existing = [s for s in observed.first_use.values() if s.tensor._base is None]
         self.sources: list = [("arg", i) for i in range(len(args))]  # where input k of the replay is read from
-        slot_of: dict[int, int] = {id(n.buffer): -1 - i for i, n in enumerate(arg_nodes)}
-        owners: dict[int, list[Tensor]] = {}  # tensors holding each buffer when fn first used them
+        self._input_of = {id(n.buffer): -1 - i for i, n in enumerate(arg_nodes)}
+        self._owners: dict[int, list[Tensor]] = {}  # tensors holding each buffer when fn first used them
         for s in existing:
             if s.node.buffer is not None:
-                owners.setdefault(id(s.node.buffer), []).append(s.tensor)
+                self._owners.setdefault(id(s.node.buffer), []).append(s.tensor)
+        self.replay_plan = recording.Replay(rec, self.input_slot)
+        self.written = self._writes(existing, args, observed)
+        self.python_inputs = _python_inputs(fn)
+        # what a replay needs of each tensor fn used (the next call reads its arguments
+        # and these tensors' values at the call, whatever they are)
+        self.expected = [_Expectation(s.tensor, id(s.tensor) in observed.grad_used) for s in existing
+                         if not any(s.tensor is a for a in args)]
 
-        def input_slot(buffer) -> int:
-            if id(buffer) not in slot_of:
-                if id(buffer) in rec.uploaded:
-                    raise RuntimeError(f"lazyfuse.capture({_name(fn)}): the function makes a tensor from host data "
-                                       f"(torch.tensor(...), from_numpy, an optimizer that uploads numbers); a "
-                                       f"replayed call would read the captured copy. Pass it as an argument.")
-                if id(buffer) not in owners:
-                    raise RuntimeError(f"lazyfuse.capture({_name(fn)}): the function reads a value that no tensor it "
-                                       f"was given or used held when it was called")
-                slot_of[id(buffer)] = -1 - len(self.sources)
-                self.sources.append(("tensors", owners[id(buffer)]))
-            return slot_of[id(buffer)]
+    def input_slot(self, buffer) -> int:
+        """The replay's slot for a buffer the call read but did not write."""
+        if id(buffer) not in self._input_of:
+            if id(buffer) in self._uploaded:
+                raise RuntimeError(f"lazyfuse.capture({_name(self.fn)}): the function makes a tensor from host data "
+                                   f"(torch.tensor(...), from_numpy, an optimizer that uploads numbers); a "
+                                   f"replayed call would read the captured copy. Pass it as an argument.")
+            if id(buffer) not in self._owners:
+                raise RuntimeError(f"lazyfuse.capture({_name(self.fn)}): the function reads a value that no tensor "
+                                   f"it was given or used held when it was called")
+            self._input_of[id(buffer)] = -1 - len(self.sources)
+            self.sources.append(("tensors", self._owners[id(buffer)]))
+        return self._input_of[id(buffer)]
 
-        self.replay_plan = recording.Replay(rec, input_slot)
-        slot = self.replay_plan.slot
+    def binding(self, node: Node):
+        """How a replay finds a node the call left in a tensor: a slot, or the node itself (a constant)."""
+        if node.op is Op.CONST:
+            return node
+        if node.buffer is None:
+            raise CannotReplay("the function leaves a tensor unevaluated")
+        made = self.replay_plan.slot
+        return made[id(node.buffer)] if id(node.buffer) in made else self.input_slot(node.buffer)
 
-        def binding(node: Node):
-            """How a replay finds a node the call left in a tensor: a slot, or the node itself (a constant)."""
-            if node.op is Op.CONST:
-                return node
-            if node.buffer is None:
-                raise CannotReplay("the function leaves a tensor unevaluated")
-            return slot[id(node.buffer)] if id(node.buffer) in slot else input_slot(node.buffer)
-
-        self.written: list[tuple] = []  # (tensor, binding of its new node, version increase, new .grad binding)
+    def _writes(self, existing: list[_State], args, observed: _Observer) -> list[tuple]:
+        """(tensor, binding of its new node, version increase, binding of its new .grad
+        or None) for each tensor the call wrote."""
+        written = []
         for s in existing:
             t = s.tensor
             if s.holds():
@@ -251,23 +283,18 @@ class _Captured:
                                    f"it started with (a constant and a computed value)")
             new_grad = None
             if t.grad is not s.grad:
-                if (t.grad is None) != (s.grad is None) or id(t.grad) not in made:
+                if (t.grad is None) != (s.grad is None) or id(t.grad) not in observed.made:
                     raise CannotReplay("the function gives a tensor a .grad it did not have, or takes it away")
-                new_grad = binding(t.grad._node)
-            self.written.append((t, binding(t._node), t._version - s.version, new_grad))
-        grads = {id(t.grad) for t, _, _, g in self.written if g is not None}
-        if _kept(made, grads):
+                new_grad = self.binding(t.grad._node)
+            written.append((t, self.binding(t._node), t._version - s.version, new_grad))
+        grads = {id(t.grad) for t, _, _, g in written if g is not None}
+        if observed.kept(grads):
             gc.collect()  # the cycles of autograd's records are freed only by the cycle collector
-        kept = _kept(made, grads)
+        kept = observed.kept(grads)
         if kept:
             raise CannotReplay(f"the function keeps {len(kept)} tensor(s) it made (in a list, on an object, in an "
                                f"optimizer's state); a replayed call would not make them")
-        self.returned = [binding(n) for n in returned]
-        self.python_inputs = _python_inputs(fn)
-        # what a replay needs of each tensor fn used (the next call reads its arguments
-        # and these tensors' values at the call, whatever they are)
-        self.expected = [_Expectation(s.tensor, id(s.tensor) in grad_used) for s in existing
-                         if not any(s.tensor is a for a in args)]
+        return written
 
     def matches(self, args) -> bool:
         """Whether a replay stands for a call of fn now."""
@@ -373,10 +400,6 @@ def _same_python_value(now, then) -> bool:
     if isinstance(then, (bool, int, float)):
         return type(now) is type(then) and now == then
     return now is then
-
-
-def _kept(made: dict, allowed: set) -> list:
-    return [r() for key, r in made.items() if r() is not None and key not in allowed]
 
 
 def _alike(before: Node, after: Node) -> bool:
