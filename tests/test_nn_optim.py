@@ -161,7 +161,7 @@ def test_dataloader_batches_shuffles_and_drops_last(rng):
         TensorDataset(x, y[:3])
 
 
-def test_example_training_script_learns():
+def test_example_training_script_learns_and_learns_the_same_captured():
     import importlib.util
     import io
     from pathlib import Path
@@ -169,10 +169,11 @@ def test_example_training_script_learns():
     spec = importlib.util.spec_from_file_location("train_mlp", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    out = io.StringIO()
+    out, captured_out = io.StringIO(), io.StringIO()
     final = module.main(steps=30, out=out)
     first = float(out.getvalue().split("loss ")[1].split()[0])
     assert final < first and "kernels/step" in out.getvalue()
+    assert module.main(steps=30, capture=True, out=captured_out) == pytest.approx(final, rel=1e-5)
 
 
 def test_linear_with_bias_and_relu_is_one_kernel(rng):
