@@ -186,7 +186,8 @@ def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
     returned = [t.node for t in outputs]
     result_shape = None if result is None else (len(outputs) if isinstance(result, (tuple, list)) else -1)
     del result, outputs  # their autograd history would keep the call's intermediate tensors alive
-    unready = [s.node for s in observed.first_use.values() if not s.computed]
+    # views are read through their bases: a base's value must have been computed
+    unready = [s.node for s in observed.first_use.values() if s.tensor._base is None and not s.computed]
     if unready:  # computed now, so that the next call can be captured
         realize(unready)
         return _values(returned, result_shape), None, ("the function used tensors whose values were still being "

@@ -3,8 +3,12 @@ same function run eagerly on a twin of its state, and numpy in float64), and
 calls that cannot be replayed run the function again or say why not."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lazyfuse as lf
 
@@ -282,3 +286,105 @@ def test_modules_and_helpers_the_function_names_are_checked_too(rng):
     finally:
         LEARNING_RATE = 0.01
     assert (captured.captures, captured.replays) == (3, 6)
+
+
+# random programs: statements (target, op, first source, second source, number) that
+# write tensors in place, run as a captured function and eagerly on a twin state,
+# with writes from outside the function between some calls
+_OPS = {"add": lambda u, v, k: u + v * k, "mul": lambda u, v, k: u * (v * 0.1 + k),
+        "max": lambda u, v, k: u.maximum(v) - k, "copy": lambda u, v, k: v + 0 * u}
+_WRITES = {"add_": lambda t, v: t.add_(v), "copy_": lambda t, v: t.copy_(v), "mul_": lambda t, v: t.mul_(v)}
+
+
+def _random_program_state(seed: int):
+    """Three tensors and a view of the first: (tensors the program names, the bases)."""
+    values = np.random.default_rng(seed).standard_normal((3, 4)).astype(np.float32)
+    a, b, c = (lf.tensor(v) for v in values)
+    return [a, b, c, a[1:3].reshape(2).reshape(2)], [a, b, c]
+
+
+def _run_program(tensors, program):
+    with lf.no_grad():
+        for target, op, i, j, k, write in program:
+            u, v = tensors[i], tensors[j]
+            if tensors[target].shape != u.shape or u.shape != v.shape:
+                continue
+            _WRITES[write](tensors[target], _OPS[op](u, v, k))
+    return tensors[0] * 2 + tensors[1]
+
+
+@settings(max_examples=int(os.environ.get("LAZYFUSE_GRAPH_EXAMPLES", "40")) // 2, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(program=st.lists(st.tuples(st.integers(0, 3), st.sampled_from(sorted(_OPS)), st.integers(0, 3),
+                                  st.integers(0, 3), st.sampled_from([0.5, 1.0, 2.0]), st.sampled_from(sorted(_WRITES))),
+                        min_size=1, max_size=5),
+       outside=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3), st.sampled_from([-1.0, 3.0])), max_size=3),
+       seed=st.integers(0, 1000))
+def test_random_in_place_programs_replay_like_eager_runs(program, outside, seed):
+    eager_tensors, eager_bases = _random_program_state(seed)
+    captured_tensors, captured_bases = _random_program_state(seed)
+    captured = lf.capture(lambda: _run_program(captured_tensors, program))
+    for call in range(6):
+        for when, target, k in outside:
+            if when == call:
+                for tensors in (eager_tensors, captured_tensors):
+                    with lf.no_grad():
+                        tensors[target].add_(k)
+        expected = _run_program(eager_tensors, program).numpy()
+        np.testing.assert_allclose(captured().numpy(), expected, rtol=1e-5, atol=1e-5)
+        for mine, theirs in zip(captured_bases, eager_bases):
+            np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-5)
+    assert captured.replays >= 1
+
+
+def _training_program(p, q, x, zeroing: str, lr: float):
+    def step():
+        if zeroing == "none at start":
+            p.grad = q.grad = None
+        loss = ((x * p).tanh() * q).sum() + (p * q).sum()
+        loss.backward()
+        with lf.no_grad():
+            p.sub_(lr * p.grad)
+            q.sub_(lr * q.grad)
+            if zeroing == "zero_ at end":
+                p.grad.zero_()
+                q.grad.zero_()
+        return loss
+    return step
+
+
+@settings(max_examples=int(os.environ.get("LAZYFUSE_GRAPH_EXAMPLES", "40")) // 4, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(zeroing=st.sampled_from(["none at start", "zero_ at end", "accumulate"]), lr=st.sampled_from([0.01, 0.1]),
+       outside=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(["p", "x", "grad"])), max_size=3),
+       seed=st.integers(0, 1000))
+def test_random_training_steps_replay_like_eager_runs(zeroing, lr, outside, seed):
+    """Gradients zeroed, set to None or left to accumulate, with writes to parameters,
+    inputs and gradients from outside between calls."""
+    values = np.random.default_rng(seed).standard_normal((3, 5)).astype(np.float32)
+    twins = []
+    for _ in range(2):
+        p, q = lf.tensor(values[0], requires_grad=True), lf.tensor(values[1], requires_grad=True)
+        x = lf.tensor(values[2])
+        twins.append((p, q, x, _training_program(p, q, x, zeroing, lr)))
+    (p_e, q_e, x_e, eager), (p_c, q_c, x_c, step) = twins
+    captured = lf.capture(step)
+    for call in range(6):
+        for when, what in outside:
+            if when != call:
+                continue
+            for p, x in ((p_e, x_e), (p_c, x_c)):
+                with lf.no_grad():
+                    if what == "p":
+                        p.mul_(0.5)
+                    elif what == "x":
+                        x.add_(1.0)
+                    elif p.grad is not None:
+                        p.grad.add_(1.0)
+        assert captured().item() == pytest.approx(eager().item(), rel=1e-5, abs=1e-6)
+        for mine, theirs in ((p_c, p_e), (q_c, q_e)):
+            np.testing.assert_allclose(mine.detach().numpy(), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
+            assert (mine.grad is None) == (theirs.grad is None)
+            if mine.grad is not None:
+                np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert captured.replays >= 1
