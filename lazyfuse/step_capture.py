@@ -11,16 +11,19 @@ the tensors it read (its arguments, and tensors it reached otherwise, such as
 parameters and their .grad) are read as they are at the call, and every
 tensor it wrote (values, .grad, version counters) is left as the function
 would have left it. Like CUDA graphs (`torch.cuda.make_graphed_callables`)
-and tinygrad's TinyJit, the Python is not run again: Python numbers the
-function computed (a learning rate in a variable, a step count) and its
-effects outside tensors are those of the captured call. It returns tensors
-as values, without autograd history.
+and tinygrad's TinyJit, the Python is not run again: what it decided in
+Python stays as the captured call decided it, such as numbers it computed (a
+step count) and which tensors it found in lists, dicts or attributes of plain
+objects. It returns tensors as values, without autograd history.
 
-Every call first checks that the replay stands for the function: same
-argument shapes, dtypes and devices, same grad mode, every tensor it read or
-wrote still holding what the last call left in it (nothing else wrote to it
-since), and the optimizers it stepped still with the same hyper-parameters.
-Otherwise the call runs the function and captures it again. A function that
+Every call first checks what the replay takes as given: the same argument
+shapes, dtypes and devices and grad mode; each tensor the function used still
+of the same shape, dtype and device (a constant, which kernels build in, the
+same constant) and with the same .grad where the function used it; the
+tensors, numbers and modules (their parameters, train or eval) that the
+function and the functions it calls name still the same; the optimizers it
+stepped with the same hyper-parameters. Otherwise the call runs the function
+and captures it again. A function that
 reads a value on the host, makes tensors from host data, or keeps tensors it
 made cannot be replayed, and the error says which.
 """
