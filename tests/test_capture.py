@@ -34,6 +34,17 @@ def regression_state(rng, rows=64, features=8):
     return x, y, w, np.zeros(1, np.float32)
 
 
+def optimizer_step(model, optimizer, x, y):
+    """zero_grad, the mean squared error, backward and an optimizer step, returning the loss."""
+    def step():
+        optimizer.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        optimizer.step()
+        return loss
+    return step
+
+
 def lazyfuse_state(x, y, w, b):
     return lf.tensor(x), lf.tensor(y), lf.tensor(w, requires_grad=True), lf.tensor(b, requires_grad=True)
 
@@ -98,20 +109,9 @@ def test_writes_between_calls_are_read_and_a_new_learning_rate_captures_again(rn
         eager_model.weight.copy_(model.weight)
         eager_model.bias.copy_(model.bias)
 
-    def sgd_step(model, x, y):
-        optimizer = lf.optim.SGD(model.parameters(), lr=0.01)
-
-        def step():
-            optimizer.zero_grad()
-            loss = ((model(x) - y) ** 2).mean()
-            loss.backward()
-            optimizer.step()
-            return loss
-        return step, optimizer
-
-    eager, eager_opt = sgd_step(eager_model, *eager_state[:2])
-    step, opt = sgd_step(model, *captured_state[:2])
-    captured = lf.capture(step)
+    eager_opt, opt = lf.optim.SGD(eager_model.parameters(), lr=0.01), lf.optim.SGD(model.parameters(), lr=0.01)
+    eager = optimizer_step(eager_model, eager_opt, *eager_state[:2])
+    captured = lf.capture(optimizer_step(model, opt, *captured_state[:2]))
     for i in range(8):
         if i == 4:  # a write the replay did not make: the next call runs the function
             for m in (model, eager_model):
@@ -242,14 +242,7 @@ def test_training_and_evaluation_steps_replay_in_turn(rng):
     y = lf.tensor(rng.standard_normal((32, 1)).astype(np.float32))
     lf.manual_seed(3)
     model = lf.nn.Linear(4, 1)
-    opt = lf.optim.SGD(model.parameters(), lr=0.1)
-
-    def train():
-        opt.zero_grad()
-        loss = ((model(x) - y) ** 2).mean()
-        loss.backward()
-        opt.step()
-        return loss
+    train = optimizer_step(model, lf.optim.SGD(model.parameters(), lr=0.1), x, y)
 
     def evaluate():
         with lf.no_grad():
