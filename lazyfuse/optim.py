@@ -31,11 +31,15 @@ class Optimizer:
     def step(self) -> None:
         watch(self.defaults)  # a captured step bakes the hyper-parameters into its kernels
         with no_grad():
-            written = []
+            written = self._count_step()
             for p in self.params:
                 if p.grad is not None:
                     written += self._update(p, p.grad, self.state[id(p)])
             realize([t.node for t in written])
+
+    def _count_step(self) -> list:
+        """Record what a step updates once for all parameters; return the tensors it wrote."""
+        return []
 
     def _update(self, p, grad, state: dict) -> list:
         """Record the update of one parameter; return the tensors it wrote."""
@@ -77,29 +81,41 @@ class Adam(Optimizer):
         if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"invalid Adam hyper-parameters: lr={lr}, betas={betas}, eps={eps}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        self._counts: dict = {}  # device -> [steps taken, step size, second-moment correction]
+
+    def _count_step(self) -> list:
+        """Count the step on each device that has parameters, and compute from that count
+        the bias corrections of all its parameters. All three are scalars kept on the
+        device, as PyTorch's capturable Adam keeps its step: the same kernels serve every
+        step, and a captured step (lazyfuse.capture) counts on replay."""
+        from .creation import zeros
+        beta1, beta2 = self.defaults["betas"]
+        for device in dict.fromkeys(p.node.device for p in self.params if p.grad is not None):
+            if device not in self._counts:
+                self._counts[device] = [zeros((), device=device) for _ in range(3)]
+            count, step_size, correction = self._counts[device]
+            count.add_(1)
+            step_size.copy_(self.defaults["lr"] / (1 - beta1 ** count))
+            correction.copy_(1 / (1 - beta2 ** count))
+        return [t for scalars in self._counts.values() for t in scalars]
 
     def _update(self, p, grad, state):
-        from .creation import zeros, zeros_like
+        from .creation import zeros_like
         d = self.defaults
         beta1, beta2 = d["betas"]
         if d["weight_decay"] and not self.decoupled:
             grad = grad + d["weight_decay"] * p
         if not state:
-            # the step count lives on the device, as PyTorch's capturable Adam keeps it: the
-            # bias corrections are computed in the update's kernel, which is the same kernel
-            # every step, and a captured step (lazyfuse.capture) counts on replay
-            state.update(step=zeros((), dtype=p.dtype, device=p.device), exp_avg=zeros_like(p),
-                         exp_avg_sq=zeros_like(p))
-        m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-        t.add_(1)
+            state.update(exp_avg=zeros_like(p), exp_avg_sq=zeros_like(p))
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        _, step_size, correction = self._counts[p.node.device]
         m.mul_(beta1).add_(grad, alpha=1 - beta1)
         v.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
-        step_size = d["lr"] / (1 - beta1 ** t)
-        denominator = (v / (1 - beta2 ** t)).sqrt() + d["eps"]
+        denominator = (v * correction).sqrt() + d["eps"]
         if d["weight_decay"] and self.decoupled:
             p.mul_(1 - d["lr"] * d["weight_decay"])
         p.sub_(step_size * m / denominator)
-        return [p, m, v, t]
+        return [p, m, v]
 
 
 class AdamW(Adam):
