@@ -38,6 +38,7 @@ from typing import Any, Callable, Optional
 from lazyfuse.runtime import capture as recording
 from lazyfuse.runtime.graph import Node, Op
 from lazyfuse.runtime.realize import realize
+from lazyfuse.runtime.writeback import replay
 
 from .autograd.grad_mode import grad_enabled
 from .tensor import Tensor
@@ -159,9 +160,13 @@ class _Observer:
 
     def _note(self, t: Tensor) -> None:
         if id(t) not in self.first_use and id(t) not in self.made:
-            self.first_use[id(t)] = _State(t, self._grad.__get__(t))  # not through the noting property
             if t._base is not None:
+                # a view written in place holds its new value's graph, which may read a
+                # buffer its base no longer holds: read it through the base instead (the
+                # same values), so that the replay reads the base
                 self._note(t._base)
+                t._node, t._seen_version = replay(t._base._node, t._steps), t._base._version
+            self.first_use[id(t)] = _State(t, self._grad.__get__(t))  # not through the noting property
 
     def kept(self, allowed: set) -> list:
         """Tensors the call made that are still alive, but for those in `allowed` (ids)."""
