@@ -32,10 +32,12 @@ from __future__ import annotations
 import functools
 import gc
 import types
+import warnings
 import weakref
 from typing import Any, Callable, Optional
 
 from lazyfuse.runtime import capture as recording
+from lazyfuse.runtime import debug
 from lazyfuse.runtime.graph import Node, Op
 from lazyfuse.runtime.realize import realize
 from lazyfuse.runtime.writeback import replay
@@ -46,6 +48,9 @@ from .tensor import Tensor
 # calls in a row that may run the function without capturing it (the first call
 # makes .grad and optimizer state, so its end state does not match its start)
 MAX_ATTEMPTS = 3
+# captures in a row, none replayed, after which a warning says why (LAZYFUSE_DEBUG=1
+# logs every capture after the first, with its reason)
+CAPTURES_WITHOUT_REPLAY = 8
 
 # mappings of Python numbers a function's kernels depend on (an optimizer's
 # hyper-parameters), noted while capturing: a replay needs them unchanged
@@ -75,6 +80,7 @@ class CapturedFunction:
         self.captures = self.replays = 0
         self._call: Optional[_Captured] = None
         self._attempts = 0
+        self._captures_in_a_row = 0
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args):
@@ -84,9 +90,13 @@ class CapturedFunction:
         if recording.active is not None:  # called while another function is captured: part of its launches
             return self.fn(*args)
         call = self._call
-        if call is not None and call.matches(args):
+        why_again = call.mismatch(args) if call is not None else None
+        if call is not None and why_again is None:
             self.replays += 1
+            self._captures_in_a_row = 0
             return call.replay(args)
+        if why_again is not None:
+            debug.log(1, f"capture({_name(self.fn)}) captures again: {why_again}")
         self._call = None
         result, call, why = _capture(self.fn, args)
         if call is None:
@@ -97,6 +107,11 @@ class CapturedFunction:
         else:
             self._call, self._attempts = call, 0
             self.captures += 1
+            self._captures_in_a_row += 1
+            if self._captures_in_a_row == CAPTURES_WITHOUT_REPLAY:
+                warnings.warn(f"lazyfuse.capture({_name(self.fn)}) captured {CAPTURES_WITHOUT_REPLAY} calls in a row "
+                              f"without replaying one, each a little slower than a plain call; the last time "
+                              f"because {why_again}", RuntimeWarning, stacklevel=2)
         return result
 
 
@@ -305,21 +320,29 @@ class _Captured:
                                f"optimizer's state); a replayed call would not make them")
         return written
 
-    def matches(self, args) -> bool:
-        """Whether a replay stands for a call of fn now."""
-        if grad_enabled() != self.grad_mode or len(args) != len(self.args):
-            return False
-        if any((a.shape, a.dtype, a.node.device) != spec for a, spec in zip(args, self.args)):
-            return False
+    def mismatch(self, args) -> Optional[str]:
+        """Why a replay cannot stand for a call of fn now, or None when it can."""
+        if grad_enabled() != self.grad_mode:
+            return f"grad mode is {'on' if grad_enabled() else 'off'} now"
+        if len(args) != len(self.args):
+            return f"{len(args)} arguments now, {len(self.args)} before"
+        for i, (a, spec) in enumerate(zip(args, self.args)):
+            if (a.shape, a.dtype, a.node.device) != spec:
+                return f"argument {i} is {list(a.shape)} {a.dtype.name} on {a.node.device} now"
         if not all(values == before for values, before in self.watched):
-            return False
-        if not all(_same_python_value(get(), value) for get, value in self.python_inputs):
-            return False
-        if not all(e.met() for e in self.expected):
-            return False
+            return "an optimizer's hyper-parameters changed"
+        for name, get, value in self.python_inputs:
+            if not _same_python_value(get(), value):
+                return f"`{name}` changed"
+        for e in self.expected:
+            why = e.unmet()
+            if why is not None:
+                return why
         # tensors that shared a buffer when captured are read through one input: they still must
-        return all(len(where) == 1 or all(t._node is where[0]._node for t in where)
-                   for kind, where in self.sources if kind == "tensors")
+        for kind, where in self.sources:
+            if kind == "tensors" and any(t._node is not where[0]._node for t in where):
+                return "tensors that held one value when captured hold different ones now"
+        return None
 
     def replay(self, args):
         pending = [a.node for a in args] + [where[0]._node for kind, where in self.sources if kind == "tensors"]
@@ -353,20 +376,23 @@ class _Expectation:
         self.grad = t.grad if grad_used else _ANY
         self.value = node if node.op is Op.CONST else (node.shape, node.dtype, node.device)
 
-    def met(self) -> bool:
+    def unmet(self) -> Optional[str]:
+        """Why the tensor is not as a replay needs it, or None when it is."""
         t = self.tensor
         if t.requires_grad != self.requires_grad or t.grad_fn is not self.grad_fn:
-            return False
+            return f"a tensor {list(t.shape)} the function uses changed requires_grad or grad_fn"
         if self.grad is not _ANY and t.grad is not self.grad:
-            return False
+            return f"a tensor {list(t.shape)} the function uses has another .grad"
         node = t._node
         if isinstance(self.value, Node):
-            return node is self.value or node.op is Op.CONST and node._key == self.value._key
-        return node.op is not Op.CONST and (node.shape, node.dtype, node.device) == self.value
+            same = node is self.value or node.op is Op.CONST and node._key == self.value._key
+        else:
+            same = node.op is not Op.CONST and (node.shape, node.dtype, node.device) == self.value
+        return None if same else f"a tensor {list(t.shape)} the function uses holds another kind of value"
 
 
 def _python_inputs(fn, seen: Optional[set] = None) -> list[tuple]:
-    """(getter, value) of each tensor, number and module fn names in its closure or its
+    """(name, getter, value) of each tensor, number and module fn names in its closure or its
     globals, and those the functions it names name: a replay stands for fn only while
     each is what it was when captured (a module: the same parameters, and train or eval)."""
     from .nn.modules import Module
@@ -377,21 +403,21 @@ def _python_inputs(fn, seen: Optional[set] = None) -> list[tuple]:
         return []
     seen.add(id(fn))
     named = []
-    for cell in fn.__closure__ or ():
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
-            named.append((lambda cell=cell: cell.cell_contents, cell.cell_contents))
+            named.append((name, lambda cell=cell: cell.cell_contents, cell.cell_contents))
         except ValueError:  # not assigned yet
             pass
     names = fn.__globals__
-    named += [(lambda name=name: names.get(name), names[name]) for name in code.co_names if name in names]
+    named += [(name, lambda name=name: names.get(name), names[name]) for name in code.co_names if name in names]
     found = []
-    for get, value in named:
+    for name, get, value in named:
         if isinstance(value, (Tensor, bool, int, float)):
-            found.append((get, value))
+            found.append((name, get, value))
         elif isinstance(value, Module):
-            found.append((lambda get=get: _module_state(get()), _module_state(value)))
+            found.append((name, lambda get=get: _module_state(get()), _module_state(value)))
         elif isinstance(value, types.FunctionType):
-            found.append((get, value))
+            found.append((name, get, value))
             found += _python_inputs(value, seen)
     return found
 

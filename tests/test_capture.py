@@ -381,3 +381,22 @@ def test_random_training_steps_replay_like_eager_runs(zeroing, lr, outside, seed
             if mine.grad is not None:
                 np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-6)
     assert captured.replays >= 1
+
+
+def test_why_a_call_captures_again_is_logged_and_a_loop_that_never_replays_is_warned_about(monkeypatch, capsys):
+    global LEARNING_RATE
+    monkeypatch.setenv("LAZYFUSE_DEBUG", "1")
+    w = lf.tensor(np.ones(3, np.float32))
+    captured = lf.capture(lambda: w * LEARNING_RATE)
+    try:
+        captured()
+        LEARNING_RATE = 0.5
+        captured()
+        assert "captures again: `LEARNING_RATE` changed" in capsys.readouterr().err
+        with pytest.warns(RuntimeWarning, match=r"captured 8 calls in a row without replaying one.*`LEARNING_RATE`"):
+            for i in range(7):
+                LEARNING_RATE = float(i)
+                np.testing.assert_allclose(captured().numpy(), np.full(3, float(i)))
+    finally:
+        LEARNING_RATE = 0.01
+    assert captured.replays == 0
