@@ -4,6 +4,8 @@
     for x, y in batches:
         loss = step(x, y)   # early calls run train_step; later ones replay its launches
 
+Arguments are tensors or numbers; on a method, each instance has its own capture.
+
 A small training step spends almost all of its time in Python: recording ops,
 backward, scheduling. A captured function runs its Python once while every
 kernel launch is recorded, then later calls launch the same kernels again:
@@ -81,12 +83,26 @@ class CapturedFunction:
         self._call: Optional[_Captured] = None
         self._attempts = 0
         self._captures_in_a_row = 0
+        self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # instance -> its method, captured
         functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, objtype=None):
+        """As a method: a captured function per instance, bound to it."""
+        if obj is None:
+            return self
+        try:
+            bound = self._bound.get(obj)
+        except TypeError:
+            raise TypeError(f"lazyfuse.capture: {type(obj).__name__} objects cannot be weakly referenced or "
+                            f"hashed, so their methods cannot be captured") from None
+        if bound is None:
+            bound = self._bound[obj] = CapturedFunction(types.MethodType(self.fn, obj))
+        return bound
 
     def __call__(self, *args):
         for a in args:
-            if not isinstance(a, Tensor):
-                raise TypeError(f"lazyfuse.capture: arguments must be tensors, got {type(a).__name__}")
+            if not isinstance(a, (Tensor, bool, int, float)):
+                raise TypeError(f"lazyfuse.capture: arguments must be tensors or numbers, got {type(a).__name__}")
         if recording.active is not None:  # called while another function is captured: part of its launches
             return self.fn(*args)
         call = self._call
@@ -191,8 +207,8 @@ class _Observer:
 def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
     """Run fn(*args) with its launches recorded: (its result, a replay of it or None, why not)."""
     global _watched
-    realize([a.node for a in args])  # and what earlier calls left deferred: not fn's work
-    arg_nodes = [a.node for a in args]
+    realize([a.node for a in args if isinstance(a, Tensor)])  # and what earlier calls left deferred: not fn's work
+    arg_nodes = [a.node if isinstance(a, Tensor) else None for a in args]
     recording.active, _watched = recording.Recording(), []
     try:
         with _Observer() as observed:
@@ -249,12 +265,14 @@ class _Captured:
 
     def __init__(self, fn, args, arg_nodes: list[Node], rec, observed: _Observer, watched: list):
         self.fn, self._uploaded = fn, rec.uploaded
-        self.args = [(n.shape, n.dtype, n.device) for n in arg_nodes]
+        # each argument's shape, dtype and device, or a number itself (built into the kernels)
+        self.args = [(n.shape, n.dtype, n.device) if n is not None else a for a, n in zip(args, arg_nodes)]
         self.grad_mode = grad_enabled()
         self.watched = watched
         existing = [s for s in observed.first_use.values() if s.tensor._base is None]
-        self.sources: list = [("arg", i) for i in range(len(args))]  # where input k of the replay is read from
-        self._input_of = {id(n.buffer): -1 - i for i, n in enumerate(arg_nodes)}
+        tensor_args = [(i, n) for i, n in enumerate(arg_nodes) if n is not None]
+        self.sources: list = [("arg", i) for i, _ in tensor_args]  # where input k of the replay is read from
+        self._input_of = {id(n.buffer): -1 - k for k, (_, n) in enumerate(tensor_args)}
         self._owners: dict[int, list[Tensor]] = {}  # tensors holding each buffer when fn first used them
         for s in existing:
             if s.node.buffer is not None:
@@ -327,7 +345,12 @@ class _Captured:
         if len(args) != len(self.args):
             return f"{len(args)} arguments now, {len(self.args)} before"
         for i, (a, spec) in enumerate(zip(args, self.args)):
-            if (a.shape, a.dtype, a.node.device) != spec:
+            if isinstance(a, Tensor) != isinstance(spec, tuple):
+                return f"argument {i} is a {type(a).__name__} now"
+            if not isinstance(a, Tensor):
+                if not _same_python_value(a, spec):
+                    return f"argument {i} is {a!r} now"
+            elif (a.shape, a.dtype, a.node.device) != spec:
                 return f"argument {i} is {list(a.shape)} {a.dtype.name} on {a.node.device} now"
         if not all(values == before for values, before in self.watched):
             return "an optimizer's hyper-parameters changed"
@@ -345,7 +368,7 @@ class _Captured:
         return None
 
     def replay(self, args):
-        pending = [a.node for a in args] + [where[0]._node for kind, where in self.sources if kind == "tensors"]
+        pending = [args[where].node if kind == "arg" else where[0]._node for kind, where in self.sources]
         if any(n.buffer is None for n in pending):  # written since, and not computed yet
             realize([n for n in pending if n.buffer is None])
         inputs = [args[where].node if kind == "arg" else where[0]._node for kind, where in self.sources]
@@ -397,12 +420,13 @@ def _python_inputs(fn, seen: Optional[set] = None) -> list[tuple]:
     each is what it was when captured (a module: the same parameters, and train or eval)."""
     from .nn.modules import Module
     seen = set() if seen is None else seen
+    owner = getattr(fn, "__self__", None)  # a method's instance: checked when it is a module
     fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
     if code is None or id(fn) in seen:
         return []
     seen.add(id(fn))
-    named = []
+    named = [] if owner is None else [("self", lambda: owner, owner)]
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
             named.append((name, lambda cell=cell: cell.cell_contents, cell.cell_contents))

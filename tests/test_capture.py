@@ -400,3 +400,58 @@ def test_why_a_call_captures_again_is_logged_and_a_loop_that_never_replays_is_wa
     finally:
         LEARNING_RATE = 0.01
     assert captured.replays == 0
+
+
+def test_numbers_as_arguments_are_built_in_and_a_new_number_captures_again():
+    t = lf.tensor(np.arange(4, dtype=np.float32))
+    scaled = lf.capture(lambda x, k: x * k + 1)
+    for k in (2.0, 2.0, 2.0, 3.0, 3.0):
+        np.testing.assert_allclose(scaled(t, k).numpy(), np.arange(4) * k + 1)
+    assert (scaled.captures, scaled.replays) == (2, 3)
+    with pytest.raises(TypeError, match="tensors or numbers, got str"):
+        scaled(t, "2")
+
+
+def test_a_captured_method_has_one_capture_per_instance(rng):
+    class Trainer:
+        def __init__(self, seed):
+            lf.manual_seed(seed)
+            self.model = lf.nn.Linear(3, 1)
+            self.opt = lf.optim.SGD(self.model.parameters(), lr=0.1)
+
+        @lf.capture
+        def step(self, x, y):
+            self.opt.zero_grad()
+            loss = ((self.model(x) - y) ** 2).mean()
+            loss.backward()
+            self.opt.step()
+            return loss
+
+    x = lf.tensor(rng.standard_normal((8, 3)).astype(np.float32))
+    y = lf.tensor(rng.standard_normal((8, 1)).astype(np.float32))
+    first, second, eager = Trainer(1), Trainer(2), Trainer(1)
+    for _ in range(5):
+        expected = optimizer_step(eager.model, eager.opt, x, y)().item()
+        assert first.step(x, y).item() == pytest.approx(expected, rel=1e-5)
+        second.step(x, y)
+    assert first.step is first.step and first.step is not second.step
+    assert first.step.replays == 3 and second.step.replays == 3
+    assert not np.allclose(first.model.weight.detach().numpy(), second.model.weight.detach().numpy())
+
+
+def test_a_captured_module_method_sees_a_new_parameter(rng):
+    class Scaled(lf.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = lf.nn.Parameter(lf.tensor(np.ones(3, np.float32)))
+
+        @lf.capture
+        def forward(self, x):
+            return x * self.weight
+
+    module, x = Scaled(), lf.tensor(np.arange(3, dtype=np.float32))
+    for i in range(5):
+        if i == 3:
+            module.weight = lf.nn.Parameter(lf.tensor(np.full(3, 2.0, np.float32)))
+        np.testing.assert_allclose(module(x).numpy(), np.arange(3) * (2.0 if i >= 3 else 1.0))
+    assert (module.forward.captures, module.forward.replays) == (2, 3)
