@@ -92,7 +92,7 @@ def _saved(t):
 
 def record(out, op, arg, srcs):
     """Attach a GradFn to `out` when grad mode is on and an input requires grad."""
-    if grad_enabled() and any(s.requires_grad for s in srcs):
+    if grad_enabled() and any([s.requires_grad for s in srcs]):
         out.requires_grad = True
         out.grad_fn = GradFn(op, arg, srcs)
     return out

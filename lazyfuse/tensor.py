@@ -210,11 +210,12 @@ class Tensor:
     def _prim(self, op: Op, *others: "Tensor", arg=None, shape=None, dtype: Optional[DType] = None) -> "Tensor":
         """Record one primitive op on self and others (already broadcast and cast)."""
         srcs = (self,) + others
-        if op in ELEMENTWISE and all(t.node.op is Op.CONST and not t.requires_grad for t in srcs):
-            return Tensor._wrap(fold_constants(op, arg, [t.node for t in srcs], self.shape if shape is None else shape,
-                                               dtype or self.dtype))
-        node = Node.make(op, tuple(t.node for t in srcs), arg, self.shape if shape is None else shape,
-                         dtype or self.dtype, self.node.device)
+        nodes = tuple([t.node for t in srcs])  # (a list, not a generator: this is the hottest line in recording)
+        mine = nodes[0]
+        if op in ELEMENTWISE and all([n.op is Op.CONST for n in nodes]) and not any([t.requires_grad for t in srcs]):
+            return Tensor._wrap(fold_constants(op, arg, list(nodes), mine.shape if shape is None else shape,
+                                               dtype or mine.dtype))
+        node = Node.make(op, nodes, arg, mine.shape if shape is None else shape, dtype or mine.dtype, mine.device)
         return record(Tensor._wrap(node), op, arg, srcs)
 
     def _move(self, name: str, arg: tuple) -> "Tensor":
