@@ -116,6 +116,7 @@ class CapturedFunction:
         self._call = None
         result, call, why = _capture(self.fn, args)
         if call is None:
+            debug.log(1, f"capture({_name(self.fn)}) could not capture this call: {why}")
             self._attempts += 1
             if self._attempts >= MAX_ATTEMPTS:
                 raise RuntimeError(f"lazyfuse.capture({_name(self.fn)}): {MAX_ATTEMPTS} calls in a row could not be "
@@ -161,6 +162,7 @@ class _Observer:
         self.first_use: dict[int, _State] = {}
         self.made: dict[int, weakref.ref] = {}
         self.grad_used: set[int] = set()
+        self.grad_set: dict[int, Tensor] = {}  # tensors given a .grad, by id
         self._node, self._grad, self._init = Tensor.node, Tensor.grad, Tensor._init
 
     def __enter__(self) -> "_Observer":
@@ -177,6 +179,8 @@ class _Observer:
         def writing_grad(t: Tensor, value) -> None:  # zero_grad() sets .grad before the tensor is used
             self._note(t)
             self.grad_used.add(id(t))
+            if id(t) not in self.made:  # (a tensor being made sets its .grad to None)
+                self.grad_set[id(t)] = t
             grad.__set__(t, value)
 
         def noting_init(t: Tensor, *a, **kw) -> Tensor:
@@ -214,7 +218,9 @@ def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
         with _Observer() as observed:
             result = fn(*args)
             outputs = _outputs(fn, result)
-            realize([t.node for t in outputs])  # and everything fn wrote, which is deferred
+            # and everything fn wrote in place, which is deferred, and the .grads it set
+            new_grads = [t.grad._node for t in observed.grad_set.values() if t.grad is not None]
+            realize([t.node for t in outputs] + [n for n in new_grads if n.op is not Op.CONST])
     finally:
         rec, watched = recording.active, _watched
         recording.active, _watched = None, None
@@ -284,6 +290,8 @@ class _Captured:
         # and these tensors' values at the call, whatever they are)
         self.expected = [_Expectation(s.tensor, id(s.tensor) in observed.grad_used) for s in existing
                          if not any(s.tensor is a for a in args)]
+        # a replay leaves each written tensor's value of the same kind; only a new .grad changes an expectation
+        self._expected_grad = {id(e.tensor): e for e in self.expected if e.grad is not _ANY}
 
     def input_slot(self, buffer) -> int:
         """The replay's slot for a buffer the call read but did not write."""
@@ -327,6 +335,9 @@ class _Captured:
             if t.grad is not s.grad:
                 if (t.grad is None) != (s.grad is None) or id(t.grad) not in observed.made:
                     raise CannotReplay("the function gives a tensor a .grad it did not have, or takes it away")
+                if id(s.grad) in observed.first_use:
+                    raise CannotReplay("the function uses a tensor's .grad and then gives it a new one; a replay "
+                                       "would use the .grad the captured call found")
                 new_grad = self.binding(t.grad._node)
             written.append((t, self.binding(t._node), t._version - s.version, new_grad))
         grads = {id(t.grad) for t, _, _, g in written if g is not None}
@@ -368,19 +379,20 @@ class _Captured:
         return None
 
     def replay(self, args):
-        pending = [args[where].node if kind == "arg" else where[0]._node for kind, where in self.sources]
-        if any(n.buffer is None for n in pending):  # written since, and not computed yet
-            realize([n for n in pending if n.buffer is None])
         inputs = [args[where].node if kind == "arg" else where[0]._node for kind, where in self.sources]
+        pending = [n for n in inputs if n.buffer is None]
+        if pending:  # written since, and not computed yet
+            realize(pending)
         nodes = self.replay_plan.run(inputs)
         for t, bound, version_step, new_grad in self.written:
             t._node = bound if isinstance(bound, Node) else nodes[bound]
             t._version += version_step
             if new_grad is not None:
                 t.grad = Tensor._wrap(new_grad if isinstance(new_grad, Node) else nodes[new_grad])
-        self.expected = [_Expectation(e.tensor, e.grad is not _ANY) for e in self.expected]
+                expected = self._expected_grad.get(id(t))
+                if expected is not None:
+                    expected.grad = t.grad
         return _values([b if isinstance(b, Node) else nodes[b] for b in self.returned], self.result_shape)
-
 
 
 _ANY = object()  # a .grad fn never read or set: any will do

@@ -455,3 +455,20 @@ def test_a_captured_module_method_sees_a_new_parameter(rng):
             module.weight = lf.nn.Parameter(lf.tensor(np.full(3, 2.0, np.float32)))
         np.testing.assert_allclose(module(x).numpy(), np.arange(3) * (2.0 if i >= 3 else 1.0))
     assert (module.forward.captures, module.forward.replays) == (2, 3)
+
+
+def test_a_function_that_uses_a_grad_and_then_replaces_it_is_refused():
+    """A replay reads the tensors the captured call read: here the .grad it found, not the next call's."""
+    p = lf.tensor([1.0, 2.0], requires_grad=True)
+
+    def step():
+        (p * p).sum().backward()
+        with lf.no_grad():
+            p.sub_(0.1 * p.grad)
+        p.grad = p.grad * 0.5  # half of the gradient is carried into the next step's
+        return p * 1
+    captured = lf.capture(step)
+    captured()
+    captured()
+    with pytest.raises(RuntimeError, match=r"uses a tensor's .grad and then gives it a new one"):
+        captured()
