@@ -25,9 +25,9 @@ same constant) and with the same .grad where the function used it; the
 tensors, numbers and modules (their parameters, train or eval) that the
 function and the functions it calls name still the same; the optimizers it
 stepped with the same hyper-parameters. Otherwise the call runs the function
-and captures it again. A function that
-reads a value on the host, makes tensors from host data, or keeps tensors it
-made cannot be replayed, and the error says which.
+and captures it again. A function that reads a value on the host, makes
+tensors from host data, keeps tensors it made or rebinds a name it reads
+cannot be replayed, and the error says which.
 """
 from __future__ import annotations
 
@@ -213,6 +213,7 @@ def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
     global _watched
     realize([a.node for a in args if isinstance(a, Tensor)])  # and what earlier calls left deferred: not fn's work
     arg_nodes = [a.node if isinstance(a, Tensor) else None for a in args]
+    python_inputs = _python_inputs(fn)  # as fn finds them; a replay needs them as fn leaves them too
     recording.active, _watched = recording.Recording(), []
     try:
         with _Observer() as observed:
@@ -238,7 +239,7 @@ def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
         return _values(returned, result_shape), None, ("the function used tensors whose values were still being "
                                                        "computed when it was called")
     try:
-        call = _Captured(fn, args, arg_nodes, rec, observed, watched)
+        call = _Captured(fn, args, arg_nodes, rec, observed, watched, python_inputs)
         call.returned = [call.binding(n) for n in returned]
         call.result_shape = result_shape
     except CannotReplay as e:
@@ -269,7 +270,8 @@ class _Captured:
     returned: list  # binding of each returned tensor
     result_shape: Optional[int]  # None: fn returned None; -1: one tensor; n: a tuple of n
 
-    def __init__(self, fn, args, arg_nodes: list[Node], rec, observed: _Observer, watched: list):
+    def __init__(self, fn, args, arg_nodes: list[Node], rec, observed: _Observer, watched: list,
+                 python_inputs: list[tuple]):
         self.fn, self._uploaded = fn, rec.uploaded
         # each argument's shape, dtype and device, or a number itself (built into the kernels)
         self.args = [(n.shape, n.dtype, n.device) if n is not None else a for a, n in zip(args, arg_nodes)]
@@ -285,7 +287,11 @@ class _Captured:
                 self._owners.setdefault(id(s.node.buffer), []).append(s.tensor)
         self.replay_plan = recording.Replay(rec, self.input_slot)
         self.written = self._writes(existing, args, observed)
-        self.python_inputs = _python_inputs(fn)
+        for name, get, value in python_inputs:
+            if not _same_python_value(get(), value):
+                raise CannotReplay(f"the function rebinds `{name}` (a replayed call would not): keep what changes "
+                                   f"from call to call outside it, or pass it as an argument")
+        self.python_inputs = python_inputs
         # what a replay needs of each tensor fn used (the next call reads its arguments
         # and these tensors' values at the call, whatever they are)
         self.expected = [_Expectation(s.tensor, id(s.tensor) in observed.grad_used) for s in existing

@@ -472,3 +472,26 @@ def test_a_function_that_uses_a_grad_and_then_replaces_it_is_refused():
     captured()
     with pytest.raises(RuntimeError, match=r"uses a tensor's .grad and then gives it a new one"):
         captured()
+
+
+STEPS_TAKEN = 0
+FIRST, SECOND = lf.tensor([1.0]), lf.tensor([2.0])
+
+
+def test_a_function_rebinding_a_name_it_reads_is_refused():
+    """Swapping two global tensors, or counting in a global, inside the function: a replay would do neither."""
+    def swap():
+        global FIRST, SECOND
+        FIRST, SECOND = SECOND, FIRST
+        return FIRST * 10
+
+    def count():
+        global STEPS_TAKEN
+        STEPS_TAKEN += 1
+        return FIRST * STEPS_TAKEN
+    for fn in (swap, count):
+        captured = lf.capture(fn)
+        captured()
+        captured()
+        with pytest.raises(RuntimeError, match="rebinds `(FIRST|SECOND|STEPS_TAKEN)`"):
+            captured()
