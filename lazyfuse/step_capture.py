@@ -83,21 +83,21 @@ class CapturedFunction:
         self._call: Optional[_Captured] = None
         self._attempts = 0
         self._captures_in_a_row = 0
-        self._bound: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # instance -> its method, captured
         functools.update_wrapper(self, fn)
 
     def __get__(self, obj, objtype=None):
-        """As a method: a captured function per instance, bound to it."""
+        """As a method: a captured function per instance, bound to it and kept on it."""
         if obj is None:
             return self
         try:
-            bound = self._bound.get(obj)
+            kept = vars(obj)
         except TypeError:
-            raise TypeError(f"lazyfuse.capture: {type(obj).__name__} objects cannot be weakly referenced or "
-                            f"hashed, so their methods cannot be captured") from None
-        if bound is None:
-            bound = self._bound[obj] = CapturedFunction(types.MethodType(self.fn, obj))
-        return bound
+            raise TypeError(f"lazyfuse.capture: {type(obj).__name__} objects have no __dict__ to keep a captured "
+                            f"method in") from None
+        key = f"_lazyfuse_captured_{id(self)}"
+        if key not in kept:
+            kept[key] = CapturedFunction(types.MethodType(self.fn, obj))
+        return kept[key]
 
     def __call__(self, *args):
         for a in args:

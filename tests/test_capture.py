@@ -495,3 +495,19 @@ def test_a_function_rebinding_a_name_it_reads_is_refused():
         captured()
         with pytest.raises(RuntimeError, match="rebinds `(FIRST|SECOND|STEPS_TAKEN)`"):
             captured()
+
+
+def test_an_instance_with_a_captured_method_is_freed():
+    import gc
+    import weakref
+
+    class Doubler:
+        @lf.capture
+        def twice(self, x):
+            return x * 2
+    d = Doubler()
+    np.testing.assert_allclose(d.twice(lf.tensor([1.0])).numpy(), [2.0])
+    gone = weakref.ref(d)
+    del d
+    gc.collect()
+    assert gone() is None
