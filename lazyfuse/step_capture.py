@@ -334,7 +334,7 @@ class _Captured:
                 raise CannotReplay("the function writes to its argument in place")
             if t.requires_grad != s.requires_grad or t.grad_fn is not s.grad_fn:
                 raise CannotReplay("the function changes which tensors require grad")
-            if not _alike(s.node, t._node):
+            if not _of_kind(t._node, _kind(s.node)):
                 raise CannotReplay(f"a tensor {list(t.shape)} the function writes ends in another kind of value than "
                                    f"it started with (a constant and a computed value)")
             new_grad = None
@@ -405,17 +405,15 @@ _ANY = object()  # a .grad fn never read or set: any will do
 
 
 class _Expectation:
-    """What a replay needs of a tensor: a computed value of the same shape, dtype and
-    device (or the same constant, which the kernels have built in), the same
+    """What a replay needs of a tensor: a value of the same kind (see _kind), the same
     requires_grad and grad_fn, and the same .grad if fn used it."""
 
     __slots__ = ("tensor", "value", "grad", "requires_grad", "grad_fn")
 
     def __init__(self, t: Tensor, grad_used: bool):
-        node = t._node
         self.tensor, self.requires_grad, self.grad_fn = t, t.requires_grad, t.grad_fn
         self.grad = t.grad if grad_used else _ANY
-        self.value = node if node.op is Op.CONST else (node.shape, node.dtype, node.device)
+        self.value = _kind(t._node)
 
     def unmet(self) -> Optional[str]:
         """Why the tensor is not as a replay needs it, or None when it is."""
@@ -424,12 +422,9 @@ class _Expectation:
             return f"a tensor {list(t.shape)} the function uses changed requires_grad or grad_fn"
         if self.grad is not _ANY and t.grad is not self.grad:
             return f"a tensor {list(t.shape)} the function uses has another .grad"
-        node = t._node
-        if isinstance(self.value, Node):
-            same = node is self.value or node.op is Op.CONST and node._key == self.value._key
-        else:
-            same = node.op is not Op.CONST and (node.shape, node.dtype, node.device) == self.value
-        return None if same else f"a tensor {list(t.shape)} the function uses holds another kind of value"
+        if not _of_kind(t._node, self.value):
+            return f"a tensor {list(t.shape)} the function uses holds another kind of value"
+        return None
 
 
 def _python_inputs(fn, seen: Optional[set] = None) -> list[tuple]:
@@ -479,8 +474,13 @@ def _same_python_value(now, then) -> bool:
     return now is then
 
 
-def _alike(before: Node, after: Node) -> bool:
-    """Whether a replay may start from `after` where the call started from `before`."""
-    if before.op is Op.CONST or after.op is Op.CONST:
-        return after is before or (before.op is after.op and before._key == after._key)
-    return (before.shape, before.dtype, before.device) == (after.shape, after.dtype, after.device)
+def _kind(node: Node):
+    """What a replay needs a tensor's value to stay: the same constant (kernels build it
+    in), or a computed value of the same shape, dtype and device."""
+    return node if node.op is Op.CONST else (node.shape, node.dtype, node.device)
+
+
+def _of_kind(node: Node, kind) -> bool:
+    if isinstance(kind, Node):
+        return node is kind or node.op is Op.CONST and node._key == kind._key
+    return node.op is not Op.CONST and (node.shape, node.dtype, node.device) == kind

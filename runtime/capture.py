@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from .graph import Node, Op
+from .graph import Node
 
 # the Recording that launches, reads and uploads are noted in, while one is active
 active: Optional["Recording"] = None
@@ -55,7 +55,7 @@ class Replay:
 
     def run(self, inputs: list[Node]) -> list[Node]:
         """Launch every step; the node of every slot, each output holding its new buffer."""
-        nodes = [Node(Op.BUFFER, (), None, shape, dtype, device) for shape, dtype, device in self.made] + inputs[::-1]
+        nodes = [Node.placeholder(*spec) for spec in self.made] + inputs[::-1]
         for device, launch, outputs, args in self.steps:
             device.launch(launch, [nodes[i] for i in outputs], [nodes[i] for i in args])
         return nodes

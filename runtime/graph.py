@@ -92,9 +92,14 @@ class Node:
 
     @staticmethod
     def from_buffer(buffer, shape: tuple[int, ...], dtype: DType, device: str) -> "Node":
-        node = Node(Op.BUFFER, (), None, shape, dtype, device)
+        node = Node.placeholder(shape, dtype, device)
         node.buffer = buffer
         return node
+
+    @staticmethod
+    def placeholder(shape: tuple[int, ...], dtype: DType, device: str) -> "Node":
+        """A leaf for a value a launch will write (the launch gives it its buffer)."""
+        return Node(Op.BUFFER, (), None, shape, dtype, device)
 
     def set_buffer(self, buffer) -> None:
         """Record the computed value: the node becomes a leaf holding `buffer`."""

@@ -115,7 +115,7 @@ class _CachedSchedule:
             launch.outputs = launch.args = None
 
     def run(self, device, order: list[Node]) -> None:
-        nodes = order + [Node(Op.BUFFER, (), None, shape, dtype, name) for shape, dtype, name in self.made]
+        nodes = order + [Node.placeholder(*spec) for spec in self.made]
         for launch, outputs, args in self.steps:
             written, read = [nodes[i] for i in outputs], [nodes[i] for i in args]
             device.launch(launch, written, read)
