@@ -507,8 +507,11 @@ class OpenCLRenderer(ExpressionRenderer):
                 block.emit(f"*({self._unaligned(o.dtype, block.lanes)}*)({ptr} + {idx.base}) = {value};")
         else:
             positions = self._vector_index(block, idx)
+            # as a vector variable: the value may be one per row (a scalar), as an
+            # expanded reduction is, which has no lanes to pick
+            vector = block.var(_vec(register_type(o.dtype), block.lanes), value)
             for lane in range(block.lanes):
-                pos, val = f"{positions}.s{lane:x}", f"{value}.s{lane:x}"
+                pos, val = f"{positions}.s{lane:x}", f"{vector}.s{lane:x}"
                 block.emit(f"vstore_half({val}, {pos}, {ptr});" if o.dtype is dtypes.float16 else f"{ptr}[{pos}] = {val};")
 
     # --------------------------------------------------------------- indices

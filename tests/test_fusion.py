@@ -97,6 +97,18 @@ def test_reduction_epilogue_fuses(rng):
     check(out, rtol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(3, 4), (40, 50)])  # the vector loop compiled only, and run too
+def test_a_reduction_realised_with_its_expansion_over_the_reduced_dim(rng, shape):
+    """The expansion is stored from the reduction's kernel, one value per row spread
+    over the row's elements (found by the random-graph test: it failed to compile)."""
+    a = rng.standard_normal(shape, dtype=np.float32)
+    x = lf.tensor(a)
+    total = x.sum(0)
+    spread = total.unsqueeze(0).expand(*shape)
+    lf.realize(x.tanh(), total, spread)
+    check(spread, np.broadcast_to(a.astype(np.float64).sum(0), shape), rtol=1e-5)
+
+
 def test_unfused_mode_runs_one_kernel_per_op(ab, monkeypatch):
     a, b = ab
     monkeypatch.setenv("LAZYFUSE_FUSION", "0")
