@@ -5,7 +5,8 @@ pass is more graph that the scheduler fuses.
 Inputs of elementwise primitives are already broadcast and cast to the output's
 shape, so only `expand` reduces a gradient. Ties: `maximum`/`minimum` split the
 gradient equally between tied inputs, and amax/amin share it equally among the
-tied elements of a row, as PyTorch does.
+tied elements of a row, as PyTorch does; so does x ** 0 pass no gradient to x,
+even at x = 0.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ ELEMENTWISE_RULES = {
     Op.SUB: (lambda g, a, b: g, lambda g, a, b: -g),
     Op.MUL: (lambda g, a, b: g * b, lambda g, a, b: g * a),
     Op.DIV: (lambda g, a, b: g / b, lambda g, a, b: -g * a / (b * b)),
-    Op.POW: (lambda g, a, b: g * b * a.pow(b - 1), lambda g, a, b: _pow_exponent(a, b, g)),
+    Op.POW: (lambda g, a, b: (g * b * a.pow(b - 1)).where(b != 0, 0), lambda g, a, b: _pow_exponent(a, b, g)),
     Op.MOD: (lambda g, a, b: g, lambda g, a, b: -g * a.floor_divide(b)),
     Op.MAX: (lambda g, a, b: _tie_share(a > b, a, b, g), lambda g, a, b: _tie_share(b > a, a, b, g)),
     Op.MIN: (lambda g, a, b: _tie_share(a < b, a, b, g), lambda g, a, b: _tie_share(b < a, a, b, g)),

@@ -7,6 +7,7 @@ from typing import Sequence
 
 
 from lazyfuse.autograd.function import record
+from lazyfuse.autograd.grad_mode import grad_enabled
 from lazyfuse.runtime import dtypes, movement
 from lazyfuse.runtime.graph import Node, Op
 
@@ -23,6 +24,8 @@ def where(condition, input, other) -> Tensor:
     dtype = promote(a, b, other_is_scalar=not (isinstance(input, Tensor) and isinstance(other, Tensor)),
                     scalar=b if not isinstance(other, Tensor) else a)
     shape = broadcast_shapes(cond.shape, a.shape, b.shape)
+    if cond.node.op is Op.CONST:  # known when recorded (a derivative rule's test of a number)
+        return (a if cond.node.arg else b)._conform(dtype, shape)
     cond = cond._broadcast_to(shape)
     return cond._prim(Op.WHERE, a._conform(dtype, shape), b._conform(dtype, shape), dtype=dtype)
 
@@ -101,8 +104,14 @@ def arg_extreme(x: Tensor, dim, keepdim: bool, largest: bool) -> Tensor:
 
 
 def max_with_indices(x: Tensor, dim: int, keepdim: bool, largest: bool) -> MaxResult:
-    values = x.amax(dim, keepdim) if largest else x.amin(dim, keepdim)
-    return MaxResult(values, arg_extreme(x, dim, keepdim, largest))
+    """Values and indices; as in PyTorch, the values' gradient goes to the element
+    at the index alone (amax/amin share it among tied elements)."""
+    indices = arg_extreme(x, dim, keepdim, largest)
+    if not (x.requires_grad and grad_enabled()) or x.ndim == 0:
+        return MaxResult(x.amax(dim, keepdim) if largest else x.amin(dim, keepdim), indices)
+    d = _normalize_dim(dim, x.ndim)
+    chosen = _positions(x, d) == (indices if keepdim else indices.unsqueeze(d))
+    return MaxResult(x.where(chosen, 0).sum(d, keepdim), indices)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

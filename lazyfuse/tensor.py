@@ -740,7 +740,10 @@ class Tensor:
         return (centered * centered).sum(dim, keepdim) * (1.0 / denominator if denominator else math.nan)
 
     def std(self, dim=None, unbiased: Optional[bool] = None, keepdim: bool = False, *, correction=None) -> "Tensor":
-        return self.var(dim, unbiased, keepdim, correction=correction).sqrt()
+        var = self.var(dim, unbiased, keepdim, correction=correction)
+        # where the std is 0 its gradient is 0, as in PyTorch (sqrt's would be 0 / 0)
+        nonzero = var != 0
+        return var.where(nonzero, 1).sqrt().where(nonzero, 0)
 
     def _check_nonempty(self, name: str, dim) -> None:
         if self._count(dim) == 0 or (dim is None and self.numel() == 0):

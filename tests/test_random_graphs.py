@@ -1,11 +1,13 @@
 """Differential test: random graphs of elementwise ops, views, broadcasting and
 reductions give the same values fused, unfused (LAZYFUSE_FUSION=0) and in the
-reference executor."""
+reference executor, and the same values and gradients as PyTorch."""
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +16,18 @@ from lazyfuse.runtime.reference import evaluate
 
 UNARY = ["tanh", "sin", "abs", "neg", "sigmoid", "relu"]
 BINARY = ["add", "sub", "mul", "maximum"]
+# ops with a restricted domain, given inputs that keep them finite
+GUARDED_UNARY = {
+    "exp": lambda x: x.tanh().exp(),
+    "log": lambda x: (x * x + 1).log(),
+    "sqrt": lambda x: (x.abs() + 0.25).sqrt(),
+}
+GUARDED_BINARY = {
+    "div": lambda x, y: x / (y * y + 1),
+    "pow": lambda x, y: (x.abs() + 0.5) ** y.tanh(),
+}
+REDUCTIONS = ["sum", "amax", "mean", "var", "std", "logsumexp"]  # over a tuple of dims
+ONE_DIM_REDUCTIONS = {"prod": lambda x, d, keep: x.prod(d, keep), "max": lambda x, d, keep: x.max(d, keep)[0]}
 
 
 class Recorder:
@@ -32,33 +46,44 @@ class Recorder:
         return value
 
 
-def build(rec: Recorder, leaves: list[lf.Tensor]) -> lf.Tensor:
-    return build_all(rec, leaves)[-1]
+def build(rec: Recorder, leaves: list[lf.Tensor], module=lf) -> lf.Tensor:
+    return build_all(rec, leaves, module)[-1]
 
 
-def build_all(rec: Recorder, leaves: list[lf.Tensor]) -> list[lf.Tensor]:
-    """Every tensor the recorded program makes, leaves first."""
+def build_all(rec: Recorder, leaves: list[lf.Tensor], module=lf) -> list[lf.Tensor]:
+    """Every tensor the recorded program makes, leaves first; `module` is lazyfuse,
+    or torch for the same program on torch tensors."""
     pool = list(leaves)
     for _ in range(rec.pick(st.integers(2, 7))):
-        kind = rec.pick(st.sampled_from(["unary", "binary", "view", "reduce", "softmax", "where"]))
+        kind = rec.pick(st.sampled_from(["unary", "binary", "view", "reduce", "softmax", "where", "matmul", "cat"]))
         x = pool[rec.pick(st.integers(0, len(pool) - 1))]
         if kind == "unary":
-            out = getattr(x, rec.pick(st.sampled_from(UNARY)))()
+            name = rec.pick(st.sampled_from(UNARY + sorted(GUARDED_UNARY)))
+            out = GUARDED_UNARY[name](x) if name in GUARDED_UNARY else getattr(x, name)()
         elif kind in ("binary", "where"):
             candidates = [t for t in pool if _broadcastable(t.shape, x.shape)]
             y = candidates[rec.pick(st.integers(0, len(candidates) - 1))]
             if kind == "where":
-                out = lf.where(x > y, x, y * 0.5)
+                out = module.where(x > y, x, y * 0.5)
             else:
-                out = getattr(x, rec.pick(st.sampled_from(BINARY)))(y)
+                name = rec.pick(st.sampled_from(BINARY + sorted(GUARDED_BINARY)))
+                out = GUARDED_BINARY[name](x, y) if name in GUARDED_BINARY else getattr(x, name)(y)
         elif kind == "view":
             out = _view(rec, x)
         elif kind == "reduce" and x.ndim > 0:
-            dims = rec.pick(st.lists(st.integers(0, x.ndim - 1), min_size=1, max_size=x.ndim, unique=True))
-            op = rec.pick(st.sampled_from(["sum", "amax", "mean"]))
-            out = getattr(x, op)(tuple(dims), keepdim=rec.pick(st.booleans()))
+            op = rec.pick(st.sampled_from(REDUCTIONS + sorted(ONE_DIM_REDUCTIONS)))
+            if op in ONE_DIM_REDUCTIONS:
+                out = ONE_DIM_REDUCTIONS[op](x, rec.pick(st.integers(-x.ndim, x.ndim - 1)), rec.pick(st.booleans()))
+            else:
+                dims = rec.pick(st.lists(st.integers(0, x.ndim - 1), min_size=1, max_size=x.ndim, unique=True))
+                out = getattr(x, op)(tuple(dims), keepdim=rec.pick(st.booleans()))
         elif kind == "softmax" and x.ndim > 0:
-            out = x.softmax(rec.pick(st.integers(-x.ndim, x.ndim - 1)))
+            out = getattr(x, rec.pick(st.sampled_from(["softmax", "log_softmax"])))(
+                rec.pick(st.integers(-x.ndim, x.ndim - 1)))
+        elif kind == "matmul" and x.ndim > 0:
+            out = x @ (x.transpose(-1, -2) if x.ndim > 1 else x)
+        elif kind == "cat" and x.ndim > 0:
+            out = module.cat([x, x * 2], rec.pick(st.integers(0, x.ndim - 1)))
         else:
             out = -x
         pool.append(out)
@@ -127,3 +152,31 @@ def test_several_outputs_realised_in_one_schedule(data, shapes, seed):
     lf.realize(*wanted)
     for t, reference in zip(wanted, references):
         np.testing.assert_allclose(t.numpy(), reference, rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=int(os.environ.get("LAZYFUSE_GRAPH_EXAMPLES", "40")) // 2, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), shapes=st.lists(SHAPES, min_size=1, max_size=3), seed=st.integers(0, 2**16))
+def test_values_and_gradients_match_pytorch(data, shapes, seed):
+    """The same random program on lazyfuse and on PyTorch tensors (float64): equal
+    values, and equal gradients of a random weighting of the result."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours = [lf.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    rec = Recorder(data)
+    out = build(rec, ours)
+    with warnings.catch_warnings():  # x.T on 3-d tensors, which PyTorch deprecates
+        warnings.simplefilter("ignore", UserWarning)
+        expected = build(Recorder(choices=rec.choices), theirs, torch)
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=1e-8, atol=1e-10)
+    if not expected.requires_grad:
+        return
+    weights = rng.standard_normal(tuple(expected.shape))
+    (out * lf.tensor(weights)).sum().backward()
+    (expected * torch.tensor(weights)).sum().backward()
+    for mine, ref in zip(ours, theirs):
+        assert (mine.grad is None) == (ref.grad is None), f"grad {mine.grad} vs PyTorch {ref.grad}"
+        if ref.grad is not None:
+            np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-8, atol=1e-10)

@@ -21,6 +21,16 @@ CASES = {
     "cat_where": (lambda m, a, b: m.where(a > 0, a, b).sum() + m.cat([a, b], 0).pow(2).sum(), [(2, 3), (2, 3)]),
     "clamp_sqrt": (lambda m, a, b: (a.clamp(-0.5, 0.5) + b.abs().sqrt()).sum(), [(5,), (5,)]),
 }
+# where PyTorch's gradient is a choice, not the formula: ties, zeros
+EDGES = np.array([[0.0, 0.0, 1.0, -1.0], [0.0, 0.0, 0.0, 0.0], [2.0, 2.0, -1.0, 0.5]])
+EDGE_CASES = {
+    "max_dim_ties": lambda a: a.max(1)[0] + a.min(0, keepdim=True)[0].sum(),  # to the returned index only
+    "amax_ties": lambda a: a.amax(1) + a.amin(),  # shared among the tied elements
+    "maximum_ties": lambda a: a[:, :2].maximum(a[:, 2:]) + a[:, :2].minimum(a[:, 2:]),  # split in halves
+    "std_of_a_constant_row": lambda a: a.std(1),  # 0 where the std is 0, not 0 / 0
+    "pow_of_zero": lambda a: a ** 0.0 + a.abs() ** a,  # x ** 0 passes no gradient, even at x = 0
+    "relu_abs_clamp_at_kinks": lambda a: a.relu() + a.abs() + a.clamp(0.0, 1.0),
+}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -36,3 +46,13 @@ def test_values_and_gradients_match_pytorch(name):
     np.testing.assert_allclose(out_ours.item(), out_theirs.item(), rtol=1e-5, atol=1e-5)
     for mine, ref in zip(ours, theirs):
         np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_gradients_at_ties_and_zeros_match_pytorch(name):
+    ours, theirs = lf.tensor(EDGES, requires_grad=True), torch.tensor(EDGES, requires_grad=True)
+    out_ours, out_theirs = EDGE_CASES[name](ours), EDGE_CASES[name](theirs)
+    out_ours.sum().backward()
+    out_theirs.sum().backward()
+    np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
