@@ -364,7 +364,26 @@ class TritonRenderer(ExpressionRenderer):
         return block.var(f"tl.where({idx.valid}, {value}, {constant(0, node.dtype)})")
 
     def _compute(self, block: _Block, node: Node, srcs: list[str]) -> str:
+        if node.op in (Op.FLOORDIV, Op.MOD) and node.dtype.kind == "float":
+            return block.var(f"{self._float_floor_div_mod(block, node.op, *srcs)}.to({tl_type(node.dtype)})")
         return block.var(f"({self._elementwise(node, srcs)}).to({tl_type(node.dtype)})")
+
+    @staticmethod
+    def _float_floor_div_mod(block: _Block, op: Op, a: str, b: str) -> str:
+        """Python's and PyTorch's // and % on floats, from the exact fmod (Triton's %
+        on floats): floor(a / b) is one too many where a / b rounds up to an integer
+        (1.0 // 0.1 is 9.0)."""
+        rem = block.var(f"{a} % {b}")
+        fix = block.var(f"({rem} != 0) & (({rem} < 0) != ({b} < 0))")  # rem takes b's sign
+        if op is Op.MOD:
+            return block.var(f"tl.where({fix}, {rem} + {b}, {rem})")
+        quotient = block.var(f"({a} - {rem}) / {b}")  # an integer, up to rounding
+        quotient = block.var(f"tl.where({fix}, {quotient} - 1, {quotient})")
+        floor = block.var(f"tl.floor({quotient})")
+        result = f"tl.where({quotient} - {floor} > 0.5, {floor} + 1, {floor})"
+        # a zero quotient takes the sign of a / b, as copysign(0, a / b) gives it
+        result = block.var(f"tl.where({quotient} != 0, {result}, {a} / {b} * 0.0)")
+        return block.var(f"tl.where({b} == 0, {a} / {b}, {result})")
 
     def _load(self, block: _Block, node: Node, idx: Index) -> str:
         if node not in self.args:
@@ -408,11 +427,8 @@ class TritonRenderer(ExpressionRenderer):
         return f"{_UNARY_FN[op]}({a})"
 
     def _floor_div_mod(self, op: Op, a: str, b: str, dtype: DType) -> str:
-        """Python's // and %, whatever rounding `//` has on the target; integer
+        """Python's // and % on integers, whatever rounding `//` has on the target;
         division by zero gives 0."""
-        if dtype.kind == "float":
-            floor = f"tl.floor({a} / {b})"
-            return floor if op is Op.FLOORDIV else f"{a} - {floor} * {b}"
         safe = f"tl.where({b} == 0, 1, {b})"
         quotient = f"({a} // {safe})"
         rem = f"({a} - {quotient} * {safe})"

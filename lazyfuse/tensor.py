@@ -474,7 +474,8 @@ class Tensor:
         return ((-x).exp() + 1).reciprocal()
 
     def relu(self):
-        return self.where(self > 0, 0)
+        from .functional import where
+        return where(self <= 0, 0, self)  # as in PyTorch: NaN stays NaN, no gradient at 0
 
     def square(self):
         return self * self
@@ -482,11 +483,12 @@ class Tensor:
     def clamp(self, min=None, max=None) -> "Tensor":
         if min is None and max is None:
             raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-        out = self
+        from .functional import where
+        out = self  # a NaN compares false with both bounds, and stays NaN, as in PyTorch
         if min is not None:
-            out = out.where(out >= min, min)
+            out = where(out < min, min, out)
         if max is not None:
-            out = out.where(out <= max, max)
+            out = where(out > max, max, out)
         return out
 
     clip = clamp

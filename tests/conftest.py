@@ -44,3 +44,17 @@ def fusion(request, monkeypatch):
     if request.param == "unfused":
         monkeypatch.setenv("LAZYFUSE_FUSION", "0")
     return request.param
+
+
+def division_operands(rng, n: int, dtype):
+    """Float operands for // and %: quotients near integers (1.0 // 0.1 is 9.0), wide
+    exponents, signed zeros, infinities and NaNs, in both operands."""
+    a = np.concatenate([[1.0, 0.7, 2.3, -1.0, 7.0, -7.0, 1.0, -0.0, np.inf, 5.0],
+                        rng.standard_normal(n - 10) * 10.0 ** rng.integers(-3, 4, n - 10)])
+    b = np.concatenate([[0.1, 0.1, 0.1, 0.1, -2.0, 2.0, np.inf, 3.0, 2.0, -0.0],
+                        rng.standard_normal(n - 10) * 10.0 ** rng.integers(-3, 4, n - 10)])
+    for x in (a, b):
+        special = np.flatnonzero(rng.random(n) < 0.05)
+        special = special[special >= 10]
+        x[special] = rng.choice([np.inf, -np.inf, np.nan, 0.0, -0.0], special.size)
+    return a.astype(dtype), b.astype(dtype)

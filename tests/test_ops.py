@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import lazyfuse as lf
-from conftest import check
+from conftest import check, division_operands
 
 SHAPES = [(), (0,), (1,), (7,), (1000,), (4097,), (3, 5), (2, 3, 4)]
 FLOATS = [np.float32, np.float64]
@@ -99,6 +99,17 @@ def test_binary_integers(rng, name, dtypes):
     assert out.dtype == np.result_type(a, b)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_float_floor_division_and_remainder_are_pythons(rng, dtype):
+    """Exactly numpy's (and Python's): floor(a / b) would make 1.0 // 0.1 10.0."""
+    a, b = division_operands(rng, 1000, dtype)
+    with np.errstate(all="ignore"):
+        expected = np.floor_divide(a, b), np.remainder(a, b)
+    np.testing.assert_array_equal((lf.tensor(a) // lf.tensor(b)).numpy(), expected[0])
+    np.testing.assert_array_equal((lf.tensor(a) % lf.tensor(b)).numpy(), expected[1])
+    assert (lf.tensor(a[:1]) // 0.1).item() == (a[:1] // dtype(0.1))[0]  # 9.0, but 10.0 in float16
+
+
 def test_integer_division_by_zero_gives_zero_not_a_crash():
     a = lf.tensor([7, -7, 0], dtype=lf.int64)
     b = lf.tensor([0, 0, 0], dtype=lf.int64)
@@ -167,6 +178,13 @@ def test_nan_propagates_through_maximum_and_amax():
     x = lf.tensor([1.0, float("nan"), 3.0])
     check(x.maximum(lf.tensor([2.0, 2.0, 2.0])), [2.0, np.nan, 3.0])
     assert np.isnan(x.amax().item())
+
+
+def test_nan_propagates_through_relu_and_clamp():
+    a = np.array([-1.0, np.nan, 0.25, 3.0], np.float32)
+    check(lf.tensor(a).relu(), np.maximum(a, 0))
+    check(lf.tensor(a).clamp(0.0, 1.0), np.clip(a, 0.0, 1.0))
+    check(lf.tensor(a).clamp(min=0.5), np.clip(a, 0.5, None))
 
 
 def test_nan_on_either_side_propagates_in_vector_lanes(rng):

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lazyfuse as lf
-from conftest import check
+from conftest import check, division_operands
 from test_random_graphs import SHAPES, Recorder, build
 
 pytest.importorskip("triton")
@@ -142,6 +142,16 @@ def test_random_graphs_match_the_reference(data, shapes, seed):
     arrays = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     out = build(Recorder(data), on_cuda(*arrays))
     check(out, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_float_floor_division_and_remainder_are_pythons(rng, dtype):
+    a, b = division_operands(rng, 100, dtype)
+    with np.errstate(all="ignore"):
+        expected = np.floor_divide(a, b), np.remainder(a, b)
+    x, y = on_cuda(a, b)
+    np.testing.assert_array_equal((x // y).numpy(), expected[0])
+    np.testing.assert_array_equal((x % y).numpy(), expected[1])
 
 
 @pytest.mark.parametrize("fn", [lambda a, b: ((a * b).sin() + a.exp() / (1 + b * b)).sum(),
