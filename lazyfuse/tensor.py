@@ -470,8 +470,14 @@ class Tensor:
         return self.sqrt().reciprocal()
 
     def sigmoid(self):
+        from .functional import where
         x = self if self.dtype.is_floating_point else self.cast(dtypes.default_float)
-        return ((-x).exp() + 1).reciprocal()
+        # from exp(-|x|), which never overflows: 1 / (1 + exp(-x)) had exp(-x) = inf below
+        # x = -88 in float32, and a gradient of 0 * inf = NaN there
+        positive = x >= 0
+        e = where(positive, -x, x).exp()
+        r = (e + 1).reciprocal()
+        return where(positive, r, e * r)
 
     def relu(self):
         from .functional import where

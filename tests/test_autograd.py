@@ -63,6 +63,17 @@ def test_amax_shares_the_gradient_among_ties():
     np.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.5, 0.5]])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_saturated_sigmoid_and_tanh_have_finite_gradients(dtype):
+    """1 / (1 + exp(-x)) overflowed below x = -88 in float32: its gradient was NaN."""
+    v = np.array([-1000.0, -200.0, -100.0, -50.0, -1.0, 0.0, 1.0, 50.0, 100.0, 1000.0], dtype)
+    x = lf.tensor(v, requires_grad=True)
+    (x.sigmoid() + x.tanh()).sum().backward()
+    e = np.exp(-np.abs(v.astype(np.float64)))  # float64 derivatives, written without overflow
+    expected = e / (1 + e) ** 2 + 4 * e * e / (1 + e * e) ** 2
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-5, atol=2e-7 if dtype == np.float32 else 1e-15)
+
+
 def test_prod_gradient_with_zeros():
     x = lf.tensor([[2.0, 0.0, 3.0], [0.0, 0.0, 1.0], [1.0, 2.0, 3.0]], dtype=lf.float64, requires_grad=True)
     x.prod(1).sum().backward()
