@@ -782,7 +782,11 @@ class OpenCLRenderer(ExpressionRenderer):
                 return f"pow({a}, {b})"
             t = _vec(register_type(dtype), lanes)
             d = _vec("double", lanes)
-            return f"convert_{t}_rte(pow(convert_{d}({a}), convert_{d}({b})))"
+            power = f"convert_{t}_rte(pow(convert_{d}({a}), convert_{d}({b})))"
+            # a negative power of an integer other than 1 and -1 is 0, as in PyTorch (0 ** -1 is inf in doubles)
+            zero = literal(0, dtype)
+            return self._select(f"({b} < {zero}) & ({a} != {literal(1, dtype)}) & ({a} != {literal(-1, dtype)})",
+                                zero, power, dtype, lanes, is_mask=True)
         if op in (Op.FLOORDIV, Op.MOD):
             return self._floor_div_mod(op, a, b, dtype, lanes)
         raise AssertionError(f"no OpenCL rendering for {op}")

@@ -410,7 +410,9 @@ class TritonRenderer(ExpressionRenderer):
         if op is Op.POW:
             if dtype.kind == "float":
                 return f"_pow({a}, {b})"
-            return f"_round(_pow({a}.to(tl.float64), {b}.to(tl.float64)))"
+            # a negative power of an integer other than 1 and -1 is 0, as in PyTorch
+            return (f"tl.where(({b} < 0) & ({a} != 1) & ({a} != -1), 0, "
+                    f"_round(_pow({a}.to(tl.float64), {b}.to(tl.float64))))")
         if op in (Op.FLOORDIV, Op.MOD):
             return self._floor_div_mod(op, a, b, dtype)
         raise AssertionError(f"no Triton rendering for {op}")

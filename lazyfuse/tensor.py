@@ -291,10 +291,18 @@ class Tensor:
 
     def sub(self, other, alpha: Scalar = 1) -> "Tensor":
         other = other if alpha == 1 else self._operand(other) * alpha
-        if self.dtype is dtypes.bool_ and (not isinstance(other, Tensor) or other.dtype is dtypes.bool_):
+        self._check_bool_subtraction(other)
+        return self._binary(Op.SUB, other)
+
+    def _check_bool_subtraction(self, other) -> None:
+        """PyTorch refuses `-` with a bool operand, a tensor or a Python bool."""
+        bools = [x.dtype is dtypes.bool_ if isinstance(x, Tensor) else isinstance(x, bool) for x in (self, other)]
+        if all(bools):
             raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                                "Use the `^` or `logical_xor()` operator instead.")
-        return self._binary(Op.SUB, other)
+        if any(bools):
+            raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
     def mul(self, other) -> "Tensor":
         return self._binary(Op.MUL, other)
@@ -321,7 +329,9 @@ class Tensor:
         return self._binary(Op.MOD, other)
 
     def pow(self, exponent) -> "Tensor":
-        if isinstance(exponent, (int, float)) and not isinstance(exponent, bool) and exponent == 2:
+        if type(exponent) is int and exponent < 0 and not self.dtype.is_floating_point:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        if type(exponent) in (int, float) and exponent == 2 and self.dtype is not dtypes.bool_:
             return self * self  # exact and far cheaper than pow()
         return self._binary(Op.POW, exponent)
 
@@ -343,6 +353,7 @@ class Tensor:
         return self._binary(Op.ADD, other, reverse=True)
 
     def __rsub__(self, other):
+        self._check_bool_subtraction(other)
         return self._binary(Op.SUB, other, reverse=True)
 
     def __rmul__(self, other):

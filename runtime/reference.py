@@ -68,7 +68,10 @@ def _evaluate(node: Node) -> np.ndarray:
         elif n.op in _UNARY:
             out = _UNARY[n.op](srcs[0])
         elif n.op in _BINARY:
-            if n.op in (Op.FLOORDIV, Op.MOD) and srcs[0].dtype.kind in "iub":
+            if n.op is Op.POW and srcs[0].dtype.kind in "iu":  # PyTorch's integer powers
+                a, b = srcs
+                out = np.where((b < 0) & (a != 1) & (a != -1), 0, np.power(a, np.abs(b)))
+            elif n.op in (Op.FLOORDIV, Op.MOD) and srcs[0].dtype.kind in "iub":
                 zero = srcs[1] == 0  # integer division by zero gives 0, as the kernels do
                 out = np.where(zero, 0, _BINARY[n.op](srcs[0], np.where(zero, 1, srcs[1])))
             else:

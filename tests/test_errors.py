@@ -96,5 +96,12 @@ def test_impossible_allocation_raises_memory_error():
 def test_operand_types():
     with pytest.raises(TypeError, match="unsupported operand"):
         lf.ones(3) + "x"
-    with pytest.raises(RuntimeError, match="Subtraction"):
+    with pytest.raises(RuntimeError, match="Subtraction.*two bool tensors"):
         lf.ones(3, dtype=lf.bool) - lf.ones(3, dtype=lf.bool)
+    mask = lf.ones(3, dtype=lf.bool)
+    for subtraction in (lambda: lf.ones(3) - mask, lambda: mask - 1, lambda: 1.5 - mask,
+                        lambda: lf.ones(3, dtype=lf.int64) - True):
+        with pytest.raises(RuntimeError, match="Subtraction.*with a bool tensor"):
+            subtraction()
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+        lf.tensor([2, 3]) ** -1

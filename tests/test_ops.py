@@ -120,6 +120,15 @@ def test_integer_division_by_zero_gives_zero_not_a_crash():
 def test_integer_pow(rng):
     a = rng.integers(-4, 5, size=(7,)).astype(np.int64)
     check(lf.tensor(a) ** 3, a ** 3)
+    mask = lf.tensor([True, False])
+    assert (mask ** 2).dtype is lf.int64  # as mask * 1 is
+
+
+def test_negative_integer_powers_of_a_tensor_are_pytorchs():
+    """0, 1 or -1 as PyTorch gives them (numpy refuses; 0 ** -1 would be inf in doubles)."""
+    a = np.array([0, 1, -1, -1, 2, -2, 3, 5], np.int64)
+    b = np.array([-1, -3, -3, -2, -1, -1, -2, 3], np.int64)
+    check(lf.tensor(a) ** lf.tensor(b), [0, 1, -1, 1, 0, 0, 0, 125])
 
 
 def test_true_division_of_integers_is_float(rng):
@@ -135,7 +144,13 @@ def test_scalar_operands_on_either_side_follow_pytorch_promotion(rng, scalar, dt
     t = lf.tensor(x)
     float_scalar = isinstance(scalar, float)
     expected_dtype = np.float32 if (float_scalar and np.dtype(dtype).kind == "i") else dtype
-    for out, ref in [(t + scalar, x + scalar), (scalar * t, scalar * x), (scalar - t, scalar - x)]:
+    results = [(t + scalar, x + scalar), (scalar * t, scalar * x)]
+    if isinstance(scalar, bool):  # PyTorch refuses `-` with a bool
+        with pytest.raises(RuntimeError, match="with a bool tensor"):
+            scalar - t
+    else:
+        results.append((scalar - t, scalar - x))
+    for out, ref in results:
         got = check(out, ref.astype(expected_dtype))
         assert got.dtype == expected_dtype
 

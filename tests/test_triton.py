@@ -154,6 +154,11 @@ def test_float_floor_division_and_remainder_are_pythons(rng, dtype):
     np.testing.assert_array_equal((x % y).numpy(), expected[1])
 
 
+def test_negative_integer_powers_of_a_tensor_are_pytorchs():
+    x, y = on_cuda(np.array([0, 1, -1, -1, 2, -2, 3, 5]), np.array([-1, -3, -3, -2, -1, -1, -2, 3]))
+    check(x ** y, [0, 1, -1, 1, 0, 0, 0, 125])
+
+
 @pytest.mark.parametrize("fn", [lambda a, b: ((a * b).sin() + a.exp() / (1 + b * b)).sum(),
                                 lambda a, b: (a.softmax(-1) * b).sum(), lambda a, b: (a @ b.T).relu().mean()],
                          ids=["elementwise", "softmax", "matmul"])
