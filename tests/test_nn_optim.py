@@ -24,6 +24,37 @@ def test_cross_entropy_matches_numpy(rng):
                                (logits ** 2).sum(), rtol=1e-6)
 
 
+@pytest.mark.parametrize("target_kind", ["classes", "classes, ignoring class 1", "probabilities"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_options_match_pytorch(rng, reduction, label_smoothing, weighted, target_kind):
+    """Values and gradients, batched and for one sample, with the module too; a target
+    of -100 (the default ignore_index) counts for nothing."""
+    torch = pytest.importorskip("torch")
+    logits, weight = rng.standard_normal((6, 4)), rng.random(4) + 0.5
+    target = {"classes": np.array([0, 3, 1, -100, 2, 1]), "classes, ignoring class 1": np.array([0, 3, 1, 0, 2, 1]),
+              "probabilities": rng.random((6, 4))}[target_kind]
+    options = dict(ignore_index=1 if "ignoring" in target_kind else -100, reduction=reduction,
+                   label_smoothing=label_smoothing)
+    for rows in (slice(None), 0):
+        results = []
+        for m in (lf, torch):
+            x = m.tensor(logits[rows], requires_grad=True)
+            loss = m.nn.functional.cross_entropy(x, m.tensor(target[rows]), m.tensor(weight) if weighted else None,
+                                                 **options)
+            loss.sum().backward()
+            results.append((loss.detach().numpy(), x.grad.numpy()))
+        (ours, our_grad), (theirs, their_grad) = results
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(our_grad, their_grad, rtol=1e-9, atol=1e-12)
+    module = nn.CrossEntropyLoss(lf.tensor(weight) if weighted else None, **options)
+    np.testing.assert_allclose(module(lf.tensor(logits), lf.tensor(target)).numpy(),
+                               F.cross_entropy(lf.tensor(logits), lf.tensor(target), lf.tensor(weight) if weighted
+                                               else None, **options).numpy())
+
+
 def test_module_api(rng):
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
     names = [name for name, _ in model.named_parameters()]

@@ -64,15 +64,43 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction)
 
 
-def cross_entropy(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """log_softmax over classes (dim 1) and the target class picked by comparison,
-    in the same row kernel: no one-hot matrix, no matmul."""
-    if input.ndim != 2 or target.ndim != 1 or target.shape[0] != input.shape[0]:
-        raise RuntimeError(f"cross_entropy expects input (N, C) and target (N,), got {input.shape} and {target.shape}")
-    if target.dtype.kind != "int":
-        raise RuntimeError(f"cross_entropy expects integer class targets, got {target.dtype}")
-    from ..creation import arange
-    classes = arange(input.shape[1], device=input.device).reshape(1, -1)
-    picked = target.cast(dtypes.int64).reshape(-1, 1) == classes
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """PyTorch's cross_entropy over logits (N, C) or (C,), with class-index targets
+    (rows whose target is ignore_index count for nothing) or class probabilities.
+    log_softmax over classes and the target class picked by comparison, in the same
+    row kernel: no one-hot matrix, no matmul."""
+    if input.ndim == 1:  # one sample
+        out = cross_entropy(input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction, label_smoothing)
+        return out.squeeze(0) if reduction == "none" else out
+    probabilities = target.dtype.is_floating_point
+    if input.ndim != 2 or (target.shape != input.shape if probabilities else target.shape != input.shape[:1]):
+        raise RuntimeError(f"cross_entropy expects input (N, C) with target (N,) of class indices or (N, C) of "
+                           f"class probabilities, got {input.shape} and {target.shape}")
+    if target.dtype.kind != "int" and not probabilities:
+        raise RuntimeError(f"cross_entropy expects integer class targets or float probabilities, got {target.dtype}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    classes = input.shape[1]
+    if weight is not None and weight.shape != (classes,):
+        raise RuntimeError(f"cross_entropy: weight should have one value per class ({classes}), got shape {weight.shape}")
     logp = input.log_softmax(1)
-    return _reduce(-(logp.where(picked, 0.0)).sum(1), reduction)
+    weighted = logp if weight is None else logp * weight.reshape(1, classes)
+    if probabilities:
+        if ignore_index != -100:
+            raise RuntimeError("ignore_index is not supported for floating point target")
+        if label_smoothing:
+            target = target * (1 - label_smoothing) + label_smoothing / classes
+        loss = -(weighted * target).sum(1)
+        return loss.sum() / input.shape[0] if reduction == "mean" else _reduce(loss, reduction)
+    from ..creation import arange
+    counted = target != ignore_index
+    picked = (target.cast(dtypes.int64).reshape(-1, 1) == arange(classes, device=input.device).reshape(1, -1)
+              ).logical_and(counted.reshape(-1, 1))  # none in an ignored row
+    counted = counted.cast(logp.dtype)
+    nll = -weighted.where(picked, 0.0).sum(1)
+    loss = nll if not label_smoothing else (1 - label_smoothing) * nll - label_smoothing / classes * weighted.sum(1) * counted
+    if reduction != "mean":
+        return _reduce(loss, reduction)
+    row_weights = counted if weight is None else weight.reshape(1, classes).where(picked, 0.0).sum(1)
+    return loss.sum() / row_weights.sum()
