@@ -9,17 +9,40 @@ from __future__ import annotations
 from typing import Iterable
 
 from .autograd.grad_mode import no_grad
+from .tensor import Tensor
 from .step_capture import watch
 from .runtime.realize import realize
 
 
 class Optimizer:
+    """Parameters in `param_groups`, as in PyTorch: each group a dict of its
+    parameters ("params") and its hyper-parameters, which default to the
+    constructor's and may be changed between steps (a learning-rate schedule)."""
+
     def __init__(self, params: Iterable, defaults: dict):
-        self.params = [p for p in params]
-        if not self.params:
+        params = list(params)
+        if not params:
             raise ValueError("optimizer got an empty parameter list")
         self.defaults = defaults
-        self.state: dict[int, dict] = {id(p): {} for p in self.params}
+        self.param_groups: list[dict] = []
+        self.state: dict[int, dict] = {}
+        for group in params if isinstance(params[0], dict) else [{"params": params}]:
+            self.add_param_group(group)
+
+    def add_param_group(self, group: dict) -> None:
+        params = group["params"]
+        group = {**self.defaults, **group, "params": [params] if isinstance(params, Tensor) else list(params)}
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise ValueError(f"unknown option(s) {sorted(unknown)} in a parameter group; "
+                             f"{type(self).__name__} takes {sorted(self.defaults)}")
+        self.param_groups.append(group)
+        for p in group["params"]:
+            self.state.setdefault(id(p), {})
+
+    @property
+    def params(self) -> list:
+        return [p for group in self.param_groups for p in group["params"]]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:
@@ -29,20 +52,22 @@ class Optimizer:
                 p.grad.zero_()
 
     def step(self) -> None:
-        watch(self.defaults)  # a captured step bakes the hyper-parameters into its kernels
+        for group in self.param_groups:
+            watch(group)  # a captured step bakes the hyper-parameters into its kernels
         with no_grad():
             written = self._count_step()
-            for p in self.params:
-                if p.grad is not None:
-                    written += self._update(p, p.grad, self.state[id(p)])
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        written += self._update(p, p.grad, self.state[id(p)], group)
             realize([t.node for t in written])
 
     def _count_step(self) -> list:
         """Record what a step updates once for all parameters; return the tensors it wrote."""
         return []
 
-    def _update(self, p, grad, state: dict) -> list:
-        """Record the update of one parameter; return the tensors it wrote."""
+    def _update(self, p, grad, state: dict, options: dict) -> list:
+        """Record the update of one parameter with its group's options; return the tensors it wrote."""
         raise NotImplementedError
 
 
@@ -56,8 +81,7 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov))
 
-    def _update(self, p, grad, state):
-        d = self.defaults
+    def _update(self, p, grad, state, d):
         if d["weight_decay"]:
             grad = grad + d["weight_decay"] * p
         written = [p]
@@ -81,40 +105,42 @@ class Adam(Optimizer):
         if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"invalid Adam hyper-parameters: lr={lr}, betas={betas}, eps={eps}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
-        self._counts: dict = {}  # device -> [steps taken, step size, second-moment correction]
+        self._counts: dict = {}  # (device, betas) -> [steps taken, 1 / first-moment correction, 1 / second's]
 
     def _count_step(self) -> list:
         """Count the step on each device that has parameters, and compute from that count
-        the bias corrections of all its parameters. All three are scalars kept on the
-        device, as PyTorch's capturable Adam keeps its step: the same kernels serve every
-        step, and a captured step (lazyfuse.capture) counts on replay."""
+        the bias corrections of all its parameters (per pair of betas). All three are
+        scalars kept on the device, as PyTorch's capturable Adam keeps its step: the
+        same kernels serve every step, and a captured step (lazyfuse.capture) counts on
+        replay."""
         from .creation import zeros
-        beta1, beta2 = self.defaults["betas"]
-        for device in dict.fromkeys(p.node.device for p in self.params if p.grad is not None):
-            if device not in self._counts:
-                self._counts[device] = [zeros((), device=device) for _ in range(3)]
-            count, step_size, correction = self._counts[device]
+        stepped = dict.fromkeys((p.node.device, tuple(group["betas"])) for group in self.param_groups
+                                for p in group["params"] if p.grad is not None)
+        for key in stepped:
+            if key not in self._counts:
+                self._counts[key] = [zeros((), device=key[0]) for _ in range(3)]
+            count, first, second = self._counts[key]
+            beta1, beta2 = key[1]
             count.add_(1)
-            step_size.copy_(self.defaults["lr"] / (1 - beta1 ** count))
-            correction.copy_(1 / (1 - beta2 ** count))
+            first.copy_(1 / (1 - beta1 ** count))
+            second.copy_(1 / (1 - beta2 ** count))
         return [t for scalars in self._counts.values() for t in scalars]
 
-    def _update(self, p, grad, state):
+    def _update(self, p, grad, state, d):
         from .creation import zeros_like
-        d = self.defaults
         beta1, beta2 = d["betas"]
         if d["weight_decay"] and not self.decoupled:
             grad = grad + d["weight_decay"] * p
         if not state:
             state.update(exp_avg=zeros_like(p), exp_avg_sq=zeros_like(p))
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        _, step_size, correction = self._counts[p.node.device]
+        _, first, second = self._counts[(p.node.device, tuple(d["betas"]))]
         m.mul_(beta1).add_(grad, alpha=1 - beta1)
         v.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
-        denominator = (v * correction).sqrt() + d["eps"]
+        denominator = (v * second).sqrt() + d["eps"]
         if d["weight_decay"] and self.decoupled:
             p.mul_(1 - d["lr"] * d["weight_decay"])
-        p.sub_(step_size * m / denominator)
+        p.sub_(d["lr"] * first * m / denominator)
         return [p, m, v]
 
 

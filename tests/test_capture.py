@@ -118,7 +118,8 @@ def test_writes_between_calls_are_read_and_a_new_learning_rate_captures_again(rn
                 with lf.no_grad():
                     m.weight.mul_(0.5)
         if i == 6:
-            opt.defaults["lr"] = eager_opt.defaults["lr"] = 0.1
+            for o in (opt, eager_opt):
+                o.param_groups[0]["lr"] = 0.1
         assert captured().item() == pytest.approx(eager().item(), rel=1e-5)
         np.testing.assert_allclose(model.weight.detach().numpy(), eager_model.weight.detach().numpy(), rtol=1e-5)
     # call 0 makes .grad; 1 and 6 (new lr) capture; the rest replay

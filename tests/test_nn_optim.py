@@ -176,6 +176,36 @@ def test_training_matches_pytorch_at_every_step(rng, optimizer):
     assert losses_l[-1] < losses_l[0]
 
 
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "AdamW"])
+def test_parameter_groups_and_a_learning_rate_schedule_match_pytorch(rng, optimizer):
+    """Per-layer options in param_groups, and the learning rate changed through them
+    every 10 steps, as a scheduler does."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    x, y = rng.standard_normal((64, 8)).astype(np.float32), rng.standard_normal((64, 1)).astype(np.float32)
+    model_t, model_l = _pair(torch, rng, (8, 16), 1)
+    first = {"SGD": dict(momentum=0.5), "Adam": dict(betas=(0.8, 0.99)), "AdamW": dict(weight_decay=0.1)}[optimizer]
+    defaults = dict(lr=0.05, momentum=0.9) if optimizer == "SGD" else dict(lr=0.01)
+    optimizers = [getattr(m.optim, optimizer)([{"params": model[0].parameters(), **first},
+                                               {"params": model[2].parameters()}], **defaults)
+                  for m, model in ((torch, model_t), (lf, model_l))]
+    for ours, theirs in zip(optimizers[1].param_groups, optimizers[0].param_groups):  # PyTorch's names and values
+        assert {k: v for k, v in ours.items() if k != "params"}.items() <= theirs.items()
+    losses = {"torch": [], "lazyfuse": []}
+    for step in range(30):
+        for name, m, model, opt, xs, ys in (("torch", torch, model_t, optimizers[0], torch.tensor(x), torch.tensor(y)),
+                                            ("lazyfuse", lf, model_l, optimizers[1], lf.tensor(x), lf.tensor(y))):
+            if step % 10 == 9:
+                for group in opt.param_groups:
+                    group["lr"] *= 0.5
+            opt.zero_grad()
+            loss = ((model(xs) - ys) ** 2).mean()
+            loss.backward()
+            opt.step()
+            losses[name].append(loss.item())
+    np.testing.assert_allclose(losses["lazyfuse"], losses["torch"], rtol=2e-4, atol=1e-6)
+
+
 def test_dataloader_batches_shuffles_and_drops_last(rng):
     from lazyfuse.utils.data import DataLoader, Generator, TensorDataset
     x = np.arange(10, dtype=np.float32).reshape(10, 1)
