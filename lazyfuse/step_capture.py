@@ -71,7 +71,13 @@ def capture(fn: Callable) -> "CapturedFunction":
 
 
 class CannotReplay(Exception):
-    """Why a captured call cannot stand for later calls."""
+    """Why a captured call cannot stand for later calls. `lasting`: the function
+    would fail the same way every call (after MAX_ATTEMPTS in a row, an error);
+    otherwise it is the state the call found, which a later call may not find."""
+
+    def __init__(self, why: str, lasting: bool = True):
+        super().__init__(why)
+        self.lasting = lasting
 
 
 class CapturedFunction:
@@ -117,7 +123,8 @@ class CapturedFunction:
         result, call, why = _capture(self.fn, args)
         if call is None:
             debug.log(1, f"capture({_name(self.fn)}) could not capture this call: {why}")
-            self._attempts += 1
+            if why.lasting:
+                self._attempts += 1
             if self._attempts >= MAX_ATTEMPTS:
                 raise RuntimeError(f"lazyfuse.capture({_name(self.fn)}): {MAX_ATTEMPTS} calls in a row could not be "
                                    f"captured: {why}")
@@ -236,15 +243,15 @@ def _capture(fn, args) -> tuple[Any, Optional["_Captured"], str]:
     unready = [s.node for s in observed.first_use.values() if s.tensor._base is None and not s.computed]
     if unready:  # computed now, so that the next call can be captured
         realize(unready)
-        return _values(returned, result_shape), None, ("the function used tensors whose values were still being "
-                                                       "computed when it was called")
+        return _values(returned, result_shape), None, CannotReplay(
+            "the function used tensors whose values were still being computed when it was called", lasting=False)
     try:
         call = _Captured(fn, args, arg_nodes, rec, observed, watched, python_inputs)
         call.returned = [call.binding(n) for n in returned]
         call.result_shape = result_shape
     except CannotReplay as e:
-        return _values(returned, result_shape), None, str(e)
-    return _values(returned, result_shape), call, ""
+        return _values(returned, result_shape), None, e
+    return _values(returned, result_shape), call, None
 
 
 def _values(nodes: list[Node], shape):
@@ -334,9 +341,9 @@ class _Captured:
                 raise CannotReplay("the function writes to its argument in place")
             if t.requires_grad != s.requires_grad or t.grad_fn is not s.grad_fn:
                 raise CannotReplay("the function changes which tensors require grad")
-            if not _of_kind(t._node, _kind(s.node)):
+            if not _of_kind(t._node, _kind(s.node)):  # as a .grad written from outside, then zeroed
                 raise CannotReplay(f"a tensor {list(t.shape)} the function writes ends in another kind of value than "
-                                   f"it started with (a constant and a computed value)")
+                                   f"it started with (a constant and a computed value)", lasting=False)
             new_grad = None
             if t.grad is not s.grad:
                 if (t.grad is None) != (s.grad is None) or id(t.grad) not in observed.made:

@@ -381,7 +381,9 @@ def test_random_training_steps_replay_like_eager_runs(zeroing, lr, outside, seed
             assert (mine.grad is None) == (theirs.grad is None)
             if mine.grad is not None:
                 np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-5, atol=1e-6)
-    assert captured.replays >= 1
+    # a .grad written from outside and then zeroed by the step starts the next call as
+    # another kind of value: such calls run the function (eagerly, not refused)
+    assert captured.replays >= 1 or any(what == "grad" for _, what in outside)
 
 
 def test_why_a_call_captures_again_is_logged_and_a_loop_that_never_replays_is_warned_about(monkeypatch, capsys):
