@@ -83,7 +83,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     classes = input.shape[1]
     if weight is not None and weight.shape != (classes,):
-        raise RuntimeError(f"cross_entropy: weight should have one value per class ({classes}), got shape {weight.shape}")
+        raise RuntimeError(f"cross_entropy: weight should have one value per class ({classes}), "
+                           f"got shape {weight.shape}")
     logp = input.log_softmax(1)
     weighted = logp if weight is None else logp * weight.reshape(1, classes)
     if probabilities:
@@ -99,7 +100,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
               ).logical_and(counted.reshape(-1, 1))  # none in an ignored row
     counted = counted.cast(logp.dtype)
     nll = -weighted.where(picked, 0.0).sum(1)
-    loss = nll if not label_smoothing else (1 - label_smoothing) * nll - label_smoothing / classes * weighted.sum(1) * counted
+    loss = nll
+    if label_smoothing:  # part of the target spread evenly over the classes
+        loss = (1 - label_smoothing) * nll - label_smoothing / classes * weighted.sum(1) * counted
     if reduction != "mean":
         return _reduce(loss, reduction)
     row_weights = counted if weight is None else weight.reshape(1, classes).where(picked, 0.0).sum(1)
