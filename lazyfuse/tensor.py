@@ -296,11 +296,12 @@ class Tensor:
 
     def _check_bool_subtraction(self, other) -> None:
         """PyTorch refuses `-` with a bool operand, a tensor or a Python bool."""
-        bools = [x.dtype is dtypes.bool_ if isinstance(x, Tensor) else isinstance(x, bool) for x in (self, other)]
-        if all(bools):
+        mine = self._node.dtype is dtypes.bool_
+        theirs = other.dtype is dtypes.bool_ if isinstance(other, Tensor) else isinstance(other, bool)
+        if mine and theirs:
             raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                                "Use the `^` or `logical_xor()` operator instead.")
-        if any(bools):
+        if mine or theirs:
             raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
                                "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
