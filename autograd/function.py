@@ -99,7 +99,7 @@ def record(out, op, arg, srcs):
 
 
 def check_inplace(t, name: str) -> None:
-    if not grad_enabled():
+    if not grad_enabled() or t._detached:
         return
     owner = t._base if t._base is not None else t
     if owner.requires_grad and owner.grad_fn is None:
@@ -109,7 +109,7 @@ def check_inplace(t, name: str) -> None:
 def record_assign(t, value) -> None:
     """After an in-place op, `t` carries the history of its new value."""
     if t._base is not None:
-        if grad_enabled() and (value.requires_grad or t._base.requires_grad):
+        if grad_enabled() and (value.requires_grad or (t._base.requires_grad and not t._detached)):
             raise RuntimeError("in-place operations on views of tensors that require grad are not supported; "
                                "use an out-of-place op (or clone() the tensor first)")
         return

@@ -69,7 +69,7 @@ def _shape_arg(shape) -> tuple[int, ...]:
 
 class Tensor:
     __slots__ = ("_node", "_base", "_steps", "_seen_version", "_version", "requires_grad", "grad", "grad_fn",
-                 "_grad_accumulator", "__weakref__")
+                 "_grad_accumulator", "_detached", "__weakref__")
     __array_priority__ = 1000  # numpy defers to our operators
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
@@ -85,6 +85,7 @@ class Tensor:
         self._version = 0
         self.requires_grad, self.grad, self.grad_fn = requires_grad, None, None
         self._grad_accumulator = None
+        self._detached = False  # a view made by detach() (or of one): writes through it are outside autograd
         return self
 
     @staticmethod
@@ -223,6 +224,7 @@ class Tensor:
         node = getattr(movement, name)(self.node, arg)
         base = self._base if self._base is not None else self
         out = Tensor._wrap(node, base=base, steps=self._steps + [(name, arg)])
+        out._detached = self._detached
         return record(out, name, arg, (self,))
 
     def cast(self, dtype: DType) -> "Tensor":
@@ -245,6 +247,7 @@ class Tensor:
         steps = ([("reshape", padded)] if padded != self.shape else []) + [("expand", target)]
         base = self._base if self._base is not None else self
         out = Tensor._wrap(replay(self.node, steps), base=base, steps=self._steps + steps)
+        out._detached = self._detached
         return record(out, "expand", target, (self,))
 
     def _binary(self, op: Op, other, reverse: bool = False, out_dtype: Optional[DType] = None,
@@ -571,9 +574,25 @@ class Tensor:
         return self if self._base is None else self.clone()
 
     def detach(self) -> "Tensor":
-        """A tensor sharing this one's data (writes go through both ways), outside autograd."""
+        """A tensor sharing this one's data (writes go through both ways), outside autograd:
+        an in-place op on it is allowed and records no history, as in PyTorch (the
+        tensor it came from sees the new values; a backward that saved them refuses)."""
         base = self._base if self._base is not None else self
-        return Tensor._wrap(self.node, base=base, steps=list(self._steps))
+        out = Tensor._wrap(self.node, base=base, steps=list(self._steps))
+        out._detached = True
+        return out
+
+    @property
+    def data(self) -> "Tensor":
+        """PyTorch's `.data`: this tensor's values, detached (see detach)."""
+        return self.detach()
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        if self._base is not None:
+            raise RuntimeError("setting .data of a view is not supported; set it on the tensor it views")
+        self._node = value.node
+        self._version += 1
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if requires_grad and not self.dtype.is_floating_point:

@@ -168,6 +168,27 @@ def test_inplace_on_leaf_requiring_grad():
     assert w.requires_grad and w.is_leaf
 
 
+def test_in_place_writes_through_detach_and_data_are_outside_autograd():
+    """As in PyTorch: the SGD idiom `w.data -= lr * w.grad`, and writes through a
+    detached view, change the leaf's values and leave it a leaf; a backward that
+    saved the values refuses."""
+    w = lf.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (w * w).sum().backward()
+    w.data -= 0.1 * w.grad.data
+    w.detach()[1:].add_(100)
+    np.testing.assert_allclose(w.detach().numpy(), [0.8, 101.6, 102.4], rtol=1e-6)
+    assert w.requires_grad and w.is_leaf and w.grad_fn is None
+    a = lf.tensor([1.0, 2.0], requires_grad=True)
+    b = a * 1
+    loss = (b * b).sum()
+    b.detach().add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    z = lf.zeros(2)
+    z.data = lf.ones(3)
+    np.testing.assert_allclose(z.numpy(), [1.0, 1.0, 1.0])
+
+
 def test_saved_tensor_modified_in_place_raises():
     a = lf.ones(3, requires_grad=True)
     b = a * 2
