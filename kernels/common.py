@@ -132,3 +132,10 @@ class ExpressionRenderer:
 
     def _compute(self, block, node: Node, srcs: list[str]) -> str:
         raise NotImplementedError
+
+
+def needs_divisor_sign(rem: str, b: str) -> str:
+    """Where a C-style remainder (the dividend's sign, as OpenCL's and Triton's %
+    and fmod give it) differs from Python's (the divisor's): the same expression in
+    both kernel languages."""
+    return f"(({rem} != 0) & (({rem} < 0) != ({b} < 0)))"

@@ -22,7 +22,7 @@ from lazyfuse.runtime.schedule import MAX_LANES, Kernel, is_flat_identity
 from lazyfuse.runtime.view import View
 
 from .affine import Affine
-from .common import ExpressionRenderer, kernel_name, op_name, view_coordinates
+from .common import ExpressionRenderer, kernel_name, needs_divisor_sign, op_name, view_coordinates
 
 # vectors of 256 bits (float8) where lanes hold rows: the scheduler sized those
 # reductions for MAX_LANES lanes (and measured no faster with float16)
@@ -798,7 +798,7 @@ class OpenCLRenderer(ExpressionRenderer):
         zero, one = literal(0, dtype), literal(1, dtype)
         a, b = (block.var(t, f"({t})({x})") for x in (a, b))  # one may be a row's scalar
         rem = block.var(t, self._fmod(a, b, dtype, W))
-        fix = f"({rem} != {zero}) & (({rem} < {zero}) != ({b} < {zero}))"  # rem takes b's sign
+        fix = needs_divisor_sign(rem, b)
         if op is Op.MOD:
             return block.var(t, self._select(fix, f"({rem} + {b})", rem, dtype, W, is_mask=True))
         quotient = block.var(t, f"({a} - {rem}) / {b}")  # an integer, up to rounding
@@ -824,7 +824,7 @@ class OpenCLRenderer(ExpressionRenderer):
         by zero gives 0 instead of trapping."""
         safe_b = self._select(f"{b} == 0", literal(1, dtype), b, dtype, lanes, is_mask=True)
         quotient, rem = f"({a} / {safe_b})", f"({a} % {safe_b})"
-        fix = f"({rem} != 0) & (({rem} < 0) != ({safe_b} < 0))"
+        fix = needs_divisor_sign(rem, safe_b)
         result = (self._select(fix, f"({quotient} - {literal(1, dtype)})", quotient, dtype, lanes, is_mask=True)
                   if op is Op.FLOORDIV else self._select(fix, f"({rem} + {safe_b})", rem, dtype, lanes, is_mask=True))
         return self._select(f"{b} == 0", literal(0, dtype), result, dtype, lanes, is_mask=True)

@@ -22,7 +22,7 @@ from lazyfuse.runtime.graph import UNARY, Node, Op
 from lazyfuse.runtime.schedule import Kernel
 from lazyfuse.runtime.view import View
 
-from .common import ExpressionRenderer, kernel_name, op_name, view_coordinates
+from .common import ExpressionRenderer, kernel_name, needs_divisor_sign, op_name, view_coordinates
 
 PERSISTENT_ROW = 1024  # rows up to this length are reduced from registers in one block
 LANE_TILE = 4096  # elements of a lane kernel's (rows, RBLOCK) tile
@@ -374,7 +374,7 @@ class TritonRenderer(ExpressionRenderer):
         on floats): floor(a / b) is one too many where a / b rounds up to an integer
         (1.0 // 0.1 is 9.0)."""
         rem = block.var(f"{a} % {b}")
-        fix = block.var(f"({rem} != 0) & (({rem} < 0) != ({b} < 0))")  # rem takes b's sign
+        fix = block.var(needs_divisor_sign(rem, b))
         if op is Op.MOD:
             return block.var(f"tl.where({fix}, {rem} + {b}, {rem})")
         quotient = block.var(f"({a} - {rem}) / {b}")  # an integer, up to rounding
@@ -434,7 +434,7 @@ class TritonRenderer(ExpressionRenderer):
         safe = f"tl.where({b} == 0, 1, {b})"
         quotient = f"({a} // {safe})"
         rem = f"({a} - {quotient} * {safe})"
-        fix = f"(({rem} != 0) & (({rem} < 0) != ({safe} < 0)))"
+        fix = needs_divisor_sign(rem, safe)
         result = (f"tl.where({fix}, {quotient} - 1, {quotient})" if op is Op.FLOORDIV
                   else f"tl.where({fix}, {rem} + {safe}, {rem})")
         return f"tl.where({b} == 0, 0, {result})"
