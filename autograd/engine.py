@@ -81,7 +81,7 @@ def _propagate(order, roots, grad_outputs, retain_graph: bool) -> dict:
         arrived[id(fn)] = g
         if isinstance(fn, AccumulateGrad):
             continue
-        grads = gradients(fn, g, fn.saved_tensors(), [nxt is not None for nxt in fn.next])
+        grads = gradients(fn, g, fn.saved_tensors(), fn.needed())
         for nxt, gi in zip(fn.next, grads):
             if nxt is None or gi is None:
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 
 from .grad_mode import grad_enabled
-from .rules import VALUE_FREE
+from .rules import inputs_read
 
 
 class AccumulateGrad:
@@ -44,8 +44,14 @@ class GradFn:
         self.versions = [(owner, owner._version) for owner in map(_version_owner, srcs)]
 
     def name(self) -> str:
+        if self.op == "copy_slices":
+            return "CopySlices"  # PyTorch's name
         label = self.op if isinstance(self.op, str) else self.op.name
         return "".join(part.capitalize() for part in label.split("_")) + "Backward0"
+
+    def needed(self) -> list[bool]:
+        """Which inputs get a gradient."""
+        return [nxt is not None for nxt in self.next]
 
     def saved_tensors(self):
         if self.saved is None:
@@ -54,9 +60,8 @@ class GradFn:
                                "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
                                "backward through the graph a second time or if you need to access saved tensors after "
                                "calling backward.")
-        checked = [] if self.op in VALUE_FREE else zip(self.versions, self.saved)
-        for (owner, version), t in checked:
-            if owner._version != version:
+        for i, ((owner, version), t) in enumerate(zip(self.versions, self.saved)):
+            if version is not None and owner._version != version and inputs_read(self.op, self.needed())[i]:
                 raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an "
                                    f"inplace operation: [{t.dtype.name} {list(t.shape)}] is at version "
                                    f"{owner._version}; expected version {version} instead.")
@@ -103,15 +108,32 @@ def check_inplace(t, name: str) -> None:
         return
     owner = t._base if t._base is not None else t
     if owner.requires_grad and owner.grad_fn is None:
-        raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation ({name}).")
+        what = "a view of a leaf Variable" if t._base is not None else "a leaf Variable"
+        raise RuntimeError(f"{what} that requires grad is being used in an in-place operation ({name}).")
 
 
-def record_assign(t, value) -> None:
-    """After an in-place op, `t` carries the history of its new value."""
-    if t._base is not None:
-        if grad_enabled() and (value.requires_grad or (t._base.requires_grad and not t._detached)):
-            raise RuntimeError("in-place operations on views of tensors that require grad are not supported; "
-                               "use an out-of-place op (or clone() the tensor first)")
-        return
-    if grad_enabled():
-        t.requires_grad, t.grad_fn = value.requires_grad or t.requires_grad, value.grad_fn
+def written_into(value, owner, version: int) -> None:
+    """`value` was just written into `owner`, then at `version`. Its op's saved copy
+    of owner at that version stays valid, as PyTorch's in-place ops keep the original
+    self: the copy holds the old graph node, which the write does not change."""
+    fn = value.grad_fn
+    if fn is not None:
+        fn.versions = [(o, None if o is owner and v == version else v) for o, v in fn.versions]
+
+
+def write_history(t, value):
+    """Before `value` is written into `t` in place: the history of the tensor written
+    (t, or the base t views) after the write, or None when autograd records nothing.
+    A value with history of its own becomes it (`b.add_(x)` computed `b + x`). Any
+    other write, and every write through a view, is PyTorch's CopySlices: the
+    written part's gradient goes to `value`, the rest to the old value."""
+    if not grad_enabled() or t._detached:
+        return None
+    base = t._base
+    if base is None:
+        if value.grad_fn is not None:
+            return value.grad_fn
+        return GradFn("copy_slices", (), (t, value)) if value.requires_grad or t.requires_grad else None
+    if not (value.requires_grad or base.requires_grad):
+        return None
+    return GradFn("copy_slices", tuple(t._steps), (base, value))

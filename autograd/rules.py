@@ -10,10 +10,12 @@ even at x = 0.
 """
 from __future__ import annotations
 
+import dis
 import math
 
-from lazyfuse.runtime.graph import Op
-from lazyfuse.runtime.writeback import embed_steps
+from lazyfuse.runtime import dtypes
+from lazyfuse.runtime.graph import Node, Op
+from lazyfuse.runtime.writeback import embed_steps, write_through
 
 
 def _sign(a):
@@ -75,11 +77,40 @@ ELEMENTWISE_RULES = {
     Op.WHERE: (None, lambda g, c, a, b: g.where(c, 0), lambda g, c, a, b: (g * 0).where(c, g)),
 }
 
+
+
+def _parameters_read(rule) -> frozenset:
+    """Positions, among the inputs, of the parameters a rule's code reads (after g)."""
+    code = rule.__code__
+    names = set()
+    for instruction in dis.get_instructions(code):
+        if instruction.opname.startswith("LOAD_FAST"):  # LOAD_FAST_LOAD_FAST (3.13) names two
+            value = instruction.argval
+            names.update(value if isinstance(value, tuple) else (value,))
+    return frozenset(i for i, name in enumerate(code.co_varnames[1:code.co_argcount]) if name in names)
+
+
+# per elementwise op, the inputs each input's rule reads: x * 3 keeps no need for x's
+# value, so x may be modified in place before backward, as in PyTorch
+_READS = {op: [_parameters_read(rule) if rule is not None else frozenset() for rule in rules]
+          for op, rules in ELEMENTWISE_RULES.items()}
+
 NO_GRADIENT = {Op.NOT, Op.LT, Op.LE, Op.EQ, Op.NE, Op.FLOORDIV}
-# rules that use only their inputs' shapes and dtypes, not values: modifying such an
-# input in place afterwards is fine, as in PyTorch
-VALUE_FREE = {Op.ADD, Op.SUB, Op.NEG, Op.CAST, Op.SUM, "reshape", "permute", "expand", "pad", "shrink", "stride",
-              "to", "clone"}
+# other rules that use only their inputs' shapes and dtypes, not values: modifying
+# such an input in place afterwards is fine, as in PyTorch
+VALUE_FREE = {Op.CAST, Op.SUM, "reshape", "permute", "expand", "pad", "shrink", "stride", "to", "clone", "copy_slices"}
+
+
+def inputs_read(op, needed: list[bool]) -> list[bool]:
+    """Which inputs' saved values the rules for the `needed` inputs read."""
+    if op in VALUE_FREE or op in NO_GRADIENT:
+        return [False] * len(needed)
+    if op in _READS:
+        read = set().union(*[reads for reads, need in zip(_READS[op], needed) if need])
+        return [i in read for i in range(len(needed))]
+    if op == "matmul":  # each input's gradient reads the other input
+        return [needed[1], needed[0]]
+    return [True] * len(needed)
 
 
 def gradients(fn, g, saved, needed):
@@ -102,6 +133,8 @@ def gradients(fn, g, saved, needed):
         return _reduce_max(fn, g, a, op is Op.REDUCE_MAX)
     if op == "matmul":
         return _matrix_product(g, *saved, needed)
+    if op == "copy_slices":
+        return _copy_slices(fn.arg, g, saved[1], needed)
     return [_movement_gradient(fn, g, a)]
 
 
@@ -113,6 +146,15 @@ def _matrix_product(g, a, b, needed):
     g = g.reshape(M, N, 1)
     return [(g * b.T.reshape(1, N, K)).sum(1) if needed[0] else None,
             (g * a.reshape(M, 1, K)).sum(0).T if needed[1] else None]
+
+
+def _copy_slices(steps, g, value, needed):
+    """A write of `value` through the view `steps` make: the written part of g goes
+    to the value, the rest to the value the write replaced."""
+    untouched = write_through(Node.make(Op.CONST, (), True, g.shape, dtypes.bool_, value.node.device), list(steps),
+                              Node.make(Op.CONST, (), False, value.shape, dtypes.bool_, value.node.device))
+    return [g.where(type(g)._wrap(untouched), 0) if needed[0] else None,
+            g._replay(steps) if needed[1] else None]
 
 
 def _movement_gradient(fn, g, a):
@@ -128,9 +170,7 @@ def _movement_gradient(fn, g, a):
     if name == "pad":
         return g._shrink(tuple((before, before + s) for (before, _), s in zip(arg, a.shape)))
     if name in ("shrink", "stride"):
-        for step_name, step_arg in embed_steps(g.shape, a.shape, name, arg):
-            g = g._move(step_name, step_arg)
-        return g
+        return g._replay(embed_steps(g.shape, a.shape, name, arg))
     if name == "to":
         return g.to(a.device)
     if name == "clone":

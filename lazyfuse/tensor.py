@@ -22,8 +22,8 @@ from lazyfuse.runtime.reference import fold_constants
 from lazyfuse.runtime.writeback import Step, replay, write_through
 
 from . import _format
-from lazyfuse.autograd.function import check_inplace, record, record_assign
-from lazyfuse.autograd.grad_mode import grad_enabled
+from lazyfuse.autograd.function import check_inplace, record, write_history, written_into
+from lazyfuse.autograd.grad_mode import enable_grad, grad_enabled
 
 Scalar = Union[int, float, bool]
 
@@ -99,7 +99,16 @@ class Tensor:
         if base is not None and self._seen_version != base._version:
             self._node = replay(base.node, self._steps)
             self._seen_version = base._version
+            if base.requires_grad and not self._detached:
+                self._take_base_history()
         return self._node
+
+    def _take_base_history(self) -> None:
+        """After its base was written in place, a view's history is the base's new one
+        seen through the view (PyTorch regenerates a view's grad_fn likewise)."""
+        with enable_grad():
+            fresh = self._base._replay(self._steps)
+        self.requires_grad, self.grad_fn = fresh.requires_grad, fresh.grad_fn
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -218,6 +227,13 @@ class Tensor:
                                                dtype or mine.dtype))
         node = Node.make(op, nodes, arg, mine.shape if shape is None else shape, dtype or mine.dtype, mine.device)
         return record(Tensor._wrap(node), op, arg, srcs)
+
+    def _replay(self, steps: list[Step]) -> "Tensor":
+        """The view that movement `steps` make of self, each recorded."""
+        out = self
+        for name, arg in steps:
+            out = out._move(name, arg)
+        return out
 
     def _move(self, name: str, arg: tuple) -> "Tensor":
         """Record a movement op: a view sharing self's data, as in PyTorch."""
@@ -860,20 +876,25 @@ class Tensor:
     def _assign(self, value: "Tensor", name: str) -> "Tensor":
         """Replace this tensor's value (and the part of the tensor it views) with `value`."""
         check_inplace(self, name)
+        computed = value
         new = value.node if type(value) is Tensor else None
         if new is None or new.shape != self.shape or new.dtype is not self.dtype or new.device != self.node.device:
             value = self._operand(value).cast(self.dtype)._broadcast_to_inplace(self.shape)
-        if self._base is None:
-            self._node = value.node
-            self._version += 1
-            defer(self)
-        else:
-            base = self._base
+        history = write_history(self, value)
+        base = self._base
+        owner = self if base is None else base
+        if base is not None:
             base._node = write_through(base.node, self._steps, value.node)
-            base._version += 1
-            self._node, self._seen_version = value.node, base._version
-            defer(base)
-        record_assign(self, value)
+            self._seen_version = base._version + 1
+        self._node = value.node
+        owner._version += 1
+        defer(owner)
+        if history is not None:
+            owner.requires_grad, owner.grad_fn = True, history
+            if type(computed) is Tensor:
+                written_into(computed, owner, owner._version - 1)
+            if base is not None:
+                self._take_base_history()
         return self
 
     def _broadcast_to_inplace(self, shape: tuple[int, ...]) -> "Tensor":
