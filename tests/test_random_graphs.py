@@ -55,7 +55,8 @@ def build_all(rec: Recorder, leaves: list[lf.Tensor], module=lf) -> list[lf.Tens
     or torch for the same program on torch tensors."""
     pool = list(leaves)
     for _ in range(rec.pick(st.integers(2, 7))):
-        kind = rec.pick(st.sampled_from(["unary", "binary", "view", "reduce", "softmax", "where", "matmul", "cat"]))
+        kind = rec.pick(st.sampled_from(["unary", "binary", "view", "reduce", "softmax", "where", "matmul", "cat",
+                                         "inplace"]))
         x = pool[rec.pick(st.integers(0, len(pool) - 1))]
         if kind == "unary":
             name = rec.pick(st.sampled_from(UNARY + sorted(GUARDED_UNARY)))
@@ -84,10 +85,29 @@ def build_all(rec: Recorder, leaves: list[lf.Tensor], module=lf) -> list[lf.Tens
             out = x @ (x.transpose(-1, -2) if x.ndim > 1 else x)
         elif kind == "cat" and x.ndim > 0:
             out = module.cat([x, x * 2], rec.pick(st.integers(0, x.ndim - 1)))
+        elif kind == "inplace":
+            out = _write_in_place(rec, x, pool)
         else:
             out = -x
         pool.append(out)
     return pool
+
+
+def _write_in_place(rec: Recorder, x, pool: list):
+    """A copy of x written in place, whole or through a view of it; the view joins
+    the pool (it sees the write, whichever way it was made)."""
+    target = x.contiguous() * 1  # a result laid out as lazyfuse lays out views, so PyTorch's views match
+    view = _view(rec, target, writable=True)
+    written = view if rec.pick(st.booleans()) else target
+    values = [t for t in pool if _broadcastable(t.shape, written.shape)
+              and lf.broadcast_shapes(t.shape, written.shape) == written.shape]
+    name = rec.pick(st.sampled_from(["copy_", "add_", "mul_", "fill_"]))
+    if name == "fill_" or not values:
+        written.fill_(0.5)
+    else:
+        getattr(written, name)(values[rec.pick(st.integers(0, len(values) - 1))])
+    pool.append(view)
+    return target
 
 
 def _broadcastable(a, b) -> bool:
@@ -98,10 +118,10 @@ def _broadcastable(a, b) -> bool:
         return False
 
 
-def _view(rec: Recorder, x: lf.Tensor) -> lf.Tensor:
+def _view(rec: Recorder, x: lf.Tensor, writable: bool = False) -> lf.Tensor:
     if x.ndim == 0:
         return x.reshape(1)
-    choice = rec.pick(st.sampled_from(["T", "slice", "flatten", "unsqueeze_expand", "permute"]))
+    choice = rec.pick(st.sampled_from(["T", "slice", "flatten", "permute"] + ([] if writable else ["unsqueeze_expand"])))
     if choice == "T":
         return x.T
     if choice == "slice":
