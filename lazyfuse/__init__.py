@@ -8,7 +8,7 @@ from lazyfuse.runtime import dtypes as _dtypes
 from lazyfuse.runtime.devices import device
 from lazyfuse.runtime.profiler import Profile as profile
 
-from . import autograd, nn, optim, utils
+from . import autograd, composites, nn, optim, utils
 from .step_capture import capture
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, as_tensor, empty, empty_like, from_numpy, full, full_like, linspace, manual_seed,
@@ -54,5 +54,9 @@ for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh
               "logical_or", "sum", "mean", "var", "std", "amax", "amin", "max", "min", "prod", "argmax", "argmin",
               "logsumexp", "softmax", "log_softmax", "reshape", "permute", "transpose", "flatten", "squeeze",
               "unsqueeze", "t", "add", "sub", "mul", "div", "floor_divide", "remainder", "dot", "mm", "all", "any",
-              "split", "chunk", "narrow", "lt", "le", "gt", "ge", "eq", "ne"):
+              "split", "chunk", "narrow", "lt", "le", "gt", "ge", "eq", "ne", "clone", "floor", "ceil", "trunc",
+              "frac", "round", "sign", "sgn", "isnan", "isinf", "isfinite", "nan_to_num", "nansum", "nanmean",
+              "clamp_min", "clamp_max", "masked_fill", "tril", "triu", "lerp", "addcmul", "addcdiv", "diagonal",
+              "diag", "trace", "outer", "ger", "mv", "bmm", "addmm", "norm", "dist", "movedim", "moveaxis", "select",
+              "unbind", "tile", "isclose", "allclose", "equal", "swapaxes", "swapdims"):
     globals()[_name] = _tensor_function(_name)

@@ -1,0 +1,347 @@
+"""Tensor methods composed from other tensor ops, as PyTorch names them: rounding,
+NaN and infinity tests, masking (masked_fill, tril, triu), blends (lerp, addcmul,
+addcdiv), diagonals, small linear algebra, norms, comparisons of whole tensors,
+new_* constructors, and the in-place variants. Each is attached to Tensor here;
+their gradients come from the ops they are made of (rounding passes none, as the
+gradient PyTorch defines for it is zero)."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from lazyfuse.runtime import dtypes
+
+from . import creation
+from .functional import matmul, where
+from .tensor import Tensor, _normalize_dim
+
+
+# ---------------------------------------------------------------- rounding
+def floor(x: Tensor) -> Tensor:
+    if not x.dtype.is_floating_point:
+        return x.clone()
+    # x // 1 is floor(x) for every finite x (an exact fmod), but NaN at infinities
+    return where(x.abs() == math.inf, x.detach(), x.floor_divide(1))
+
+
+def ceil(x: Tensor) -> Tensor:
+    return -floor(-x) if x.dtype.is_floating_point else x.clone()
+
+
+def trunc(x: Tensor) -> Tensor:
+    return where(x < 0, ceil(x), floor(x))
+
+
+def frac(x: Tensor) -> Tensor:
+    return x - trunc(x)
+
+
+def round(x: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+    """To the nearest integer, halves to even; with decimals, round(x * 10**d) / 10**d as in PyTorch."""
+    if not x.dtype.is_floating_point:
+        return x.clone()
+    if decimals:
+        scale = 10.0 ** decimals
+        return round(x * scale) / scale
+    low = floor(x)
+    above = x.detach() - low  # exact, in [0, 1)
+    up = (above > 0.5) | ((above == 0.5) & (low.remainder(2) == 1))
+    rounded = low + up.cast(x.dtype)
+    return where(rounded != 0, rounded, x.detach() * 0)  # keeps the sign of zero: round(-0.4) is -0.0
+
+
+def sign(x: Tensor) -> Tensor:
+    if x.dtype is dtypes.bool_:
+        return x.clone()
+    return (x > 0).cast(x.dtype) - (x < 0).cast(x.dtype)  # 0 for NaN, as in PyTorch
+
+
+# ---------------------------------------------------------------- NaN and infinity
+def isnan(x: Tensor) -> Tensor:
+    return x != x
+
+
+def isinf(x: Tensor) -> Tensor:
+    return x.abs() == math.inf if x.dtype.is_floating_point else creation.zeros_like(x, dtype=dtypes.bool_)
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return (x - x) == 0 if x.dtype.is_floating_point else creation.ones_like(x, dtype=dtypes.bool_)
+
+
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: Optional[float] = None, neginf: Optional[float] = None) -> Tensor:
+    if not x.dtype.is_floating_point:
+        return x.clone()
+    largest = float(np.finfo(x.dtype.np_dtype).max)
+    out = where(x != x, nan, x)
+    out = where(x == math.inf, largest if posinf is None else posinf, out)
+    return where(x == -math.inf, -largest if neginf is None else neginf, out)
+
+
+def nansum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return where(x != x, 0, x).sum(dim, keepdim=keepdim)
+
+
+def nanmean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    return nansum(x, dim, keepdim) / (x == x).sum(dim, keepdim=keepdim)
+
+
+# ---------------------------------------------------------------- clamps, masks, blends
+def clamp_min(x: Tensor, min) -> Tensor:  # noqa: A002 - PyTorch's name
+    return x.clamp(min=min)
+
+
+def clamp_max(x: Tensor, max) -> Tensor:  # noqa: A002
+    return x.clamp(max=max)
+
+
+def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
+    if mask.dtype is not dtypes.bool_:
+        raise RuntimeError(f"masked_fill only supports boolean masks, but got mask with dtype {mask.dtype.name}")
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got tensor with "
+                           f"{value.ndim} dimension(s).")
+    return where(mask, x._operand(value).cast(x.dtype), x)
+
+
+def _triangle(x: Tensor, diagonal: int, lower: bool) -> Tensor:
+    if x.ndim < 2:
+        raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least 2 dimensions")
+    rows, cols = x.shape[-2:]
+    above = creation.arange(cols, device=x.device).reshape(1, cols) - creation.arange(rows, device=x.device).reshape(rows, 1)
+    keep = above <= diagonal if lower else above >= diagonal
+    return where(keep, x, creation.zeros((), dtype=x.dtype, device=x.device))
+
+
+def tril(x: Tensor, diagonal: int = 0) -> Tensor:
+    return _triangle(x, diagonal, lower=True)
+
+
+def triu(x: Tensor, diagonal: int = 0) -> Tensor:
+    return _triangle(x, diagonal, lower=False)
+
+
+def lerp(start: Tensor, end, weight) -> Tensor:
+    """start + weight * (end - start), computed from the nearer end as PyTorch does,
+    so that a weight of 1 gives `end` exactly."""
+    end = start._operand(end)
+    difference = end - start
+    if not isinstance(weight, Tensor):
+        return start + weight * difference if abs(weight) < 0.5 else end - difference * (1 - weight)
+    return where(weight.abs() < 0.5, start + weight * difference, end - difference * (1 - weight))
+
+
+def addcmul(x: Tensor, tensor1, tensor2, value=1) -> Tensor:
+    return x + value * tensor1 * tensor2
+
+
+def addcdiv(x: Tensor, tensor1, tensor2, value=1) -> Tensor:
+    return x + value * tensor1 / tensor2
+
+
+# ---------------------------------------------------------------- diagonals and small linear algebra
+def diagonal(x: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """A view of the diagonal (a strided view of the flattened square holding it), as the last dim."""
+    d1, d2 = _normalize_dim(dim1, x.ndim), _normalize_dim(dim2, x.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    rest = [d for d in range(x.ndim) if d not in (d1, d2)]
+    moved = x.permute(tuple(rest) + (d1, d2))
+    rows, cols = x.shape[d1], x.shape[d2]
+    row0, col0 = max(-offset, 0), max(offset, 0)
+    length = max(0, min(rows - row0, cols - col0))
+    batch = moved.shape[:-2]
+    square = moved.narrow(-2, min(row0, rows), length).narrow(-1, min(col0, cols), length)
+    if length == 0:
+        return square.reshape(batch + (0,))
+    return square.reshape(batch + (length * length,))[(..., slice(None, None, length + 1))]
+
+
+def diag(x: Tensor, diagonal: int = 0) -> Tensor:
+    """The diagonal of a matrix, or the square matrix with a vector on its diagonal."""
+    if x.ndim == 2:
+        return x.diagonal(diagonal)
+    if x.ndim != 1:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D")
+    n, k = x.shape[0], abs(diagonal)
+    # each value followed by n zeros, read as rows of n: the values land on the diagonal
+    square = x.reshape(n, 1)._pad(((0, 0), (0, n))).reshape(n * (n + 1))[:n * n].reshape(n, n)
+    return square._pad(((0, k), (k, 0)) if diagonal >= 0 else ((k, 0), (0, k)))
+
+
+def trace(x: Tensor) -> Tensor:
+    if x.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {x.ndim}")
+    return diagonal(x).sum()
+
+
+def outer(a: Tensor, b: Tensor) -> Tensor:
+    for name, t in (("vec1", a), ("vec2", b)):
+        if t.ndim != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {t.ndim}-D")
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+def mv(matrix: Tensor, vector: Tensor) -> Tensor:
+    if matrix.ndim != 2 or vector.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {matrix.ndim}, {vector.ndim}")
+    return matmul(matrix, vector)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    if a.ndim != 3 or b.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor" if a.ndim != 3 else "batch2 must be a 3D tensor")
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"bmm: batch sizes differ: {a.shape[0]} and {b.shape[0]}")
+    return matmul(a, b)
+
+
+def addmm(x: Tensor, mat1: Tensor, mat2: Tensor, beta=1, alpha=1) -> Tensor:
+    product = matmul(mat1, mat2)
+    return (x if beta == 1 else x * beta) + (product if alpha == 1 else product * alpha)
+
+
+def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
+    """Vector norms over dim (all elements by default): p = 2 ("fro"), 1, inf, -inf, 0 or any other number."""
+    magnitude = x.abs()
+    if p in ("fro", 2, 2.0):
+        squares = (x * x).sum(dim, keepdim=keepdim)
+        # the gradient of sqrt at 0 is infinite; PyTorch's norm passes 0 there
+        zero = squares == 0
+        return where(zero, 0, where(zero, 1, squares).sqrt())
+    if p == math.inf:
+        return magnitude.amax(dim, keepdim=keepdim)
+    if p == -math.inf:
+        return magnitude.amin(dim, keepdim=keepdim)
+    if p == 0:
+        return (x != 0).cast(x.dtype).sum(dim, keepdim=keepdim)
+    if p == 1:
+        return magnitude.sum(dim, keepdim=keepdim)
+    return (magnitude ** p).sum(dim, keepdim=keepdim) ** (1.0 / p)
+
+
+def dist(a: Tensor, b: Tensor, p=2) -> Tensor:
+    return norm(a - b, p)
+
+
+# ---------------------------------------------------------------- dims
+def movedim(x: Tensor, source, destination) -> Tensor:
+    source = [_normalize_dim(d, x.ndim) for d in ((source,) if isinstance(source, int) else source)]
+    destination = [_normalize_dim(d, x.ndim) for d in ((destination,) if isinstance(destination, int) else destination)]
+    if len(source) != len(destination):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({source} dims) should contain "
+                           f"the same number of dims as destination ({destination} dims)")
+    order: list[Optional[int]] = [None] * x.ndim
+    for s, d in zip(source, destination):
+        order[d] = s
+    others = iter(d for d in range(x.ndim) if d not in source)
+    return x.permute(tuple(s if s is not None else next(others) for s in order))
+
+
+def select(x: Tensor, dim: int, index: int) -> Tensor:
+    d = _normalize_dim(dim, x.ndim)
+    size = x.shape[d]
+    if not -size <= index < size:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(x.shape)} at dimension {dim}")
+    return x.narrow(d, index % size, 1).squeeze(d)
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple:
+    d = _normalize_dim(dim, x.ndim)
+    return tuple(select(x, d, i) for i in range(x.shape[d]))
+
+
+def repeat(x: Tensor, *sizes) -> Tensor:
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if len(sizes) < x.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    spread = x.reshape(sum(((1, s) for s in shape), ()))
+    spread = spread.expand(sum(((r, s) for r, s in zip(sizes, shape)), ()))
+    return spread.reshape(tuple(r * s for r, s in zip(sizes, shape))).clone()  # a new tensor, not a view
+
+
+def tile(x: Tensor, dims) -> Tensor:
+    dims = tuple(dims)
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+# ---------------------------------------------------------------- whole-tensor comparisons
+def isclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+    b = a._operand(b)
+    close = (a == b) | ((a - b).abs() <= atol + rtol * b.abs())
+    return close | (isnan(a) & isnan(b)) if equal_nan else close
+
+
+def allclose(a: Tensor, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    return bool(isclose(a, b, rtol, atol, equal_nan).all().item())
+
+
+def equal(a: Tensor, b: Tensor) -> bool:
+    return a.shape == b.shape and bool((a == b).all().item())
+
+
+# ---------------------------------------------------------------- constructors like a tensor
+def _new(fill):
+    def new(x: Tensor, size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return creation.full(size, fill, dtype=dtype or x.dtype, device=device or x.device,
+                             requires_grad=requires_grad)
+    return new
+
+
+def new_full(x: Tensor, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return creation.full(size, fill_value, dtype=dtype or x.dtype, device=device or x.device,
+                         requires_grad=requires_grad)
+
+
+def new_tensor(x: Tensor, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    return creation.tensor(data, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def type_as(x: Tensor, other: Tensor) -> Tensor:
+    return x.cast(other.dtype)
+
+
+def element_size(x: Tensor) -> int:
+    return x.dtype.itemsize
+
+
+def uniform_(x: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    return x.copy_(creation.rand(x.shape, dtype=x.dtype, device=x.device) * (b - a) + a)
+
+
+def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    return x.copy_(creation.randn(x.shape, dtype=x.dtype, device=x.device) * std + mean)
+
+
+METHODS = {
+    "floor": floor, "ceil": ceil, "trunc": trunc, "frac": frac, "round": round, "sign": sign, "sgn": sign,
+    "isnan": isnan, "isinf": isinf, "isfinite": isfinite, "nan_to_num": nan_to_num, "nansum": nansum,
+    "nanmean": nanmean, "clamp_min": clamp_min, "clamp_max": clamp_max, "masked_fill": masked_fill, "tril": tril,
+    "triu": triu, "lerp": lerp, "addcmul": addcmul, "addcdiv": addcdiv, "diagonal": diagonal, "diag": diag,
+    "trace": trace, "outer": outer, "ger": outer, "mv": mv, "bmm": bmm, "addmm": addmm, "norm": norm, "dist": dist,
+    "movedim": movedim, "moveaxis": movedim, "select": select, "unbind": unbind, "repeat": repeat, "tile": tile,
+    "isclose": isclose, "allclose": allclose, "equal": equal, "new_zeros": _new(0), "new_ones": _new(1),
+    "new_empty": _new(0), "new_full": new_full, "new_tensor": new_tensor, "type_as": type_as,
+    "element_size": element_size, "uniform_": uniform_, "normal_": normal_, "swapdims": Tensor.transpose,
+}
+# x.name_(...) is x.copy_(x.name(...)), for these and for Tensor's own elementwise methods
+IN_PLACE = ["floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",
+            "tril", "triu", "lerp", "addcmul", "addcdiv", "exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos",
+            "tanh", "sigmoid", "relu", "abs", "neg", "reciprocal", "square"]
+
+
+def _in_place(name: str):
+    def method(self: Tensor, *args, **kwargs) -> Tensor:
+        return self._assign(getattr(self, name)(*args, **kwargs), name + "_")
+    method.__name__ = name + "_"
+    method.__doc__ = f"t.{name}_(...) writes t.{name}(...) into t"
+    return method
+
+
+for _name, _fn in METHODS.items():
+    setattr(Tensor, _name, _fn)
+for _name in IN_PLACE:
+    setattr(Tensor, _name + "_", _in_place(_name))

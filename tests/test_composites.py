@@ -1,0 +1,200 @@
+"""Tensor methods composed from other ops (lazyfuse/composites.py): values against
+numpy, gradients against float64 finite differences, and both against PyTorch
+when it is installed. Rounding is checked at halves, signed zeros, infinities,
+NaN and integers too large for a float's fraction."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import lazyfuse as lf
+from lazyfuse.autograd import gradcheck
+
+SPECIAL = np.array([0.0, -0.0, 0.4, -0.4, 0.5, -0.5, 1.5, 2.5, -2.5, -3.5, 0.49999997, 1e20, -7.7, np.inf, -np.inf,
+                    np.nan, 3.0, 8388609.0])
+_rng = np.random.default_rng(0)
+M = _rng.standard_normal((4, 5))
+V, W = _rng.standard_normal(5), _rng.standard_normal(3)
+B3, C3 = _rng.standard_normal((2, 3, 4)), _rng.standard_normal((2, 4, 5))
+
+
+def _norm(a, p, axis=None, keepdims=False):
+    a = np.abs(a)
+    if p == math.inf:
+        return a.max(axis=axis, keepdims=keepdims)
+    return (a ** p).sum(axis=axis, keepdims=keepdims) ** (1 / p)
+
+
+def _nan_to_num(a, nan=0.0, posinf=None, neginf=None):
+    return np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+
+
+# name: (the same code for lazyfuse and torch, numpy's answer, inputs, differentiable)
+CASES = {
+    "floor": (lambda m, x: x.floor(), np.floor, [SPECIAL], False),
+    "ceil": (lambda m, x: m.ceil(x), np.ceil, [SPECIAL], False),
+    "trunc": (lambda m, x: x.trunc(), np.trunc, [SPECIAL], False),
+    "frac": (lambda m, x: x.frac(), lambda x: x - np.trunc(x), [SPECIAL], False),
+    "round": (lambda m, x: x.round(), np.round, [SPECIAL], False),
+    "round_decimals": (lambda m, x: x.round(decimals=2), lambda x: np.round(x * 100) / 100, [SPECIAL * 1.2345], False),
+    "sign": (lambda m, x: x.sign(), lambda x: np.nan_to_num(np.sign(x)), [SPECIAL], False),
+    "isnan_isinf_isfinite": (lambda m, x: m.stack([x.isnan(), m.isinf(x), x.isfinite()]),
+                             lambda x: np.stack([np.isnan(x), np.isinf(x), np.isfinite(x)]), [SPECIAL], False),
+    "nan_to_num": (lambda m, x: x.nan_to_num(), _nan_to_num, [SPECIAL], False),
+    "nan_to_num_given": (lambda m, x: m.nan_to_num(x, nan=1.0, posinf=2.0, neginf=-3.0),
+                         lambda x: _nan_to_num(x, 1.0, 2.0, -3.0), [SPECIAL], False),
+    "nansum_nanmean": (lambda m, x: x.nansum() + x.reshape(2, 9).nanmean(1),
+                       lambda x: np.nansum(x) + np.nanmean(x.reshape(2, 9), 1), [np.where(np.isinf(SPECIAL), 1, SPECIAL)],
+                       False),
+    "clamp_min_max": (lambda m, x: x.clamp_min(0.3) + m.clamp_max(x, -0.2), lambda x: np.maximum(x, 0.3) + np.minimum(x, -0.2),
+                      [M], True),
+    "masked_fill": (lambda m, x: x.masked_fill(x > 0, -1.5), lambda x: np.where(x > 0, -1.5, x), [M], True),
+    "tril_triu": (lambda m, x: x.tril() + x.triu(1) * 2 + m.tril(x, -2) * 3,
+                  lambda x: np.tril(x) + np.triu(x, 1) * 2 + np.tril(x, -2) * 3, [M], True),
+    "triu_batched": (lambda m, x: x.triu(-1), lambda x: np.triu(x, -1), [B3], True),
+    "lerp": (lambda m, x, y: x.lerp(y, 0.3) + x.lerp(y, 0.8) + x.lerp(y, y.sigmoid()),
+             lambda x, y: 0.9 * x + 1.1 * y + x + (y - x) / (1 + np.exp(-y)), [V, V[::-1].copy()], True),
+    "addcmul_addcdiv": (lambda m, x, y: x.addcmul(y, x, value=0.5) + m.addcdiv(x, y, x * x + 1, value=2),
+                        lambda x, y: x + 0.5 * y * x + x + 2 * y / (x * x + 1), [V, V[::-1].copy()], True),
+    "diagonal": (lambda m, x: m.cat([x.diagonal(), x.diagonal(1), x.diagonal(-2), x.diagonal(9)]),
+                 lambda x: np.concatenate([np.diagonal(x), np.diagonal(x, 1), np.diagonal(x, -2), np.diagonal(x, 9)]),
+                 [M], True),
+    "diagonal_of_3d": (lambda m, x: x.diagonal(0, 0, 2) + m.diagonal(x, 1, -1, 1).sum(),
+                       lambda x: np.diagonal(x, 0, 0, 2) + np.diagonal(x, 1, -1, 1).sum(), [B3], True),
+    "diag": (lambda m, x: m.diag(x) + x.diag(2)[:3, 2:] + x.diag(-1)[1:, :3],
+             lambda x: np.diag(x) + np.diag(x, 2)[:3, 2:] + np.diag(x, -1)[1:, :3], [W], True),
+    "diag_of_matrix_and_trace": (lambda m, x: x.diag(-1).sum() * x.trace(),
+                                 lambda x: np.diag(x, -1).sum() * np.trace(x), [M], True),
+    "outer": (lambda m, x, y: m.outer(x, y).sum(0) + y.outer(x).sum(1),
+              lambda x, y: np.outer(x, y).sum(0) + np.outer(y, x).sum(1), [V, W], True),
+    "mv": (lambda m, x, y: x.mv(y), lambda x, y: x @ y, [M, V], True),
+    "bmm": (lambda m, x, y: m.bmm(x, y), lambda x, y: x @ y, [B3, C3], True),
+    "addmm": (lambda m, x, y, z: m.addmm(x, y, z, beta=0.5, alpha=2), lambda x, y, z: 0.5 * x + 2 * (y @ z),
+              [M[:, :4].copy(), M, M.T[:, :4].copy()], True),
+    "norms": (lambda m, x: x.norm() + x.norm(1, dim=1).sum() + x.norm(float("inf"), dim=0).sum() + x.norm(3),
+              lambda x: np.sqrt((x * x).sum()) + _norm(x, 1, 1).sum() + _norm(x, math.inf, 0).sum() + _norm(x, 3),
+              [M], True),
+    "norm_of_zero_and_p0": (lambda m, x: (x * 0).norm() + (x > 0.5).double().norm(0) + x.norm(dim=1, keepdim=True),
+                            lambda x: (x > 0.5).sum() + np.sqrt((x * x).sum(1, keepdims=True)), [M], True),
+    "dist": (lambda m, x, y: m.dist(x, y) + x.dist(y, 1), lambda x, y: np.sqrt(((x - y) ** 2).sum()) + np.abs(x - y).sum(),
+             [V, V[::-1].copy()], True),
+    "movedim": (lambda m, x: x.movedim(0, -1) + 2 * m.movedim(x, (0, 1), (2, 0)),
+                lambda x: np.moveaxis(x, 0, -1) + 2 * np.moveaxis(x, (0, 1), (2, 0)), [B3], True),
+    "select_unbind": (lambda m, x: x.select(1, -2) + m.unbind(x, 1)[0] * 2,
+                      lambda x: x[:, -2] + x[:, 0] * 2, [B3], True),
+    "repeat_tile": (lambda m, x: m.cat([x.repeat(1, 2), m.tile(x, (2,)), x.repeat(2, 1, 3).sum(0)[:, :10]]),
+                    lambda x: np.concatenate([np.tile(x, (1, 2)), np.tile(x, 2), np.tile(x, (2, 1, 3)).sum(0)[:, :10]]),
+                    [M], True),
+    "isclose": (lambda m, x, y: m.isclose(x, y, rtol=0.1, atol=0.01), lambda x, y: np.isclose(x, y, 0.1, 0.01),
+                [V, V * 1.05 + np.array([0, 0, 1, 0, 0])], False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_match_numpy(name):
+    fn, expected, arrays, _ = CASES[name]
+    out = fn(lf, *[lf.tensor(a) for a in arrays])
+    with np.errstate(all="ignore"):
+        want = expected(*arrays)
+    got = out.numpy()
+    assert got.shape == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    if name in ("floor", "ceil", "trunc", "round"):  # -0.0 where numpy (and PyTorch) give it
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("name", sorted(n for n, case in CASES.items() if case[3]))
+def test_gradients_match_finite_differences(name):
+    fn, _, arrays, _ = CASES[name]
+    assert gradcheck(lambda *ts: fn(lf, *ts), tuple(lf.tensor(a, requires_grad=True) for a in arrays))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_and_gradients_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    fn, _, arrays, differentiable = CASES[name]
+    ours = [lf.tensor(a, requires_grad=differentiable) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=differentiable) for a in arrays]
+    out_ours, out_theirs = fn(lf, *ours), fn(torch, *theirs)
+    np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    if differentiable:
+        weights = np.cos(np.arange(out_theirs.numel())).reshape(tuple(out_theirs.shape))
+        (out_ours * lf.tensor(weights)).sum().backward()
+        (out_theirs * torch.tensor(weights)).sum().backward()
+        for mine, ref in zip(ours, theirs):
+            np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_rounding_float32_where_adding_a_half_would_round():
+    x = np.array([0.49999997, 8388609.0, -8388609.0, 16777215.0, 2.5, -0.5], np.float32)
+    t = lf.tensor(x)
+    np.testing.assert_array_equal(t.round().numpy(), np.round(x))
+    np.testing.assert_array_equal(t.floor().numpy(), np.floor(x))
+    np.testing.assert_array_equal(t.ceil().numpy(), np.ceil(x))
+
+
+def test_integer_tensors_round_to_themselves_and_keep_their_dtype():
+    i = lf.tensor([[3, -2, 0], [1, 5, -7]])
+    for name in ("floor", "ceil", "trunc", "round"):
+        out = getattr(i, name)()
+        assert out.dtype is lf.int64
+        np.testing.assert_array_equal(out.numpy(), i.numpy())
+    np.testing.assert_array_equal(i.sign().numpy(), np.sign(i.numpy()))
+    np.testing.assert_array_equal(i.tril().numpy(), np.tril(i.numpy()))
+
+
+def test_in_place_variants_write_the_result():
+    x = lf.tensor(SPECIAL.copy())
+    assert x.round_() is x
+    np.testing.assert_array_equal(x.numpy(), np.round(SPECIAL))
+    y = lf.tensor(M.copy())
+    y.exp_().clamp_min_(1.0).tril_()
+    np.testing.assert_allclose(y.numpy(), np.tril(np.maximum(np.exp(M), 1.0)), rtol=1e-12)
+    z = lf.tensor(V.copy())
+    z.addcmul_(z, z, value=2).lerp_(lf.zeros(5, dtype=lf.float64), 0.25)
+    np.testing.assert_allclose(z.numpy(), 0.75 * (V + 2 * V * V), rtol=1e-12)
+
+
+def test_diagonal_is_a_view_and_repeat_is_a_copy():
+    z = lf.tensor(np.arange(12.0).reshape(3, 4))
+    z.diagonal(1).fill_(-1)
+    expected = np.arange(12.0).reshape(3, 4)
+    np.fill_diagonal(expected[:, 1:], -1)
+    np.testing.assert_array_equal(z.numpy(), expected)
+    r = lf.tensor([1.0, 2.0])
+    copy = r.repeat(2)
+    copy[0] = 9.0
+    np.testing.assert_array_equal(r.numpy(), [1.0, 2.0])
+
+
+def test_new_tensors_take_dtype_and_device_from_the_tensor():
+    r = lf.tensor([1.0, 2.0], dtype=lf.float64)
+    assert r.new_zeros((2, 2)).dtype is lf.float64 and r.new_ones(3).shape == (3,)
+    np.testing.assert_array_equal(r.new_full((2,), 7).numpy(), [7.0, 7.0])
+    assert r.new_tensor([1, 2]).dtype is lf.float64 and r.new_empty((1, 4)).shape == (1, 4)
+    assert r.type_as(lf.tensor([1])).dtype is lf.int64 and r.element_size() == 8
+
+
+def test_random_fills_in_place():
+    lf.manual_seed(0)
+    u = lf.ones(20000).uniform_(2.0, 3.0).numpy()
+    assert 2.0 <= u.min() and u.max() <= 3.0 and abs(u.mean() - 2.5) < 0.01
+    n = lf.zeros(20000).normal_(1.0, 2.0).numpy()
+    assert abs(n.mean() - 1.0) < 0.05 and abs(n.std() - 2.0) < 0.05
+
+
+def test_bad_arguments_raise_pytorchs_errors():
+    r = lf.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="masked_fill only supports boolean masks"):
+        r.masked_fill(lf.tensor([1, 0]), 0.0)
+    with pytest.raises(IndexError, match="out of range"):
+        r.select(0, 2)
+    with pytest.raises(RuntimeError, match="Expected 1-D argument vec2, but got 2-D"):
+        r.outer(lf.ones(2, 2))
+    with pytest.raises(RuntimeError, match="batch1 must be a 3D tensor"):
+        lf.bmm(lf.ones(2, 2), lf.ones(2, 2))
+    with pytest.raises(RuntimeError, match="trace: expected a matrix"):
+        r.trace()
+    assert r.allclose(r + 1e-9) and not r.allclose(r + 1e-3) and lf.equal(r, r * 1) and not lf.equal(r, r[:1])
