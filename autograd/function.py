@@ -96,8 +96,9 @@ def _saved(t):
 
 
 def record(out, op, arg, srcs):
-    """Attach a GradFn to `out` when grad mode is on and an input requires grad."""
-    if grad_enabled() and any([s.requires_grad for s in srcs]):
+    """Attach a GradFn to `out` when grad mode is on and an input requires grad
+    (and out can have a gradient: a comparison's bool result has none, as in PyTorch)."""
+    if grad_enabled() and any([s.requires_grad for s in srcs]) and out._node.dtype.is_floating_point:
         out.requires_grad = True
         out.grad_fn = GradFn(op, arg, srcs)
     return out

@@ -74,7 +74,7 @@ ELEMENTWISE_RULES = {
     Op.MOD: (lambda g, a, b: g, lambda g, a, b: -g * a.floor_divide(b)),
     Op.MAX: (lambda g, a, b: _tie_share(a > b, a, b, g), lambda g, a, b: _tie_share(b > a, a, b, g)),
     Op.MIN: (lambda g, a, b: _tie_share(a < b, a, b, g), lambda g, a, b: _tie_share(b < a, a, b, g)),
-    Op.WHERE: (None, lambda g, c, a, b: g.where(c, 0), lambda g, c, a, b: (g * 0).where(c, g)),
+    Op.WHERE: (None, lambda g, c, a, b: g.where(c, 0), lambda g, c, a, b: g.where(~c, 0)),
 }
 
 

@@ -1,7 +1,8 @@
 """Tensor methods composed from other tensor ops, as PyTorch names them: rounding,
 NaN and infinity tests, masking (masked_fill, tril, triu), blends (lerp, addcmul,
 addcdiv), diagonals, small linear algebra, norms, comparisons of whole tensors,
-new_* constructors, and the in-place variants. Each is attached to Tensor here;
+new_* constructors, the in-place variants, and selection.py's gather and
+index_select. Each is attached to Tensor here;
 their gradients come from the ops they are made of (rounding passes none, as the
 gradient PyTorch defines for it is zero)."""
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from lazyfuse.runtime import dtypes
 
-from . import creation
+from . import creation, selection
 from .functional import matmul, where
 from .tensor import Tensor, _normalize_dim
 
@@ -326,6 +327,7 @@ METHODS = {
     "isclose": isclose, "allclose": allclose, "equal": equal, "new_zeros": _new(0), "new_ones": _new(1),
     "new_empty": _new(0), "new_full": new_full, "new_tensor": new_tensor, "type_as": type_as,
     "element_size": element_size, "uniform_": uniform_, "normal_": normal_, "swapdims": Tensor.transpose,
+    "gather": selection.gather, "index_select": selection.index_select,
 }
 # x.name_(...) is x.copy_(x.name(...)), for these and for Tensor's own elementwise methods
 IN_PLACE = ["floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",

@@ -1,32 +1,49 @@
-"""Basic indexing: ints, slices (with positive steps), None and Ellipsis, as views."""
+"""Indexing: ints, slices (with positive steps), None and Ellipsis give views;
+advanced indices (integer tensors, lists, boolean masks) go to selection.py."""
 from __future__ import annotations
 
 import numpy as np
 
+from . import selection
 from .tensor import Tensor
 
 
 def _expand_index(index, ndim: int) -> list:
     items = list(index) if isinstance(index, tuple) else [index]
     for item in items:
-        if isinstance(item, Tensor) or isinstance(item, (list, np.ndarray)):
-            raise TypeError("indexing with tensors or lists (advanced indexing) is not supported; "
-                            "use ints, slices, None and ...")
+        if selection.is_advanced(item):
+            continue
         if not (item is None or item is Ellipsis or isinstance(item, (slice, int, np.integer))) or isinstance(item, bool):
-            raise TypeError(f"invalid index of type {type(item).__name__}; expected ints, slices, None or ...")
+            raise TypeError(f"invalid index of type {type(item).__name__}; expected ints, slices, None, ..., "
+                            f"integer tensors or lists, or boolean masks")
     if sum(item is Ellipsis for item in items) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
-    used = sum(1 for item in items if item is not None and item is not Ellipsis)
+    used = sum(selection.dims_indexed(item) for item in items if item is not None and item is not Ellipsis)
     if used > ndim:
         raise IndexError(f"too many indices for tensor of dimension {ndim}")
-    if Ellipsis in items:
-        at = items.index(Ellipsis)
+    at = next((i for i, item in enumerate(items) if item is Ellipsis), None)  # `in` would compare tensors with ==
+    if at is not None:
         return items[:at] + [slice(None)] * (ndim - used) + items[at + 1:]
     return items + [slice(None)] * (ndim - used)
 
 
 def getitem(t: Tensor, index) -> Tensor:
     items = _expand_index(index, t.ndim)
+    if any(selection.is_advanced(item) for item in items):
+        return selection.getitem(t, items, basic_getitem)
+    return basic_getitem(t, items)
+
+
+def setitem(t: Tensor, index, value) -> None:
+    items = _expand_index(index, t.ndim)
+    if any(selection.is_advanced(item) for item in items):
+        selection.setitem(t, items, value)
+    else:
+        basic_getitem(t, items).copy_(value)
+
+
+def basic_getitem(t: Tensor, items: list) -> Tensor:
+    """t[items] for ints, slices and None (one item per dim of t, plus the Nones): a view."""
     ranges, steps, shape = [], [], []
     dim = 0
     for item in items:

@@ -729,8 +729,8 @@ class Tensor:
         return getitem(self, index)
 
     def __setitem__(self, index, value) -> None:
-        from .indexing import getitem
-        getitem(self, index).copy_(value)
+        from .indexing import setitem
+        setitem(self, index, value)
 
     def split(self, split_size, dim: int = 0):
         d = _normalize_dim(dim, self.ndim)

@@ -265,3 +265,19 @@ def test_a_captured_training_step_replays_on_the_triton_path(rng):
         assert captured().item() == pytest.approx(eager().item(), rel=1e-5)
     np.testing.assert_allclose(on_triton[2].detach().numpy(), on_opencl[2].detach().numpy(), rtol=1e-5)
     assert captured.replays == 2
+
+
+def test_selection_and_composites_stay_on_the_device():
+    """Indices given as lists are uploaded to the indexed tensor's device."""
+    X = np.random.default_rng(0).standard_normal((4, 5, 3)).astype(np.float32)
+    (x,) = on_cuda(X)
+    np.testing.assert_array_equal(x[[0, 2], :, [1, 0]].numpy(), X[[0, 2], :, [1, 0]])
+    index = np.zeros((4, 2, 3), np.int64)
+    np.testing.assert_array_equal(x.gather(1, on_cuda(index)[0]).numpy(), np.take_along_axis(X, index, 1))
+    y = x * 1
+    y[:, [1, 3]] = 2.0
+    expected = X.copy()
+    expected[:, [1, 3]] = 2.0
+    np.testing.assert_array_equal(y.numpy(), expected)
+    np.testing.assert_array_equal(x.round().numpy(), np.round(X))
+    np.testing.assert_array_equal(x.diagonal(0, 0, 1).numpy(), np.diagonal(X, 0, 0, 1))

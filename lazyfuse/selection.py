@@ -1,0 +1,225 @@
+"""Selecting elements by index tensors: gather, index_select and advanced
+indexing (integer tensors, lists and boolean masks in `t[...]`, read and written).
+
+A selection along a dim of size N compares each index with 0..N-1 and sums the
+matching element: elementwise work and a reduction, so it fuses with what
+surrounds it, costs N operations per element selected, and takes its gradient
+from `where` and `sum` (the gradient of a selection adds up at each selected
+element, as PyTorch's scatter-add does).
+
+Indices are checked without reading them on the host where they come from the
+host (lists, ranges, arrays), and where reading them is the only way (integer
+results of tensor indices, boolean masks, whose count sets the result's shape).
+A float result of a tensor index that is out of range is NaN there instead, so
+a training step stays free of host reads (PyTorch on a GPU raises later, from
+the device, for the same reason)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lazyfuse.runtime import dtypes
+
+from . import creation
+from .functional import where
+from .tensor import Tensor, _normalize_dim
+
+
+def _pick(x: Tensor, dim: int, index: Tensor, valid) -> Tensor:
+    """x's elements along `dim` at `index` (an int64 tensor of any shape, in range
+    where `valid` holds): dim is replaced by index's dims."""
+    size = x.shape[dim]
+    moved = x.movedim(dim, -1)
+    lead = moved.shape[:-1]
+    values = moved.reshape(lead + (1,) * index.ndim + (size,))
+    picked = _poison(_matching(index.unsqueeze(-1), values), valid)
+    inner = list(range(len(lead), len(lead) + index.ndim))
+    return picked.permute(tuple(range(dim)) + tuple(inner) + tuple(range(dim, len(lead))))
+
+
+def _matching(index: Tensor, values: Tensor) -> Tensor:
+    """The element of `values` along its last dim (of size N) where `index` (its last
+    dim of size 1) names it: index == 0..N-1 picks one, the sum keeps it."""
+    hit = index == creation.arange(values.shape[-1], device=values.device)
+    zero = creation.zeros((), dtype=values.dtype, device=values.device)
+    return where(hit, values, zero).sum(-1).cast(values.dtype)
+
+
+def _poison(picked: Tensor, valid) -> Tensor:
+    """NaN where an index was out of range (valid is None: all were checked)."""
+    return picked if valid is None else where(valid, picked, math.nan)
+
+
+def _as_index(index, size: int, what: str, float_result: bool, device, negative_ok: bool = True):
+    """(int64 tensor in [0, size), validity tensor or None) for a list, array, range or tensor of indices."""
+    if isinstance(index, Tensor):
+        if index.dtype.is_floating_point or index.dtype is dtypes.bool_:
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        index = index.cast(dtypes.int64)
+        low = -size if negative_ok else 0
+        valid = (index >= low) & (index < size)
+        if not float_result:  # no NaN to mark a bad index with: read them
+            _check_range(index.numpy(), size, what, low)
+            valid = None
+        return (where(index < 0, index + size, index) if negative_ok else index), valid
+    array = np.asarray(index)
+    if array.dtype.kind not in "iu" and array.size:
+        raise IndexError(f"indices must be integers, got {array.dtype}")
+    array = array.astype(np.int64)
+    _check_range(array, size, what, -size if negative_ok else 0)
+    return creation.tensor(np.where(array < 0, array + size, array), device=device), None
+
+
+def _check_range(array: np.ndarray, size: int, what: str, low: int) -> None:
+    bad = array[(array < low) | (array >= size)]
+    if bad.size:
+        raise IndexError(f"index {bad.flat[0]} is out of bounds for {what} with size {size}")
+
+
+def index_select(x: Tensor, dim: int, index) -> Tensor:
+    d = _normalize_dim(dim, x.ndim)
+    if isinstance(index, Tensor) and index.ndim > 1:
+        raise IndexError(f"index_select(): Index is supposed to be a vector, got {index.ndim}-D")
+    index, valid = _as_index(index, x.shape[d], f"dimension {d}", x.dtype.is_floating_point, x.device,
+                             negative_ok=False)
+    return _pick(x, d, index.reshape(-1), None if valid is None else valid.reshape(-1))
+
+
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """out[..., i, ...] = x[..., index[..., i, ...], ...] along dim; index has x's number of dims."""
+    d = _normalize_dim(dim, x.ndim)
+    if index.ndim != x.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+    for k, (s, n) in enumerate(zip(index.shape, x.shape)):
+        if k != d and s > n:
+            raise RuntimeError(f"Size does not match at dimension {k} expected index {list(index.shape)} to be "
+                               f"smaller than self {list(x.shape)} apart from dimension {d}")
+    index, valid = _as_index(index, x.shape[d], f"dimension {d}", x.dtype.is_floating_point, x.device,
+                             negative_ok=False)
+    size = x.shape[d]
+    source = x._shrink(tuple((0, s) if k != d else (0, size) for k, s in enumerate(index.shape)))
+    values = source.movedim(d, -1).unsqueeze(-2)  # (..., 1, N)
+    picked = _matching(index.movedim(d, -1).unsqueeze(-1), values)  # (..., K)
+    return _poison(picked.movedim(-1, d), valid)
+
+
+# ---------------------------------------------------------------- advanced indexing
+def is_advanced(item) -> bool:
+    return isinstance(item, (Tensor, list, np.ndarray, range))
+
+
+def _masks_to_indices(items: list) -> list:
+    """Boolean masks become one integer index array per dim they cover (read on the host)."""
+    out = []
+    for item in items:
+        mask = _as_mask(item) if is_advanced(item) else None
+        if mask is None:
+            out.append(item)
+        else:
+            array = mask.numpy() if isinstance(mask, Tensor) else mask
+            if array.ndim == 0:
+                raise IndexError("indexing with a 0-dimensional boolean (t[True]) is not supported")
+            out.extend(array.nonzero())
+    return out
+
+
+def getitem(t: Tensor, items: list, basic_getitem) -> Tensor:
+    """t[items] where some items are advanced (items: one per dim of t, after
+    None and ... were expanded). Basic items are applied first, as views."""
+    items = _masks_to_indices(items)
+    basic = [slice(None) if is_advanced(item) else item for item in items]
+    viewed = basic_getitem(t, basic)
+    positions, dim = [], 0
+    for item in items:  # where each advanced index's dim is in `viewed`
+        if is_advanced(item):
+            positions.append(dim)
+        if item is None or isinstance(item, slice) or is_advanced(item):
+            dim += 1
+    sizes = [viewed.shape[p] for p in positions]
+    floats = t.dtype.is_floating_point
+    indices, validity = zip(*[_as_index(item, size, f"dimension {p}", floats, t.device)
+                              for item, size, p in zip([i for i in items if is_advanced(i)], sizes, positions)])
+    shape = tuple(np.broadcast_shapes(*[tuple(i.shape) for i in indices]))
+    adjacent = positions == list(range(positions[0], positions[0] + len(positions)))
+    at = positions[0] if adjacent else 0
+    rest = [d for d in range(viewed.ndim) if d not in positions]
+    order = rest[:at] + positions + rest[at:]
+    joined = viewed.permute(tuple(order))
+    joined = joined.reshape(joined.shape[:at] + (math.prod(sizes),) + joined.shape[at + len(positions):])
+    linear = None
+    for index, size in zip(indices, sizes):  # row-major position over the joined dims
+        linear = index if linear is None else linear * size + index
+    valid = None
+    for v in validity:
+        valid = v if valid is None else (valid if v is None else valid & v)
+    return _pick(joined, at, linear._broadcast_to(shape), None if valid is None else valid._broadcast_to(shape))
+
+
+def setitem(t: Tensor, items: list, value) -> None:
+    """t[items] = value for one boolean mask or one set of integer indices beside
+    full slices. A mask of t's shape with one value is where(mask, value, t), with
+    no host read; otherwise the positions are read and each selected element takes
+    the value written last at it, as in PyTorch."""
+    advanced = [p for p, item in enumerate(items) if is_advanced(item)]
+    others_full = all(isinstance(item, slice) and item == slice(None) for item in items if not is_advanced(item))
+    if len(advanced) != 1 or not others_full:
+        raise TypeError("writing through advanced indexing takes one boolean mask or one set of integer indices, "
+                        "beside full slices: t[mask] = 0, t[:, [0, 2]] = values")
+    at, item = advanced[0], items[advanced[0]]
+    mask = _as_mask(item)
+    if mask is None:
+        array = item.numpy() if isinstance(item, Tensor) else np.asarray(item)
+        if array.dtype.kind not in "iu" and array.size:
+            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        _check_range(array, t.shape[at], f"dimension {at}", -t.shape[at])
+        _write_at(t, at, np.where(array < 0, array + t.shape[at], array).astype(np.int64), value)
+        return
+    if tuple(mask.shape) != t.shape[at:at + mask.ndim]:
+        raise IndexError(f"the shape of the mask {list(mask.shape)} does not match the shape of the indexed tensor "
+                         f"{list(t.shape)} at dimension {at}")
+    if not isinstance(value, Tensor) or value.numel() == 1:  # one value: no need to know where the mask holds
+        selected = mask if isinstance(mask, Tensor) else creation.tensor(mask, device=t.device)
+        selected = selected.reshape((1,) * at + tuple(selected.shape) + (1,) * (t.ndim - at - selected.ndim))
+        t.copy_(where(selected, value.reshape(()) if isinstance(value, Tensor) else value, t))
+        return
+    joined = t.reshape(t.shape[:at] + (-1,) + t.shape[at + mask.ndim:])  # a view: the write goes through to t
+    array = mask.numpy() if isinstance(mask, Tensor) else mask
+    _write_at(joined, at, np.flatnonzero(array), value)
+
+
+def _write_at(target: Tensor, at: int, positions: np.ndarray, value) -> None:
+    """target[..., positions, ...] = value along dim `at` (positions: in range, any shape)."""
+    size = target.shape[at]
+    selection_shape = target.shape[:at] + positions.shape + target.shape[at + 1:]
+    values = target._operand(value).cast(target.dtype)
+    try:
+        fits = np.broadcast_shapes(tuple(values.shape), selection_shape) == selection_shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(values.shape)} cannot be broadcast to "
+                           f"indexing result of shape {list(selection_shape)}")
+    flat = positions.reshape(-1)
+    values = values._broadcast_to(selection_shape).reshape(target.shape[:at] + (flat.size,) + target.shape[at + 1:])
+    source = np.zeros(size, np.int64)  # which written value each position takes: the last one written at it
+    source[flat] = np.arange(flat.size)
+    chosen = np.zeros(size, bool)
+    chosen[flat] = True
+    written = _pick(values, at, creation.tensor(source, device=target.device), None)
+    selected = creation.tensor(chosen, device=target.device).reshape((1,) * at + (size,) + (1,) * (target.ndim - at - 1))
+    target.copy_(where(selected, written, target))
+
+
+def _as_mask(item):
+    """The boolean mask an index item is (a tensor or an array), or None."""
+    if isinstance(item, Tensor):
+        return item if item.dtype is dtypes.bool_ else None
+    array = np.asarray(item)
+    return array if array.dtype == np.bool_ else None
+
+
+def dims_indexed(item) -> int:
+    """How many of the tensor's dims an index item stands for: a mask covers its own."""
+    mask = _as_mask(item) if is_advanced(item) else None
+    return 1 if mask is None else max(mask.ndim, 1)
