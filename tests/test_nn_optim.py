@@ -24,6 +24,16 @@ def test_cross_entropy_matches_numpy(rng):
                                (logits ** 2).sum(), rtol=1e-6)
 
 
+def test_cross_entropy_of_a_target_out_of_range_is_nan(rng):
+    """PyTorch raises; lazyfuse would have to read the targets on the host, so the
+    row's loss is NaN instead (and so is any reduction over it), never a silent 0."""
+    logits = lf.tensor(rng.standard_normal((3, 4)))
+    rows = F.cross_entropy(logits, lf.tensor([0, 4, -100]), reduction="none").numpy()
+    assert np.isfinite(rows[0]) and np.isnan(rows[1]) and rows[2] == 0.0
+    assert np.isnan(F.cross_entropy(logits, lf.tensor([-2, 1, 1])).item())
+    assert np.isfinite(F.cross_entropy(logits, lf.tensor([3, 1, -100])).item())
+
+
 @pytest.mark.parametrize("target_kind", ["classes", "classes, ignoring class 1", "probabilities"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.2])

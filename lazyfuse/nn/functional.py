@@ -1,6 +1,8 @@
 """lazyfuse.nn.functional: stateless layers and losses."""
 from __future__ import annotations
 
+import math
+
 from lazyfuse.runtime import dtypes
 
 from ..tensor import Tensor
@@ -103,6 +105,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     loss = nll
     if label_smoothing:  # part of the target spread evenly over the classes
         loss = (1 - label_smoothing) * nll - label_smoothing / classes * weighted.sum(1) * counted
+    # a target out of range is NaN, as in lazyfuse's selections: raising would need a host read
+    loss = loss.where(picked.any(1) | (target == ignore_index), math.nan)
     if reduction != "mean":
         return _reduce(loss, reduction)
     row_weights = counted if weight is None else weight.reshape(1, classes).where(picked, 0.0).sum(1)
