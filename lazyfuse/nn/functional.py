@@ -106,7 +106,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     if label_smoothing:  # part of the target spread evenly over the classes
         loss = (1 - label_smoothing) * nll - label_smoothing / classes * weighted.sum(1) * counted
     # a target out of range is NaN, as in lazyfuse's selections: raising would need a host read
-    loss = loss.where(picked.any(1) | (target == ignore_index), math.nan)
+    loss = loss.where(((target >= 0) & (target < classes)) | (target == ignore_index), math.nan)
     if reduction != "mean":
         return _reduce(loss, reduction)
     row_weights = counted if weight is None else weight.reshape(1, classes).where(picked, 0.0).sum(1)
