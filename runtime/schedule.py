@@ -39,7 +39,7 @@ from . import debug
 from .graph import ELEMENTWISE, REDUCE, Node, Op, toposort
 from .matmul import Matmul, match as match_matmul, match_transposed
 from .movement import reshape
-from .view import View
+from .view import View, contiguous_strides
 
 # a row reduction shorter than this is never split across work-items
 MIN_SPLIT_ROW = 8192
@@ -55,6 +55,11 @@ MAX_LANES = 8
 # a kernel computes chains of at most this many elementwise ops: longer ones are cut
 # and their midpoints stored (PoCL's LLVM crashed building a 100,000-op chain)
 MAX_FUSED_DEPTH = 1000
+# elementwise work read at more than one index (y + y shifted: a scan, a stencil) is
+# computed once per index it is read at; from this many ops per element it is stored
+# instead, so repeating such a step costs a kernel each few steps, not twice the work
+# each step (ten steps of a prefix sum took minutes to compile as one kernel)
+MAX_RECOMPUTED_WORK = 4
 
 
 @dataclass(eq=False)
@@ -111,6 +116,17 @@ def is_flat_identity(node: Node) -> bool:
     return node.op is Op.VIEW and node.arg.is_contiguous and node.numel == node.srcs[0].numel
 
 
+def reads_in_place(node: Node) -> bool:
+    """A view reading each element of its source at the source's own flat index, as
+    a reshape does, perhaps repeated along new or size-1 axes, as a broadcast does."""
+    view = node.arg
+    if view.mask is not None or view.offset != 0:
+        return False
+    kept = [(size, stride) for size, stride in zip(view.shape, view.strides) if stride != 0]
+    sizes = tuple(size for size, _ in kept)
+    return math.prod(sizes) == node.srcs[0].numel and tuple(st for _, st in kept) == contiguous_strides(sizes)
+
+
 def broadcast_axes(node: Node) -> Optional[tuple[int, ...]]:
     """For a view that only spreads its contiguous source over some axes (as
     `x.sum(1, keepdim=True).expand_as(x)` does), those axes; else None."""
@@ -138,7 +154,7 @@ class Scheduler:
             return []
         self.refusals: dict[Node, str] = {}
         materialize: dict[Node, None] = dict.fromkeys(targets)
-        self.cuts = set(_chain_cuts(targets))
+        self.cuts = set(_chain_cuts(targets)) | set(_recompute_cuts(targets))
         materialize.update(dict.fromkeys(self.cuts))
         if not self.fusion:
             nodes = toposort(targets)
@@ -460,6 +476,27 @@ def _chain_cuts(targets: list[Node]) -> list[Node]:
                 cuts.append(n)
                 d = 0
             depth[n] = d
+    return cuts
+
+
+def _recompute_cuts(targets: list[Node]) -> list[Node]:
+    """Elementwise nodes read at more than one index (directly and through views,
+    or through different views) whose fused work reaches MAX_RECOMPUTED_WORK."""
+    nodes = toposort(targets)
+    index_maps: dict[Node, set] = {}  # how each node is read: None directly, else the view node
+    for n in nodes:
+        for s in set(n.srcs):
+            index_maps.setdefault(s, set()).add(n if n.op is Op.VIEW and not reads_in_place(n) else None)
+    work: dict[Node, int] = {}  # elementwise ops per element when fused
+    cuts = []
+    for n in nodes:
+        if n.op is Op.VIEW:
+            work[n] = work.get(n.srcs[0], 0)
+        elif n.op in ELEMENTWISE:
+            work[n] = 1 + sum(work.get(s, 0) for s in set(n.srcs))
+            if work[n] >= MAX_RECOMPUTED_WORK and len(index_maps.get(n, ())) > 1:
+                cuts.append(n)
+                work[n] = 0
     return cuts
 
 

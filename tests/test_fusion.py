@@ -216,6 +216,47 @@ def test_a_chain_of_thousands_of_ops_is_cut_into_kernels():
     assert len(prof.kernels) == 3
 
 
+def _shifted(y, by: int):
+    """y moved `by` places along its last dim, zeros shifted in (a view)."""
+    n = y.shape[-1]
+    return y._pad(((0, 0), (by, 0)))[:, :n] if by > 0 else y._pad(((0, 0), (0, -by)))[:, -by:]
+
+
+def test_work_read_at_several_indices_is_stored_every_few_steps():
+    """A prefix sum by doubling shifts (12 steps) and an iterated 3-point stencil
+    (10 steps) read each step's result at several indices: fused whole, each step
+    would double (or triple) the work and the kernel's source. Stored every few
+    steps instead, they compile in seconds and match numpy."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 4096))
+    y, shift = lf.tensor(x), 1
+    while shift < x.shape[1]:
+        y, shift = y + _shifted(y, shift), shift * 2
+    with lf.profile() as prof:
+        got = y.numpy()
+    np.testing.assert_allclose(got, np.cumsum(x, 1), rtol=1e-9, atol=1e-9)
+    assert 2 <= len(prof.kernels) <= 6  # a kernel each two or three steps
+    z, expected = lf.tensor(x), x
+    for _ in range(10):
+        z = (_shifted(z, 1) + z + _shifted(z, -1)) / 3
+        padded = np.pad(expected, ((0, 0), (1, 1)))
+        expected = (padded[:, :-2] + expected + padded[:, 2:]) / 3
+    with lf.profile() as prof:
+        got = z.numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    assert 2 <= len(prof.kernels) <= 10
+
+
+def test_cheap_work_read_at_two_indices_stays_fused(rng):
+    a = rng.standard_normal((64, 64), dtype=np.float32)
+    x = lf.tensor(a)
+    doubled = x * 2
+    with lf.profile() as prof:
+        got = (doubled + doubled.T).numpy()
+    np.testing.assert_allclose(got, 2 * a + 2 * a.T, rtol=1e-6)
+    assert len(prof.kernels) == 1
+
+
 # ---------------------------------------------------------------- lane reductions
 # rows long enough that a column reduction over them splits across work-items
 LANE_ROWS = 16384
