@@ -58,5 +58,6 @@ for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh
               "frac", "round", "sign", "sgn", "isnan", "isinf", "isfinite", "nan_to_num", "nansum", "nanmean",
               "clamp_min", "clamp_max", "masked_fill", "tril", "triu", "lerp", "addcmul", "addcdiv", "diagonal",
               "diag", "trace", "outer", "ger", "mv", "bmm", "addmm", "norm", "dist", "movedim", "moveaxis", "select",
-              "unbind", "tile", "isclose", "allclose", "equal", "swapaxes", "swapdims", "gather", "index_select"):
+              "unbind", "tile", "isclose", "allclose", "equal", "swapaxes", "swapdims", "gather", "index_select", "cumsum",
+              "cumprod"):
     globals()[_name] = _tensor_function(_name)

@@ -1,6 +1,6 @@
 """Tensor methods composed from other tensor ops, as PyTorch names them: rounding,
 NaN and infinity tests, masking (masked_fill, tril, triu), blends (lerp, addcmul,
-addcdiv), diagonals, small linear algebra, norms, comparisons of whole tensors,
+addcdiv), scans (cumsum, cumprod), diagonals, small linear algebra, norms, comparisons of whole tensors,
 new_* constructors, the in-place variants, and selection.py's gather and
 index_select. Each is attached to Tensor here;
 their gradients come from the ops they are made of (rounding passes none, as the
@@ -227,6 +227,39 @@ def dist(a: Tensor, b: Tensor, p=2) -> Tensor:
     return norm(a - b, p)
 
 
+# ---------------------------------------------------------------- scans
+def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
+    return _scan(_accumulating(x, dtype), dim, Tensor.add, 0)
+
+
+def cumprod(x: Tensor, dim: int, dtype=None) -> Tensor:
+    return _scan(_accumulating(x, dtype), dim, Tensor.mul, 1)
+
+
+def _accumulating(x: Tensor, dtype) -> Tensor:
+    """x in the dtype a running sum or product takes: `dtype`, else int64 for integers, as in PyTorch."""
+    if dtype is not None:
+        return x.cast(dtypes.as_dtype(dtype))
+    return x if x.dtype.is_floating_point else x.cast(dtypes.int64)
+
+
+def _scan(x: Tensor, dim: int, combine, identity) -> Tensor:
+    """Inclusive scan along dim in log2(n) steps, each combining the running values
+    with themselves moved 2**k places along (Hillis and Steele): views and one op per
+    step, which the scheduler stores every few steps (see MAX_RECOMPUTED_WORK)."""
+    if x.ndim == 0:
+        return x.clone()
+    d = _normalize_dim(dim, x.ndim)
+    n = x.shape[d]
+    position = creation.arange(n, device=x.device).reshape(tuple(n if k == d else 1 for k in range(x.ndim)))
+    out, shift = x, 1
+    while shift < n:
+        moved = out._pad(tuple((shift, 0) if k == d else (0, 0) for k in range(x.ndim))).narrow(d, 0, n)
+        out = combine(out, where(position >= shift, moved, identity))
+        shift *= 2
+    return out
+
+
 # ---------------------------------------------------------------- dims
 def movedim(x: Tensor, source, destination) -> Tensor:
     source = [_normalize_dim(d, x.ndim) for d in ((source,) if isinstance(source, int) else source)]
@@ -327,10 +360,10 @@ METHODS = {
     "isclose": isclose, "allclose": allclose, "equal": equal, "new_zeros": _new(0), "new_ones": _new(1),
     "new_empty": _new(0), "new_full": new_full, "new_tensor": new_tensor, "type_as": type_as,
     "element_size": element_size, "uniform_": uniform_, "normal_": normal_, "swapdims": Tensor.transpose,
-    "gather": selection.gather, "index_select": selection.index_select,
+    "gather": selection.gather, "index_select": selection.index_select, "cumsum": cumsum, "cumprod": cumprod,
 }
 # x.name_(...) is x.copy_(x.name(...)), for these and for Tensor's own elementwise methods
-IN_PLACE = ["floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",
+IN_PLACE = ["cumsum", "floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",
             "tril", "triu", "lerp", "addcmul", "addcdiv", "exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos",
             "tanh", "sigmoid", "relu", "abs", "neg", "reciprocal", "square"]
 

@@ -87,6 +87,10 @@ CASES = {
     "repeat_tile": (lambda m, x: m.cat([x.repeat(1, 2), m.tile(x, (2,)), x.repeat(2, 1, 3).sum(0)[:, :10]]),
                     lambda x: np.concatenate([np.tile(x, (1, 2)), np.tile(x, 2), np.tile(x, (2, 1, 3)).sum(0)[:, :10]]),
                     [M], True),
+    "cumsum_cumprod": (lambda m, x: x.cumsum(1) + m.cumprod(x, 0) + m.cumsum(x, -2),
+                       lambda x: np.cumsum(x, 1) + np.cumprod(x, 0) + np.cumsum(x, 0), [M], True),
+    "cumprod_through_zeros": (lambda m, x: (x * (x.abs() > 0.5)).cumprod(1),
+                              lambda x: np.cumprod(x * (np.abs(x) > 0.5), 1), [M], True),
     "isclose": (lambda m, x, y: m.isclose(x, y, rtol=0.1, atol=0.01), lambda x, y: np.isclose(x, y, 0.1, 0.01),
                 [V, V * 1.05 + np.array([0, 0, 1, 0, 0])], False),
 }
@@ -143,6 +147,8 @@ def test_integer_tensors_round_to_themselves_and_keep_their_dtype():
         np.testing.assert_array_equal(out.numpy(), i.numpy())
     np.testing.assert_array_equal(i.sign().numpy(), np.sign(i.numpy()))
     np.testing.assert_array_equal(i.tril().numpy(), np.tril(i.numpy()))
+    assert i.cumsum(1).dtype is lf.int64 and i.int().cumprod(0).dtype is lf.int64
+    np.testing.assert_array_equal(i.cumprod(0).numpy(), np.cumprod(i.numpy(), 0))
 
 
 def test_in_place_variants_write_the_result():
