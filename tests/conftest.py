@@ -1,4 +1,4 @@
-"""Shared test helpers: compare lazyfuse results with the reference executor and numpy."""
+"""Shared test helpers: compare lazyfuse results with the reference executor, numpy and PyTorch."""
 from __future__ import annotations
 
 import numpy as np
@@ -31,6 +31,27 @@ def check(t: lf.Tensor, expected=None, rtol=None, atol=None) -> np.ndarray:
                                    expected, equal_nan=True, **{k: max(v, 1e-6) if got.dtype.kind == "f" else v
                                                                 for k, v in tol.items()})
     return got
+
+
+def check_against_pytorch(fn, arrays, differentiable: bool = True, rtol: float = 1e-12, grad_rtol: float = 1e-10):
+    """Run fn(module, *tensors) on lazyfuse and on PyTorch (skipped without it), from
+    the same float64 arrays: equal values and, when differentiable, equal gradients
+    of a fixed weighting of the output. Inputs no gradient reaches count as zeros."""
+    torch = pytest.importorskip("torch")
+    ours = [lf.tensor(a, requires_grad=differentiable) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=differentiable) for a in arrays]
+    out_ours, out_theirs = fn(lf, *ours), fn(torch, *theirs)
+    np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy(), rtol=rtol, atol=rtol)
+    if not differentiable:
+        return out_ours, out_theirs
+    weights = np.cos(np.arange(out_theirs.numel())).reshape(tuple(out_theirs.shape))
+    (out_ours * lf.tensor(weights)).sum().backward()
+    (out_theirs * torch.tensor(weights)).sum().backward()
+    for mine, ref in zip(ours, theirs):
+        expected = np.zeros(ref.shape) if ref.grad is None else ref.grad.numpy()
+        got = np.zeros(mine.shape) if mine.grad is None else mine.grad.numpy()
+        np.testing.assert_allclose(got, expected, rtol=grad_rtol, atol=grad_rtol * 1e-2)
+    return out_ours, out_theirs
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 import lazyfuse as lf
 from lazyfuse.autograd import gradcheck
+from conftest import check_against_pytorch
 
 SPECIAL = np.array([0.0, -0.0, 0.4, -0.4, 0.5, -0.5, 1.5, 2.5, -2.5, -3.5, 0.49999997, 1e20, -7.7, np.inf, -np.inf,
                     np.nan, 3.0, 8388609.0])
@@ -117,18 +118,8 @@ def test_gradients_match_finite_differences(name):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_values_and_gradients_match_pytorch(name):
-    torch = pytest.importorskip("torch")
     fn, _, arrays, differentiable = CASES[name]
-    ours = [lf.tensor(a, requires_grad=differentiable) for a in arrays]
-    theirs = [torch.tensor(a, requires_grad=differentiable) for a in arrays]
-    out_ours, out_theirs = fn(lf, *ours), fn(torch, *theirs)
-    np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
-    if differentiable:
-        weights = np.cos(np.arange(out_theirs.numel())).reshape(tuple(out_theirs.shape))
-        (out_ours * lf.tensor(weights)).sum().backward()
-        (out_theirs * torch.tensor(weights)).sum().backward()
-        for mine, ref in zip(ours, theirs):
-            np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-10, atol=1e-12)
+    check_against_pytorch(fn, arrays, differentiable)
 
 
 def test_rounding_float32_where_adding_a_half_would_round():

@@ -9,6 +9,7 @@ import pytest
 
 import lazyfuse as lf
 from lazyfuse.autograd import gradcheck
+from conftest import check_against_pytorch
 
 X = np.random.default_rng(0).standard_normal((4, 5, 3))
 GATHER_INDEX = np.array([[[0, 1, 4]], [[2, 2, 2]], [[4, 3, 0]], [[1, 1, 1]]])
@@ -50,15 +51,7 @@ def test_read_gradients_match_finite_differences(name):
 
 @pytest.mark.parametrize("name", sorted(READS))
 def test_reads_and_gradients_match_pytorch(name):
-    torch = pytest.importorskip("torch")
-    fn, _ = READS[name]
-    ours, theirs = lf.tensor(X, requires_grad=True), torch.tensor(X, requires_grad=True)
-    out_ours, out_theirs = fn(lf, ours), fn(torch, theirs)
-    np.testing.assert_array_equal(out_ours.detach().numpy(), out_theirs.detach().numpy())
-    weights = np.cos(np.arange(out_theirs.numel())).reshape(tuple(out_theirs.shape))
-    (out_ours * lf.tensor(weights)).sum().backward()
-    (out_theirs * torch.tensor(weights)).sum().backward()
-    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=0)
+    check_against_pytorch(READS[name][0], [X])
 
 
 def _writes(m, x):
@@ -94,13 +87,7 @@ def test_write_gradients_match_finite_differences():
 
 
 def test_writes_and_gradients_match_pytorch():
-    torch = pytest.importorskip("torch")
-    ours, theirs = lf.tensor(X, requires_grad=True), torch.tensor(X, requires_grad=True)
-    out_ours, out_theirs = _writes(lf, ours), _writes(torch, theirs)
-    np.testing.assert_array_equal(out_ours.detach().numpy(), out_theirs.detach().numpy())
-    out_ours.sin().sum().backward()
-    out_theirs.sin().sum().backward()
-    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=0)
+    check_against_pytorch(lambda m, x: _writes(m, x).sin(), [X])
 
 
 def test_a_full_shape_mask_with_one_value_is_written_without_reading_the_mask():

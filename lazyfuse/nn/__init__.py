@@ -1,8 +1,11 @@
-"""lazyfuse.nn: modules, parameters and losses with PyTorch's names and behaviour."""
+"""lazyfuse.nn: modules, parameters, losses and initialisers with PyTorch's names and behaviour."""
 from __future__ import annotations
 
-from . import functional
-from .modules import (CrossEntropyLoss, LayerNorm, Linear, Module, MSELoss, Parameter, ReLU, Sequential, Sigmoid, Tanh)
+from . import functional, init
+from .modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, L1Loss,
+                      LayerNorm, LeakyReLU, Linear, LogSoftmax, Module, ModuleList, MSELoss, NLLLoss, Parameter, ReLU,
+                      Sequential, Sigmoid, SiLU, Softmax, Tanh)
 
-__all__ = ["functional", "Module", "Parameter", "Linear", "LayerNorm", "ReLU", "Sigmoid", "Tanh", "Sequential", "MSELoss",
-           "CrossEntropyLoss"]
+__all__ = ["functional", "init", "Module", "Parameter", "Linear", "LayerNorm", "Embedding", "ReLU", "LeakyReLU", "SiLU",
+           "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Identity", "Flatten", "Dropout", "Sequential", "ModuleList",
+           "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "NLLLoss", "CrossEntropyLoss"]

@@ -20,6 +20,43 @@ def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return x.where(x > 0, x * negative_slope)
+
+
+def silu(x: Tensor) -> Tensor:
+    return x * x.sigmoid()
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zeroes each element with probability p and scales the rest by 1 / (1 - p), when training."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    from ..creation import rand
+    keep = rand(x.shape, dtype=x.dtype, device=x.device) >= p
+    return x.where(keep, 0.0) * (1.0 / (1.0 - p))
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 (..., num_classes); num_classes=-1 reads the largest class on the host, as PyTorch does."""
+    from ..creation import arange
+    if tensor.dtype.kind != "int":
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes < 0:
+        num_classes = int(tensor.max().item()) + 1 if tensor.numel() else 0
+    return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).long()
+
+
+def embedding(input: Tensor, weight: Tensor) -> Tensor:
+    """weight's rows at the indices in input: input.shape + (embedding_dim,)."""
+    rows = weight.index_select(0, input.reshape(-1))
+    return rows.reshape(tuple(input.shape) + (weight.shape[1],))
+
+
 def softmax(x: Tensor, dim: int) -> Tensor:
     return x.softmax(dim)
 
@@ -66,6 +103,42 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce(diff * diff, reduction)
 
 
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    _same_shape("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)), each log at least -100, as PyTorch clamps them."""
+    _same_shape("binary_cross_entropy", input, target)
+    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def _clamped_log(p: Tensor) -> Tensor:
+    """log(p), at least -100; its gradient is 0 where it is clamped (p = 0 included)."""
+    positive = p > 0
+    return p.where(positive, 1.0).log().clamp(min=-100.0).where(positive, -100.0)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+    """binary_cross_entropy of sigmoid(input), computed stably from the logits:
+    (1 - t) x + (1 + (w - 1) t) softplus(-x), softplus(-x) = log(1 + exp(-|x|)) + max(-x, 0)."""
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    softplus = (1 + (-input.abs()).exp()).log() + (-input).relu()
+    scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
+    loss = (1 - target) * input + scale * softplus
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
+    if input.shape != target.shape:
+        raise ValueError(f"{name}: using a target size ({list(target.shape)}) that is different to the input size "
+                         f"({list(input.shape)}) is deprecated. Please ensure they have the same size.")
+
+
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """PyTorch's cross_entropy over logits (N, C) or (C,), with class-index targets
@@ -96,18 +169,40 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
             target = target * (1 - label_smoothing) + label_smoothing / classes
         loss = -(weighted * target).sum(1)
         return loss.sum() / input.shape[0] if reduction == "mean" else _reduce(loss, reduction)
-    from ..creation import arange
-    counted = target != ignore_index
-    picked = (target.cast(dtypes.int64).reshape(-1, 1) == arange(classes, device=input.device).reshape(1, -1)
-              ).logical_and(counted.reshape(-1, 1))  # none in an ignored row
-    counted = counted.cast(logp.dtype)
-    nll = -weighted.where(picked, 0.0).sum(1)
+    nll, counted, row_weights = _class_nll(logp, target, weight, ignore_index)
     loss = nll
     if label_smoothing:  # part of the target spread evenly over the classes
         loss = (1 - label_smoothing) * nll - label_smoothing / classes * weighted.sum(1) * counted
-    # a target out of range is NaN, as in lazyfuse's selections: raising would need a host read
-    loss = loss.where(((target >= 0) & (target < classes)) | (target == ignore_index), math.nan)
-    if reduction != "mean":
-        return _reduce(loss, reduction)
+    return loss.sum() / row_weights.sum() if reduction == "mean" else _reduce(loss, reduction)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood of class targets (N,) under log-probabilities (N, C)."""
+    if input.ndim == 1:
+        out = nll_loss(input.unsqueeze(0), target.unsqueeze(0), weight, ignore_index, reduction)
+        return out.squeeze(0) if reduction == "none" else out
+    if input.ndim != 2 or target.shape != input.shape[:1] or target.dtype.kind != "int":
+        raise RuntimeError(f"nll_loss expects input (N, C) and integer class targets (N,), got {input.shape} "
+                           f"and {target.shape} {target.dtype.name}")
+    nll, _, row_weights = _class_nll(input, target, weight, ignore_index)
+    return nll.sum() / row_weights.sum() if reduction == "mean" else _reduce(nll, reduction)
+
+
+def _class_nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int):
+    """Per row of log-probabilities (N, C): -weight[t] * logp[t] for its class target t
+    (picked by comparison: no one-hot matrix), whether the row counts (its target is
+    not ignore_index), and its weight in a mean. A target out of range gives NaN, as
+    lazyfuse's selections do: raising would need a host read."""
+    from ..creation import arange
+    classes = logp.shape[1]
+    if weight is not None and weight.shape != (classes,):
+        raise RuntimeError(f"weight should have one value per class ({classes}), got shape {weight.shape}")
+    counted = target != ignore_index
+    picked = (target.cast(dtypes.int64).reshape(-1, 1) == arange(classes, device=logp.device).reshape(1, -1)
+              ).logical_and(counted.reshape(-1, 1))  # none in an ignored row
+    weighted = logp if weight is None else logp * weight.reshape(1, classes)
+    nll = (-weighted.where(picked, 0.0).sum(1)).where(((target >= 0) & (target < classes)) | ~counted, math.nan)
+    counted = counted.cast(logp.dtype)
     row_weights = counted if weight is None else weight.reshape(1, classes).where(picked, 0.0).sum(1)
-    return loss.sum() / row_weights.sum()
+    return nll, counted, row_weights

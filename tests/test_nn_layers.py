@@ -1,0 +1,140 @@
+"""The smaller layers, losses and initialisers of lazyfuse.nn: values and gradients
+against numpy formulas and finite differences, and against PyTorch when installed."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import lazyfuse as lf
+from lazyfuse.autograd import gradcheck
+from conftest import check_against_pytorch
+
+_rng = np.random.default_rng(0)
+X = _rng.standard_normal((6, 4))
+T = (_rng.random((6, 4)) > 0.5).astype(np.float64)
+P = np.clip(1 / (1 + np.exp(-X)), 0.02, 0.98)
+CLASSES = np.array([0, 3, 1, 2, 3, 0])
+
+
+def _log_softmax(x, axis):
+    shifted = x - x.max(axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis, keepdims=True))
+
+
+def _softplus(x):
+    return np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)
+
+
+# name: (the same code for lazyfuse and torch, given the module and X as a tensor; numpy's answer)
+CASES = {
+    "leaky_relu": (lambda m, x: m.nn.functional.leaky_relu(x, 0.2) + m.nn.LeakyReLU()(x),
+                   lambda x: np.where(x > 0, x, 0.2 * x) + np.where(x > 0, x, 0.01 * x)),
+    "silu": (lambda m, x: m.nn.SiLU()(x), lambda x: x / (1 + np.exp(-x))),
+    "softmax_modules": (lambda m, x: m.nn.Softmax(1)(x) + m.nn.LogSoftmax(0)(x),
+                        lambda x: np.exp(_log_softmax(x, 1)) + _log_softmax(x, 0)),
+    "flatten_identity": (lambda m, x: m.nn.Flatten()(x.reshape(2, 3, 4)) + m.nn.Identity()(x).reshape(2, 12),
+                         lambda x: 2 * x.reshape(2, 12)),
+    "l1_loss": (lambda m, x: m.nn.functional.l1_loss(x, m.tensor(T)) + m.nn.L1Loss(reduction="sum")(x, m.tensor(T)),
+                lambda x: np.abs(x - T).mean() + np.abs(x - T).sum()),
+    "binary_cross_entropy": (
+        lambda m, x: m.nn.BCELoss(weight=m.tensor(T + 1))(x.sigmoid().clamp(0.02, 0.98), m.tensor(T)),
+        lambda x: (-(T * np.log(P) + (1 - T) * np.log(1 - P)) * (T + 1)).mean()),
+    "bce_with_logits": (
+        lambda m, x: m.nn.functional.binary_cross_entropy_with_logits(x, m.tensor(T), reduction="sum")
+        + m.nn.BCEWithLogitsLoss(pos_weight=m.tensor([1.0, 2.0, 3.0, 0.5], dtype=m.float64))(x * 30, m.tensor(T)),
+        lambda x: ((1 - T) * x + _softplus(x)).sum()
+        + ((1 - T) * 30 * x + (1 + (np.array([1.0, 2.0, 3.0, 0.5]) - 1) * T) * _softplus(30 * x)).mean()),
+    "nll_loss": (
+        lambda m, x: m.nn.functional.nll_loss(x.log_softmax(1), m.tensor(CLASSES))
+        + m.nn.NLLLoss(weight=m.tensor([1.0, 2.0, 0.5, 1.0], dtype=m.float64), ignore_index=3)(
+            x.log_softmax(1), m.tensor(CLASSES)),
+        lambda x: -_log_softmax(x, 1)[range(6), CLASSES].mean()
+        + _weighted_nll(_log_softmax(x, 1), np.array([1.0, 2.0, 0.5, 1.0]), ignore=3)),
+    "embedding": (lambda m, x: m.nn.functional.embedding(m.tensor(CLASSES.reshape(2, 3)), x),
+                  lambda x: x[CLASSES.reshape(2, 3)]),
+}
+
+
+def _weighted_nll(logp, weight, ignore):
+    kept = CLASSES != ignore
+    w = weight[CLASSES[kept]]
+    return -(logp[kept, CLASSES[kept]] * w).sum() / w.sum()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_match_numpy_and_gradients_finite_differences(name):
+    fn, expected = CASES[name]
+    np.testing.assert_allclose(fn(lf, lf.tensor(X)).numpy(), expected(X), rtol=1e-10, atol=1e-12)
+    assert gradcheck(lambda x: fn(lf, x), (lf.tensor(X, requires_grad=True),))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_values_and_gradients_match_pytorch(name):
+    check_against_pytorch(CASES[name][0], [X])
+
+
+def test_binary_cross_entropy_clamps_its_logs_at_minus_100():
+    p, t = lf.tensor([0.0, 1.0, 0.3, 0.0, 1.0]), lf.tensor([1.0, 0.0, 1.0, 0.0, 1.0])
+    loss = lf.nn.functional.binary_cross_entropy(p, t, reduction="none").numpy()
+    np.testing.assert_allclose(loss, [100.0, 100.0, -np.log(0.3), 0.0, 0.0], rtol=1e-6)
+
+
+def test_one_hot_and_its_class_count():
+    c = lf.tensor(CLASSES)
+    np.testing.assert_array_equal(lf.nn.functional.one_hot(c).numpy(), np.eye(4, dtype=np.int64)[CLASSES])
+    assert lf.nn.functional.one_hot(c, 6).shape == (6, 6) and lf.nn.functional.one_hot(c).dtype is lf.int64
+
+
+def test_dropout_zeroes_a_share_and_scales_the_rest_only_when_training():
+    lf.manual_seed(0)
+    layer = lf.nn.Dropout(0.25)
+    out = layer(lf.ones(40000)).numpy()
+    assert set(np.unique(out)) == {0.0, np.float32(1 / 0.75)}
+    assert abs((out == 0).mean() - 0.25) < 0.01
+    layer.eval()
+    np.testing.assert_array_equal(layer(lf.tensor(X)).numpy(), X)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        lf.nn.Dropout(1.5)
+
+
+def test_module_list_and_embedding_register_their_parameters():
+    class Net(lf.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = lf.nn.Embedding(10, 3)
+            self.layers = lf.nn.ModuleList([lf.nn.Linear(3, 3) for _ in range(2)]).append(lf.nn.Linear(3, 1))
+
+        def forward(self, tokens):
+            h = self.embed(tokens)
+            for layer in self.layers:
+                h = layer(h)
+            return h
+
+    net = Net()
+    assert len(list(net.parameters())) == 1 + 3 * 2 and len(net.layers) == 3
+    net(lf.tensor([[1, 2], [9, 0]])).sum().backward()
+    grad = net.embed.weight.grad.numpy()
+    assert np.all(grad[[1, 2, 9, 0]] != 0) and np.all(grad[3:9] == 0)  # only the rows looked up
+
+
+def test_initialisers_fill_parameters_with_pytorchs_distributions():
+    init = lf.nn.init
+    lf.manual_seed(0)
+    w = lf.nn.Parameter(lf.empty(400, 300))
+    bound = math.sqrt(6 / 700)
+    values = init.xavier_uniform_(w).detach().numpy()
+    assert w.is_leaf and w.requires_grad and values.min() >= -bound and values.max() <= bound
+    assert abs(values.std() - bound / math.sqrt(3)) < 0.01 * bound
+    std = init.kaiming_normal_(w, nonlinearity="relu").detach().numpy().std()
+    assert abs(std - math.sqrt(2 / 300)) < 0.02 * math.sqrt(2 / 300)
+    bound = math.sqrt(3) * init.calculate_gain("leaky_relu", math.sqrt(5)) / math.sqrt(300)  # Linear's default
+    values = init.kaiming_uniform_(w, a=math.sqrt(5)).detach().numpy()
+    assert values.min() >= -bound and values.max() <= bound and values.max() > 0.99 * bound
+    np.testing.assert_array_equal(init.eye_(lf.empty(2, 3)).numpy(), np.eye(2, 3))
+    np.testing.assert_array_equal(init.constant_(lf.empty(2), 0.5).numpy(), [0.5, 0.5])
+    assert init.zeros_(w).detach().numpy().max() == 0 and init.ones_(w).detach().numpy().min() == 1
+    assert init.calculate_gain("tanh") == 5 / 3
+    with pytest.raises(ValueError, match="fewer than 2 dimensions"):
+        init.xavier_uniform_(lf.empty(3))
