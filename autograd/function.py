@@ -5,7 +5,7 @@ from __future__ import annotations
 import weakref
 
 from .grad_mode import grad_enabled
-from .rules import inputs_read
+from .rules import VALUE_FREE, inputs_read
 
 
 class AccumulateGrad:
@@ -60,6 +60,8 @@ class GradFn:
                                "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
                                "backward through the graph a second time or if you need to access saved tensors after "
                                "calling backward.")
+        if self.op in VALUE_FREE:
+            return self.saved
         for i, ((owner, version), t) in enumerate(zip(self.versions, self.saved)):
             if version is not None and owner._version != version and inputs_read(self.op, self.needed())[i]:
                 raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an "
@@ -98,7 +100,7 @@ def _saved(t):
 def record(out, op, arg, srcs):
     """Attach a GradFn to `out` when grad mode is on and an input requires grad
     (and out can have a gradient: a comparison's bool result has none, as in PyTorch)."""
-    if grad_enabled() and any([s.requires_grad for s in srcs]) and out._node.dtype.is_floating_point:
+    if grad_enabled() and any([s.requires_grad for s in srcs]) and out._node.dtype.kind == "float":
         out.requires_grad = True
         out.grad_fn = GradFn(op, arg, srcs)
     return out
