@@ -1,8 +1,8 @@
 """Tensor methods composed from other tensor ops, as PyTorch names them: rounding,
 NaN and infinity tests, masking (masked_fill, tril, triu), blends (lerp, addcmul,
 addcdiv), scans (cumsum, cumprod), diagonals, small linear algebra, norms, comparisons of whole tensors,
-new_* constructors, the in-place variants, and selection.py's gather and
-index_select. Each is attached to Tensor here;
+new_* constructors, the in-place variants, selection.py's gather and
+index_select, and sorting.py's sort, argsort and topk. Each is attached to Tensor here;
 their gradients come from the ops they are made of (rounding passes none, as the
 gradient PyTorch defines for it is zero)."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 from lazyfuse.runtime import dtypes
 
-from . import creation, selection
+from . import creation, selection, sorting
 from .functional import matmul, where
 from .tensor import Tensor, _normalize_dim
 
@@ -361,6 +361,7 @@ METHODS = {
     "new_empty": _new(0), "new_full": new_full, "new_tensor": new_tensor, "type_as": type_as,
     "element_size": element_size, "uniform_": uniform_, "normal_": normal_, "swapdims": Tensor.transpose,
     "gather": selection.gather, "index_select": selection.index_select, "cumsum": cumsum, "cumprod": cumprod,
+    "sort": sorting.sort, "argsort": sorting.argsort, "topk": sorting.topk,
 }
 # x.name_(...) is x.copy_(x.name(...)), for these and for Tensor's own elementwise methods
 IN_PLACE = ["cumsum", "floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",

@@ -92,6 +92,16 @@ CASES = {
                        lambda x: np.cumsum(x, 1) + np.cumprod(x, 0) + np.cumsum(x, 0), [M], True),
     "cumprod_through_zeros": (lambda m, x: (x * (x.abs() > 0.5)).cumprod(1),
                               lambda x: np.cumprod(x * (np.abs(x) > 0.5), 1), [M], True),
+    "sort": (lambda m, x: x.sort(1).values + m.sort(x, 0, descending=True)[0] * 2,
+             lambda x: np.sort(x, 1) - np.sort(-x, 0) * 2, [M], True),
+    "sort_3d_non_power_of_two": (lambda m, x: m.sort(x, 1, descending=True).values,
+                                 lambda x: -np.sort(-x, 1), [B3], True),
+    "argsort_and_indices": (lambda m, x: m.stack([x.argsort(1), m.argsort(x, 1, descending=True),
+                                                  x.sort(-1).indices]),
+                            lambda x: np.stack([np.argsort(x, 1), np.argsort(-x, 1), np.argsort(x, -1)]), [M], False),
+    "topk": (lambda m, x: x.topk(2).values * 3 + x.topk(2, dim=0, largest=False)[0].sum(),
+             lambda x: -np.sort(-x, 1)[:, :2] * 3 + np.sort(x, 0)[:2].sum(), [M], True),
+    "topk_indices": (lambda m, x: m.topk(x, 3, 1).indices, lambda x: np.argsort(-x, 1)[:, :3], [M], False),
     "isclose": (lambda m, x, y: m.isclose(x, y, rtol=0.1, atol=0.01), lambda x, y: np.isclose(x, y, 0.1, 0.01),
                 [V, V * 1.05 + np.array([0, 0, 1, 0, 0])], False),
 }
@@ -140,6 +150,7 @@ def test_integer_tensors_round_to_themselves_and_keep_their_dtype():
     np.testing.assert_array_equal(i.tril().numpy(), np.tril(i.numpy()))
     assert i.cumsum(1).dtype is lf.int64 and i.int().cumprod(0).dtype is lf.int64
     np.testing.assert_array_equal(i.cumprod(0).numpy(), np.cumprod(i.numpy(), 0))
+    np.testing.assert_array_equal(i.sort(1, descending=True).values.numpy(), -np.sort(-i.numpy(), 1))
 
 
 def test_in_place_variants_write_the_result():
@@ -194,4 +205,6 @@ def test_bad_arguments_raise_pytorchs_errors():
         lf.bmm(lf.ones(2, 2), lf.ones(2, 2))
     with pytest.raises(RuntimeError, match="trace: expected a matrix"):
         r.trace()
+    with pytest.raises(RuntimeError, match="selected index k out of range"):
+        r.topk(3)
     assert r.allclose(r + 1e-9) and not r.allclose(r + 1e-3) and lf.equal(r, r * 1) and not lf.equal(r, r[:1])

@@ -281,3 +281,4 @@ def test_selection_and_composites_stay_on_the_device():
     np.testing.assert_array_equal(y.numpy(), expected)
     np.testing.assert_array_equal(x.round().numpy(), np.round(X))
     np.testing.assert_array_equal(x.diagonal(0, 0, 1).numpy(), np.diagonal(X, 0, 0, 1))
+    np.testing.assert_array_equal(x.sort(1).values.numpy(), np.sort(X, 1))
