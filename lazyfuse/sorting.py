@@ -3,8 +3,9 @@ stages, each comparing every element with the one `stride` places away (two view
 of the previous stage) and exchanging them, so a sort is elementwise work the
 scheduler stores every stage or two (see MAX_RECOMPUTED_WORK): about 55 kernels
 for rows of 1024. The positions travel with the values, and the gradient follows
-them through the exchanges. A row whose length is not a power of two is padded
-with values that sort last. Tied values may come out in either order."""
+them through the exchanges. Values compare with ties broken by position, so the
+sort is stable, and NaN sorts as the largest value, as in PyTorch. A row whose
+length is not a power of two is padded with values that sort last."""
 from __future__ import annotations
 
 import collections
@@ -45,7 +46,7 @@ def _bitonic(x: Tensor, descending: bool) -> tuple[Tensor, Tensor]:
     """x sorted along its last dim, with each value's position before sorting."""
     n = x.shape[-1]
     width = 1 << max(n - 1, 0).bit_length()  # the next power of two
-    last = _sorts_last(x.dtype, descending)
+    last = _padding(x.dtype, descending)
     values = x if width == n else cat([x, creation.full(x.shape[:-1] + (width - n,), last, dtype=x.dtype,
                                                          device=x.device)], -1)
     positions = creation.arange(width, device=x.device)._broadcast_to(values.shape)
@@ -59,13 +60,25 @@ def _bitonic(x: Tensor, descending: bool) -> tuple[Tensor, Tensor]:
     return values[..., :n], positions[..., :n]
 
 
-def _sorts_last(dtype, descending: bool):
+def _padding(dtype, descending: bool):
+    """A value that sorts at or after every other (the padding's positions break the ties)."""
     if dtype.is_floating_point:
-        return -np.inf if descending else np.inf
+        return -np.inf if descending else np.nan
     if dtype is dtypes.bool_:
         return not descending
     info = np.iinfo(dtype.np_dtype)
     return int(info.min if descending else info.max)
+
+
+def _before(a: Tensor, at_a: Tensor, b: Tensor, at_b: Tensor, descending: bool) -> Tensor:
+    """Whether value a (from position at_a) sorts before b (from at_b)."""
+    if a.dtype.is_floating_point:
+        nan_a, nan_b = a != a, b != b
+        larger, smaller = (a > b) | (nan_a & ~nan_b), (a < b) | (nan_b & ~nan_a)
+        tie = (a == b) | (nan_a & nan_b)
+    else:
+        larger, smaller, tie = a > b, a < b, a == b
+    return (larger if descending else smaller) | (tie & (at_a < at_b))
 
 
 def _exchange(values: Tensor, positions: Tensor, block: int, stride: int, descending: bool):
@@ -76,7 +89,7 @@ def _exchange(values: Tensor, positions: Tensor, block: int, stride: int, descen
     pairs = (width // (2 * stride), 2, stride)
     # along the pairs dim: does this pair's block sort up? (the last block size sorts all one way)
     group = np.arange(pairs[0]) * 2 * stride
-    up = ((group & block) == 0) != descending if block < width else np.full(pairs[0], not descending)
+    up = (group & block) == 0 if block < width else np.full(pairs[0], True)
     up = creation.tensor(up.reshape(pairs[0], 1), device=values.device)
 
     def split(t: Tensor):
@@ -85,7 +98,7 @@ def _exchange(values: Tensor, positions: Tensor, block: int, stride: int, descen
 
     a, b = split(values)
     pa, pb = split(positions)
-    keep = (a <= b) == up  # the pair is already in this block's order
+    keep = _before(a, pa, b, pb, descending) == up  # the pair is already in this block's order
     first, second = where(keep, a, b), where(keep, b, a)
     first_at, second_at = where(keep, pa, pb), where(keep, pb, pa)
 
