@@ -78,7 +78,6 @@ ELEMENTWISE_RULES = {
 }
 
 
-
 def _parameters_read(rule) -> frozenset:
     """Positions, among the inputs, of the parameters a rule's code reads (after g)."""
     code = rule.__code__

@@ -1,10 +1,10 @@
 """Tensor methods composed from other tensor ops, as PyTorch names them: rounding,
 NaN and infinity tests, masking (masked_fill, tril, triu), blends (lerp, addcmul,
-addcdiv), scans (cumsum, cumprod), diagonals, small linear algebra, norms, comparisons of whole tensors,
-new_* constructors, the in-place variants, selection.py's gather and
-index_select, and sorting.py's sort, argsort and topk. Each is attached to Tensor here;
-their gradients come from the ops they are made of (rounding passes none, as the
-gradient PyTorch defines for it is zero)."""
+addcdiv), scans (cumsum, cumprod), diagonals, small linear algebra, norms,
+comparisons of whole tensors, new_* constructors and the in-place variants; with
+selection.py's gather and index_select and sorting.py's sort, argsort and topk,
+each is attached to Tensor here. Their gradients come from the ops they are made
+of (rounding passes none, as the gradient PyTorch defines for it is zero)."""
 from __future__ import annotations
 
 import math
