@@ -59,5 +59,5 @@ for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh
               "clamp_min", "clamp_max", "masked_fill", "tril", "triu", "lerp", "addcmul", "addcdiv", "diagonal",
               "diag", "trace", "outer", "ger", "mv", "bmm", "addmm", "norm", "dist", "movedim", "moveaxis", "select",
               "unbind", "tile", "isclose", "allclose", "equal", "swapaxes", "swapdims", "gather", "index_select", "cumsum",
-              "cumprod", "sort", "argsort", "topk"):
+              "cumprod", "sort", "argsort", "topk", "erf", "erfc"):
     globals()[_name] = _tensor_function(_name)

@@ -21,6 +21,9 @@ V, W = _rng.standard_normal(5), _rng.standard_normal(3)
 B3, C3 = _rng.standard_normal((2, 3, 4)), _rng.standard_normal((2, 4, 5))
 
 
+_erf, _erfc = np.vectorize(math.erf), np.vectorize(math.erfc)
+
+
 def _norm(a, p, axis=None, keepdims=False):
     a = np.abs(a)
     if p == math.inf:
@@ -92,6 +95,10 @@ CASES = {
                        lambda x: np.cumsum(x, 1) + np.cumprod(x, 0) + np.cumsum(x, 0), [M], True),
     "cumprod_through_zeros": (lambda m, x: (x * (x.abs() > 0.5)).cumprod(1),
                               lambda x: np.cumprod(x * (np.abs(x) > 0.5), 1), [M], True),
+    "erf_erfc": (lambda m, x: m.stack([x.erf(), m.erfc(x), (x * 4).erfc(), (x * 4).erf()]),
+                 lambda x: np.stack([_erf(x), 1 - _erf(x), _erfc(x * 4), _erf(x * 4)]),
+                 [np.concatenate([np.linspace(-3, 3, 17), [0.99, 1.0, 1.01, -7.9, 8.1, 40.0, -np.inf, np.nan]])],
+                 True),
     "sort": (lambda m, x: x.sort(1).values + m.sort(x, 0, descending=True)[0] * 2,
              lambda x: np.sort(x, 1) - np.sort(-x, 0) * 2, [M], True),
     "sort_3d_non_power_of_two": (lambda m, x: m.sort(x, 1, descending=True).values,

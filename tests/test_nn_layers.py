@@ -18,6 +18,9 @@ P = np.clip(1 / (1 + np.exp(-X)), 0.02, 0.98)
 CLASSES = np.array([0, 3, 1, 2, 3, 0])
 
 
+_erf = np.vectorize(math.erf)
+
+
 def _log_softmax(x, axis):
     shifted = x - x.max(axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis, keepdims=True))
@@ -32,6 +35,9 @@ CASES = {
     "leaky_relu": (lambda m, x: m.nn.functional.leaky_relu(x, 0.2) + m.nn.LeakyReLU()(x),
                    lambda x: np.where(x > 0, x, 0.2 * x) + np.where(x > 0, x, 0.01 * x)),
     "silu": (lambda m, x: m.nn.SiLU()(x), lambda x: x / (1 + np.exp(-x))),
+    "gelu": (lambda m, x: m.nn.GELU()(x) + m.nn.functional.gelu(x * 3, approximate="tanh"),
+             lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2)))
+             + 1.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (3 * x + 0.044715 * 27 * x ** 3)))),
     "softmax_modules": (lambda m, x: m.nn.Softmax(1)(x) + m.nn.LogSoftmax(0)(x),
                         lambda x: np.exp(_log_softmax(x, 1)) + _log_softmax(x, 0)),
     "flatten_identity": (lambda m, x: m.nn.Flatten()(x.reshape(2, 3, 4)) + m.nn.Identity()(x).reshape(2, 12),

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from . import functional, init
-from .modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Flatten, Identity, L1Loss,
+from .modules import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, Dropout, Embedding, Flatten, GELU, Identity, L1Loss,
                       LayerNorm, LeakyReLU, Linear, LogSoftmax, Module, ModuleList, MSELoss, NLLLoss, Parameter, ReLU,
                       Sequential, Sigmoid, SiLU, Softmax, Tanh)
 
-__all__ = ["functional", "init", "Module", "Parameter", "Linear", "LayerNorm", "Embedding", "ReLU", "LeakyReLU", "SiLU",
+__all__ = ["functional", "init", "Module", "Parameter", "Linear", "LayerNorm", "Embedding", "ReLU", "LeakyReLU", "GELU", "SiLU",
            "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Identity", "Flatten", "Dropout", "Sequential", "ModuleList",
            "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "NLLLoss", "CrossEntropyLoss"]

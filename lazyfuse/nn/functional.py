@@ -24,6 +24,15 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     return x.where(x > 0, x * negative_slope)
 
 
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (Phi the normal distribution's CDF, from erf), or its tanh approximation."""
+    if approximate == "tanh":
+        return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)).tanh())
+    if approximate != "none":
+        raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
+    return 0.5 * x * (1 + (x * (1 / math.sqrt(2))).erf())
+
+
 def silu(x: Tensor) -> Tensor:
     return x * x.sigmoid()
 

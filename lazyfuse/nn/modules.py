@@ -161,6 +161,15 @@ class LeakyReLU(Module):
         return F.leaky_relu(x, self.negative_slope)
 
 
+class GELU(Module):
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+
 class SiLU(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.silu(x)
