@@ -56,7 +56,7 @@ def build_all(rec: Recorder, leaves: list[lf.Tensor], module=lf) -> list[lf.Tens
     pool = list(leaves)
     for _ in range(rec.pick(st.integers(2, 7))):
         kind = rec.pick(st.sampled_from(["unary", "binary", "view", "reduce", "softmax", "where", "matmul", "cat",
-                                         "inplace"]))
+                                         "inplace", "composite"]))
         x = pool[rec.pick(st.integers(0, len(pool) - 1))]
         if kind == "unary":
             name = rec.pick(st.sampled_from(UNARY + sorted(GUARDED_UNARY)))
@@ -87,10 +87,29 @@ def build_all(rec: Recorder, leaves: list[lf.Tensor], module=lf) -> list[lf.Tens
             out = module.cat([x, x * 2], rec.pick(st.integers(0, x.ndim - 1)))
         elif kind == "inplace":
             out = _write_in_place(rec, x, pool)
+        elif kind == "composite" and x.ndim > 0:
+            out = _composite(rec, x, module)
         else:
             out = -x
         pool.append(out)
     return pool
+
+
+def _composite(rec: Recorder, x, module):
+    """One of the ops composed from others (scans, sorting, selection, erf, masks) along a random dim."""
+    d = rec.pick(st.integers(-x.ndim, x.ndim - 1))
+    name = rec.pick(st.sampled_from(["cumsum", "cumprod", "sort", "select", "erf", "tril", "round"]))
+    if name in ("cumsum", "cumprod"):
+        return getattr(x.tanh(), name)(d)
+    if name == "sort":  # stable, so tied values (zeros from relu) keep PyTorch's order and gradients
+        return x.sort(dim=d, descending=rec.pick(st.booleans()), stable=True)[0]
+    if name == "select":
+        return x[(slice(None),) * (d % x.ndim) + ([0, -1, 0],)]
+    if name == "erf":
+        return x.erf()
+    if name == "tril" and x.ndim >= 2:
+        return x.tril(rec.pick(st.integers(-2, 2)))
+    return x + (x * 4).round()  # rounding passes no gradient: x's own path carries it
 
 
 def _write_in_place(rec: Recorder, x, pool: list):
