@@ -206,7 +206,9 @@ class Scheduler:
                     return _Structure(n.shape, axes, "full")
             if n.op in ELEMENTWISE or is_flat_identity(n):
                 stack.extend(n.srcs)
-        return host if host is not None else _Structure(m.shape, (), "point")
+        if host is None or _reads_off_rows(m, host.hosted, materialize):
+            return _Structure(m.shape, (), "point")
+        return host
 
     def _host(self, n: Node, materialize) -> Optional[_Structure]:
         """The structure of materialised n's kernel when elementwise work reading n on
@@ -477,6 +479,25 @@ def _chain_cuts(targets: list[Node]) -> list[Node]:
                 d = 0
             depth[n] = d
     return cuts
+
+
+def _reads_off_rows(m: Node, hosted: frozenset, materialize) -> bool:
+    """Whether m's fused work reads a hosted node (computed in the host kernel's row
+    loop, so known there at its own row only) through a view that moves it to other
+    rows: then m cannot join that kernel (t + t shifted, t computed from a reduction)."""
+    stack, seen = [(m, False)], set()
+    while stack:
+        n, moved = stack.pop()
+        if (n, moved) in seen:
+            continue
+        seen.add((n, moved))
+        if n in hosted and moved:
+            return True
+        if n.is_realized or (n is not m and n in materialize and n not in hosted):
+            continue
+        moving = n.op is Op.VIEW and not reads_in_place(n)
+        stack.extend((s, moved or moving) for s in n.srcs)
+    return False
 
 
 def _recompute_cuts(targets: list[Node]) -> list[Node]:

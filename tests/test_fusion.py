@@ -247,6 +247,19 @@ def test_work_read_at_several_indices_is_stored_every_few_steps():
     assert 2 <= len(prof.kernels) <= 10
 
 
+def test_a_stored_reduction_read_at_other_rows_is_loaded_there(rng):
+    """Work reading a stored reduction both at its rows and shifted to other rows
+    cannot join the reduction's kernel, which knows each row's value only at that
+    row (it used to read its own row's value at the shifted index)."""
+    a = rng.standard_normal((5, 7), dtype=np.float32)
+    x = lf.tensor(a)
+    sums = x.sum(0)
+    np.testing.assert_allclose((sums + lf.cat([lf.zeros(1), sums[:-1]])).numpy(),
+                               a.sum(0) + np.concatenate([[0], a.sum(0)[:-1]]), rtol=1e-5, atol=1e-6)
+    top = np.tanh(a.max(0))
+    np.testing.assert_allclose(x.amax(0).tanh().cumsum(0).numpy(), np.cumsum(top), rtol=1e-5, atol=1e-6)
+
+
 def test_cheap_work_read_at_two_indices_stays_fused(rng):
     a = rng.standard_normal((64, 64), dtype=np.float32)
     x = lf.tensor(a)
