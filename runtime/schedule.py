@@ -154,7 +154,7 @@ class Scheduler:
             return []
         self.refusals: dict[Node, str] = {}
         materialize: dict[Node, None] = dict.fromkeys(targets)
-        self.cuts = set(_chain_cuts(targets)) | set(_recompute_cuts(targets))
+        self.cuts = set(_cuts(targets))
         materialize.update(dict.fromkeys(self.cuts))
         if not self.fusion:
             nodes = toposort(targets)
@@ -467,20 +467,6 @@ def _merge_key(k: Kernel) -> tuple:
     return k.shape, axes, bool(k.full_outputs())
 
 
-def _chain_cuts(targets: list[Node]) -> list[Node]:
-    """Every MAX_FUSED_DEPTH-th op down long elementwise chains (views pass through)."""
-    depth: dict[Node, int] = {}
-    cuts = []
-    for n in toposort(targets):
-        if n.op in ELEMENTWISE or n.op is Op.VIEW:
-            d = max((depth.get(s, 0) for s in n.srcs), default=0) + (n.op is not Op.VIEW)
-            if d >= MAX_FUSED_DEPTH:
-                cuts.append(n)
-                d = 0
-            depth[n] = d
-    return cuts
-
-
 def _reads_off_rows(m: Node, hosted: frozenset, materialize) -> bool:
     """Whether m's fused work reads a hosted node (computed in the host kernel's row
     loop, so known there at its own row only) through a view that moves it to other
@@ -500,24 +486,28 @@ def _reads_off_rows(m: Node, hosted: frozenset, materialize) -> bool:
     return False
 
 
-def _recompute_cuts(targets: list[Node]) -> list[Node]:
-    """Elementwise nodes read at more than one index (directly and through views,
-    or through different views) whose fused work reaches MAX_RECOMPUTED_WORK."""
+def _cuts(targets: list[Node]) -> list[Node]:
+    """Nodes stored to bound the work of a fused kernel: every MAX_FUSED_DEPTH-th op
+    down long elementwise chains (views pass through), and elementwise nodes read at
+    more than one index (directly and through views, or through different views)
+    whose fused work reaches MAX_RECOMPUTED_WORK."""
     nodes = toposort(targets)
     index_maps: dict[Node, set] = {}  # how each node is read: None directly, else the view node
     for n in nodes:
         for s in set(n.srcs):
             index_maps.setdefault(s, set()).add(n if n.op is Op.VIEW and not reads_in_place(n) else None)
+    depth: dict[Node, int] = {}  # elementwise ops down the longest chain below
     work: dict[Node, int] = {}  # elementwise ops per element when fused
     cuts = []
     for n in nodes:
         if n.op is Op.VIEW:
-            work[n] = work.get(n.srcs[0], 0)
+            depth[n], work[n] = depth.get(n.srcs[0], 0), work.get(n.srcs[0], 0)
         elif n.op in ELEMENTWISE:
+            depth[n] = max((depth.get(s, 0) for s in n.srcs), default=0) + 1
             work[n] = 1 + sum(work.get(s, 0) for s in set(n.srcs))
-            if work[n] >= MAX_RECOMPUTED_WORK and len(index_maps.get(n, ())) > 1:
+            if depth[n] >= MAX_FUSED_DEPTH or (work[n] >= MAX_RECOMPUTED_WORK and len(index_maps.get(n, ())) > 1):
                 cuts.append(n)
-                work[n] = 0
+                depth[n] = work[n] = 0
     return cuts
 
 
