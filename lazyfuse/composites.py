@@ -373,16 +373,16 @@ def equal(a: Tensor, b: Tensor) -> bool:
 
 
 # ---------------------------------------------------------------- constructors like a tensor
-def _new(fill):
-    def new(x: Tensor, size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-        return creation.full(size, fill, dtype=dtype or x.dtype, device=device or x.device,
-                             requires_grad=requires_grad)
-    return new
-
-
 def new_full(x: Tensor, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     return creation.full(size, fill_value, dtype=dtype or x.dtype, device=device or x.device,
                          requires_grad=requires_grad)
+
+
+def _new(fill):
+    """new_zeros, new_ones: new_full with a fixed value."""
+    def new(x: Tensor, size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+        return new_full(x, size, fill, dtype, device, requires_grad)
+    return new
 
 
 def new_tensor(x: Tensor, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

@@ -63,12 +63,16 @@ def _as_index(index, size: int, what: str, float_result: bool, device, negative_
             _check_range(index.numpy(), size, what, low)
             valid = None
         return (where(index < 0, index + size, index) if negative_ok else index), valid
-    array = np.asarray(index)
+    return creation.tensor(_host_indices(np.asarray(index), size, what, negative_ok), device=device), None
+
+
+def _host_indices(array: np.ndarray, size: int, what: str, negative_ok: bool = True) -> np.ndarray:
+    """Indices read on the host, checked and in [0, size) (negative ones counted from the end)."""
     if array.dtype.kind not in "iu" and array.size:
-        raise IndexError(f"indices must be integers, got {array.dtype}")
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
     array = array.astype(np.int64)
     _check_range(array, size, what, -size if negative_ok else 0)
-    return creation.tensor(np.where(array < 0, array + size, array), device=device), None
+    return np.where(array < 0, array + size, array)
 
 
 def _check_range(array: np.ndarray, size: int, what: str, low: int) -> None:
@@ -170,10 +174,7 @@ def setitem(t: Tensor, items: list, value) -> None:
     mask = _as_mask(item)
     if mask is None:
         array = item.numpy() if isinstance(item, Tensor) else np.asarray(item)
-        if array.dtype.kind not in "iu" and array.size:
-            raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
-        _check_range(array, t.shape[at], f"dimension {at}", -t.shape[at])
-        _write_at(t, at, np.where(array < 0, array + t.shape[at], array).astype(np.int64), value)
+        _write_at(t, at, _host_indices(array, t.shape[at], f"dimension {at}"), value)
         return
     if tuple(mask.shape) != t.shape[at:at + mask.ndim]:
         raise IndexError(f"the shape of the mask {list(mask.shape)} does not match the shape of the indexed tensor "

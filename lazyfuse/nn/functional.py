@@ -39,8 +39,7 @@ def silu(x: Tensor) -> Tensor:
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zeroes each element with probability p and scales the rest by 1 / (1 - p), when training."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    check_dropout_probability(p)
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -48,6 +47,11 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     from ..creation import rand
     keep = rand(x.shape, dtype=x.dtype, device=x.device) >= p
     return x.where(keep, 0.0) * (1.0 / (1.0 - p))
+
+
+def check_dropout_probability(p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:

@@ -208,8 +208,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        F.check_dropout_probability(p)  # at construction, as PyTorch checks it
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
