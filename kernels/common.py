@@ -92,7 +92,9 @@ class ExpressionRenderer:
                     result = self._zero_outside(block, node, result, inner)
         else:
             self.ops_seen.append(op_name(node.op))
-            result = self._compute(block, node, [self.value(block, s, idx) for s in node.srcs])
+            srcs = [self.value(block, s, idx) for s in node.srcs]
+            # a random value depends on where it is read, not only on its counter
+            result = self._random(block, node, srcs[0], idx) if node.op is Op.RAND else self._compute(block, node, srcs)
         block.cache[key] = result
         return result
 
@@ -131,6 +133,10 @@ class ExpressionRenderer:
         raise NotImplementedError
 
     def _compute(self, block, node: Node, srcs: list[str]) -> str:
+        raise NotImplementedError
+
+    def _random(self, block, node: Node, counter: str, idx) -> str:
+        """Op.RAND's value at idx (see runtime/random_bits.py) from its counter there."""
         raise NotImplementedError
 
 

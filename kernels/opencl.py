@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-from lazyfuse.runtime import dtypes
+from lazyfuse.runtime import dtypes, random_bits
 from lazyfuse.runtime.dtypes import DType
 from lazyfuse.runtime.graph import COMPARISON, ELEMENTWISE, UNARY, Node, Op, toposort
 from lazyfuse.runtime.schedule import MAX_LANES, Kernel, is_flat_identity
@@ -637,6 +637,21 @@ class OpenCLRenderer(ExpressionRenderer):
             return self._float_floor_div_mod(block, node.op, *srcs, node.dtype)
         result = block.var(_vec(register_type(node.dtype), block.lanes), self._elementwise(node, srcs, block.lanes))
         return self._round_to_half(block, result) if node.op is Op.CAST and node.dtype is dtypes.float16 else result
+
+    def _random(self, block: _Block, node: Node, counter: str, idx: Index) -> str:
+        W = block.lanes
+        ulong = _vec("ulong", W)
+        if W == 1:
+            positions, counter, widen = idx.base, f"as_ulong({counter})", "(ulong)"
+        else:  # the counter is a vector of W copies (a broadcast load)
+            positions, counter, widen = self._vector_index(block, idx), f"as_{ulong}({counter})", f"convert_{ulong}"
+        z = block.var(ulong, f"({counter} + {widen}({positions})) * {random_bits.GAMMA:#x}UL", "r")
+        for shift, multiplier in random_bits.MIX_ROUNDS:
+            z = block.var(ulong, f"({z} ^ ({z} >> {shift})) * {multiplier:#x}UL", "r")
+        z = block.var(ulong, f"{z} ^ ({z} >> {random_bits.FINAL_SHIFT})", "r")
+        bits, real = random_bits.significand_bits(node.dtype), register_type(node.dtype)
+        to_real = f"convert_{_vec(real, W)}" if W > 1 else f"({real})"
+        return block.var(_vec(real, W), f"{to_real}({z} >> {64 - bits}) * {literal(2.0 ** -bits, node.dtype)}")
 
     def _per_row(self, block: _Block, value: str) -> bool:
         """Whether `value`, read in a row loop's block, is computed once per row before the loops."""

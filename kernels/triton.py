@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass
 from typing import Optional
 
-from lazyfuse.runtime import dtypes
+from lazyfuse.runtime import dtypes, random_bits
 from lazyfuse.runtime.dtypes import DType
 from lazyfuse.runtime.graph import UNARY, Node, Op
 from lazyfuse.runtime.schedule import Kernel
@@ -97,6 +97,20 @@ def _round(x):
     return tl.where(x >= 0, tl.floor(x + 0.5), -tl.floor(0.5 - x))
 
 '''
+# Op.RAND (see runtime/random_bits.py): the constants come from there
+_UNIFORM = """
+
+@triton.jit
+def _uniform(counter, position, BITS: tl.constexpr, REAL: tl.constexpr):
+    z = (counter.to(tl.uint64, bitcast=True) + position.to(tl.uint64)) * {gamma:#x}
+    z = (z ^ (z >> {shift0})) * {multiplier0:#x}
+    z = (z ^ (z >> {shift1})) * {multiplier1:#x}
+    z = z ^ (z >> {final})
+    return (z >> (64 - BITS)).to(REAL) * (2.0 ** -BITS)
+""".format(gamma=random_bits.GAMMA, final=random_bits.FINAL_SHIFT,
+           **{f"{name}{i}": value for i, round_ in enumerate(random_bits.MIX_ROUNDS)
+              for name, value in zip(("shift", "multiplier"), round_)})
+HEADER += _UNIFORM
 
 
 def tl_type(dtype: DType) -> str:
@@ -368,6 +382,11 @@ class TritonRenderer(ExpressionRenderer):
             return block.var(f"{self._float_floor_div_mod(block, node.op, *srcs)}.to({tl_type(node.dtype)})")
         return block.var(f"({self._elementwise(node, srcs)}).to({tl_type(node.dtype)})")
 
+    def _random(self, block: _Block, node: Node, counter: str, idx: Index) -> str:
+        bits = random_bits.significand_bits(node.dtype)
+        real = "tl.float64" if bits > 24 else "tl.float32"  # float64 is slow on most GPUs: only where needed
+        return block.var(f"_uniform({counter}, {idx.pos}, {bits}, {real}).to({tl_type(node.dtype)})")
+
     @staticmethod
     def _float_floor_div_mod(block: _Block, op: Op, a: str, b: str) -> str:
         """Python's and PyTorch's // and % on floats, from the exact fmod (Triton's %
@@ -409,7 +428,7 @@ class TritonRenderer(ExpressionRenderer):
             return f"{fn}({a}, {b}, propagate_nan=tl.PropagateNan.ALL)" if dtype.kind == "float" else f"{fn}({a}, {b})"
         if op is Op.POW:
             if dtype.kind == "float":
-                return f"_pow({a}, {b})"
+                return f"_pow({_math_operand(a, dtype)}, {_math_operand(b, dtype)})"
             # a negative power of an integer other than 1 and -1 is 0, as in PyTorch
             return (f"tl.where(({b} < 0) & ({a} != 1) & ({a} != -1), 0, "
                     f"_round(_pow({a}.to(tl.float64), {b}.to(tl.float64))))")
@@ -426,7 +445,7 @@ class TritonRenderer(ExpressionRenderer):
             return f"{a} == 0"
         if op is Op.RECIP:
             return f"1.0 / {a}"
-        return f"{_UNARY_FN[op]}({a})"
+        return f"{_UNARY_FN[op]}({_math_operand(a, src)})"
 
     def _floor_div_mod(self, op: Op, a: str, b: str, dtype: DType) -> str:
         """Python's // and % on integers, whatever rounding `//` has on the target;
@@ -438,6 +457,12 @@ class TritonRenderer(ExpressionRenderer):
         result = (f"tl.where({fix}, {quotient} - 1, {quotient})" if op is Op.FLOORDIV
                   else f"tl.where({fix}, {rem} + {safe}, {rem})")
         return f"tl.where({b} == 0, 0, {result})"
+
+
+def _math_operand(value: str, dtype: DType) -> str:
+    """An operand for Triton's math functions, which take fp32 and fp64 only: float16
+    computes in float32, as the OpenCL kernels compute it in float registers."""
+    return f"{value}.to(tl.float32)" if dtype is dtypes.float16 else value
 
 
 def render(kernel: Kernel) -> RenderedKernel:

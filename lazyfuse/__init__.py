@@ -11,8 +11,10 @@ from lazyfuse.runtime.profiler import Profile as profile
 from . import autograd, composites, nn, optim, utils
 from .step_capture import capture
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .creation import (arange, as_tensor, empty, empty_like, from_numpy, full, full_like, linspace, manual_seed,
-                       ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros, zeros_like)
+from .creation import (arange, as_tensor, bernoulli, empty, empty_like, from_numpy, full, full_like, linspace, normal,
+                       ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor,
+                       zeros, zeros_like)
+from .generator import initial_seed, manual_seed, seed
 from .devices import cuda, opencl, synchronize
 from .functional import cat, matmul, stack, where
 from .tensor import Tensor, broadcast_shapes
@@ -59,5 +61,5 @@ for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh
               "clamp_min", "clamp_max", "masked_fill", "tril", "triu", "lerp", "addcmul", "addcdiv", "diagonal",
               "diag", "trace", "outer", "ger", "mv", "bmm", "addmm", "norm", "dist", "movedim", "moveaxis", "select",
               "unbind", "tile", "isclose", "allclose", "equal", "swapaxes", "swapdims", "gather", "index_select", "cumsum",
-              "cumprod", "sort", "argsort", "topk", "erf", "erfc"):
+              "cumprod", "sort", "argsort", "topk", "erf", "erfc", "flip", "fliplr", "flipud"):
     globals()[_name] = _tensor_function(_name)

@@ -16,7 +16,7 @@ from lazyfuse.runtime import dtypes
 
 from . import creation, selection, sorting
 from .functional import matmul, where
-from .tensor import Tensor, _normalize_dim
+from .tensor import Tensor, _dims, _normalize_dim
 
 
 # ---------------------------------------------------------------- rounding
@@ -316,6 +316,21 @@ def _scan(x: Tensor, dim: int, combine, identity) -> Tensor:
 
 
 # ---------------------------------------------------------------- dims
+def flip(x: Tensor, *dims) -> Tensor:
+    """A view with the order of `dims` reversed (a step of -1 along each)."""
+    flipped = _dims(dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims, x.ndim)
+    steps = tuple(-1 if d in flipped and x.shape[d] > 1 else 1 for d in range(x.ndim))
+    return x._move("stride", steps) if -1 in steps else x
+
+
+def fliplr(x: Tensor) -> Tensor:
+    return flip(x, 1)
+
+
+def flipud(x: Tensor) -> Tensor:
+    return flip(x, 0)
+
+
 def movedim(x: Tensor, source, destination) -> Tensor:
     source = [_normalize_dim(d, x.ndim) for d in ((source,) if isinstance(source, int) else source)]
     destination = [_normalize_dim(d, x.ndim) for d in ((destination,) if isinstance(destination, int) else destination)]
@@ -405,6 +420,11 @@ def normal_(x: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     return x.copy_(creation.randn(x.shape, dtype=x.dtype, device=x.device) * std + mean)
 
 
+def bernoulli_(x: Tensor, p=0.5) -> Tensor:
+    """Each element 1 with probability p (a number or a tensor broadcast to x), else 0."""
+    return x.copy_(creation.rand(x.shape, device=x.device) < p)
+
+
 METHODS = {
     "floor": floor, "ceil": ceil, "trunc": trunc, "frac": frac, "round": round, "sign": sign, "sgn": sign,
     "isnan": isnan, "isinf": isinf, "isfinite": isfinite, "nan_to_num": nan_to_num, "nansum": nansum,
@@ -414,7 +434,8 @@ METHODS = {
     "movedim": movedim, "moveaxis": movedim, "select": select, "unbind": unbind, "repeat": repeat, "tile": tile,
     "isclose": isclose, "allclose": allclose, "equal": equal, "new_zeros": _new(0), "new_ones": _new(1),
     "new_empty": _new(0), "new_full": new_full, "new_tensor": new_tensor, "type_as": type_as,
-    "element_size": element_size, "uniform_": uniform_, "normal_": normal_, "swapdims": Tensor.transpose,
+    "element_size": element_size, "flip": flip, "fliplr": fliplr, "flipud": flipud, "uniform_": uniform_, "normal_": normal_, "bernoulli_": bernoulli_,
+    "bernoulli": creation.bernoulli, "swapdims": Tensor.transpose,
     "gather": selection.gather, "index_select": selection.index_select, "cumsum": cumsum, "cumprod": cumprod,
     "erf": erf, "erfc": erfc, "sort": sorting.sort, "argsort": sorting.argsort, "topk": sorting.topk,
 }

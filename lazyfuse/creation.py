@@ -10,24 +10,8 @@ from lazyfuse.runtime.devices import canonical
 from lazyfuse.runtime.graph import Node, Op
 from lazyfuse.runtime.realize import upload
 
-from .tensor import Tensor, _shape_arg
-
-_generator = None  # made at the first draw: numpy.random costs ~10 ms to import, on every start
-
-
-def manual_seed(seed: int):
-    """Seed the generator behind rand/randn (draws are made on the host, then uploaded)."""
-    global _generator
-    _generator = np.random.default_rng(seed)
-    return _generator
-
-
-def _draws():
-    global _generator
-    if _generator is None:
-        _generator = np.random.default_rng()
-    return _generator
-
+from . import generator
+from .tensor import Tensor, _shape_arg, broadcast_shapes
 
 def _device_name(device) -> str:
     return canonical(device if device is not None else "cpu")
@@ -164,21 +148,24 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
     return tensor(np.linspace(start, end, steps).astype(dtype.np_dtype), device=device, requires_grad=requires_grad)
 
 
-def _random(draw, size, dtype, device, requires_grad) -> Tensor:
+def _random(generate, size, dtype, device, requires_grad: bool) -> Tensor:
     shape = _shape_arg(size)
     dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
     if not dtype.is_floating_point:
         raise TypeError(f"random floats need a floating point dtype, got {dtype}")
-    data = draw(shape, dtype=np.float64 if dtype is dtypes.float64 else np.float32)
-    return tensor(data.astype(dtype.np_dtype), device=device, requires_grad=requires_grad)
+    device_name = _device_name(device)
+    _check_size(shape, dtype, device_name)
+    return _finish(generate(shape, dtype, device_name), requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _random(_draws().random, size, dtype, device, requires_grad)
+    """Uniform in [0, 1), drawn on the device (see lazyfuse/generator.py)."""
+    return _random(generator.uniform, size, dtype, device, requires_grad)
 
 
 def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return _random(_draws().standard_normal, size, dtype, device, requires_grad)
+    """Standard normal, drawn on the device (see lazyfuse/generator.py)."""
+    return _random(generator.normal, size, dtype, device, requires_grad)
 
 
 def rand_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
@@ -189,8 +176,53 @@ def randn_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) 
     return randn(t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
+def randint(low, high=None, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Integers uniform in [low, high): randint(high, size) or randint(low, high, size), as in PyTorch."""
+    if size is None:
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint() missing 1 required positional argument: 'size'")
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    shape = _shape_arg(size if isinstance(size, (tuple, list)) else (size,))
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.int64
+    device_name = _device_name(device)
+    _check_size(shape, dtype, device_name)
+    span = high - low
+    # 53 random bits: floor(u * span) is uniform for spans up to 2^53; rounding can
+    # give span itself for the largest u, hence the clamp
+    offsets = (generator.uniform(shape, dtypes.float64, device_name) * span).floor().clamp_max(span - 1)
+    return _finish((offsets.cast(dtypes.int64) + low).cast(dtype), requires_grad)
+
+
+def randint_like(t: Tensor, low, high=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     if high is None:
         low, high = 0, low
-    data = _draws().integers(low, high, size=_shape_arg(size if isinstance(size, (tuple, list)) else (size,)))
-    return tensor(data.astype(np.int64), dtype=dtype or dtypes.int64, device=device)
+    return randint(low, high, t.shape, dtype=dtype or t.dtype, device=device or t.device, requires_grad=requires_grad)
+
+
+def randperm(n: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A uniform random permutation of 0..n-1: the order that sorts n float64 draws."""
+    if n < 0:
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    order = rand(n, dtype=dtypes.float64, device=device).argsort()
+    return _finish(order.cast(dtypes.as_dtype(dtype)) if dtype is not None else order, requires_grad)
+
+
+def bernoulli(input: Tensor, p=None) -> Tensor:
+    """1 with probability `input` (or `p`, a number), else 0, in input's dtype."""
+    return (rand_like(input) < (input if p is None else p)).cast(input.dtype)
+
+
+def normal(mean, std=1.0, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Normal values of the given means and standard deviations (tensors or numbers,
+    broadcast together; with two numbers, `size` gives the shape)."""
+    given = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if given:
+        shape = given[0].shape if len(given) == 1 else broadcast_shapes(mean.shape, std.shape)
+        dtype, device = dtype or given[0].dtype, device or given[0].device
+    elif size is None:
+        raise TypeError("normal() with a number for both mean and std needs a size")
+    else:
+        shape = _shape_arg(size if isinstance(size, (tuple, list)) else (size,))
+    return _finish(randn(shape, dtype=dtype, device=device) * std + mean, requires_grad)

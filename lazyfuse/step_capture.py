@@ -311,9 +311,8 @@ class _Captured:
         if id(buffer) not in self._input_of:
             if id(buffer) in self._uploaded:
                 raise RuntimeError(f"lazyfuse.capture({_name(self.fn)}): the function makes a tensor from host data "
-                                   f"(torch.tensor(...), from_numpy, rand/randn and so dropout, an optimizer "
-                                   f"that uploads numbers); a replayed call would read the captured copy. Pass "
-                                   f"it as an argument.")
+                                   f"(torch.tensor(...), from_numpy, an optimizer that uploads numbers); a replayed "
+                                   f"call would read the captured copy. Pass it as an argument.")
             if id(buffer) not in self._owners:
                 raise RuntimeError(f"lazyfuse.capture({_name(self.fn)}): the function reads a value that no tensor "
                                    f"it was given or used held when it was called")

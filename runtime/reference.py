@@ -11,6 +11,7 @@ import functools
 import numpy as np
 
 from .graph import Node, Op, toposort
+from .random_bits import uniform
 from .realize import read
 from .view import View
 
@@ -78,6 +79,8 @@ def _evaluate(node: Node) -> np.ndarray:
                 out = _BINARY[n.op](srcs[0], srcs[1])
         elif n.op is Op.WHERE:
             out = np.where(srcs[0], srcs[1], srcs[2])
+        elif n.op is Op.RAND:
+            out = uniform(srcs[0], n.dtype)
         else:
             out = _reduce(n, srcs[0])
         values[id(n)] = np.asarray(out).astype(n.dtype.np_dtype).reshape(n.shape)

@@ -48,7 +48,7 @@ def embed_steps(shape: tuple[int, ...], full: tuple[int, ...], name: str, arg: t
         return [("pad", tuple((lo, s - hi) for (lo, hi), s in zip(arg, full)))]
     steps: list[Step] = []
     shape = tuple(shape)
-    for d, step in enumerate(arg):  # spread each dim: (m,) -> (m, 1) -> padded (m, step) -> (m*step,) -> first n
+    for d, step in enumerate(map(abs, arg)):  # spread each dim: (m,) -> (m, 1) -> padded (m, step) -> (m*step,) -> first n
         if step == 1:
             continue
         m = shape[d]
@@ -59,4 +59,6 @@ def embed_steps(shape: tuple[int, ...], full: tuple[int, ...], name: str, arg: t
                   ("reshape", spread),
                   ("shrink", tuple((0, full[d]) if i == d else (0, s) for i, s in enumerate(spread)))]
         shape = shape[:d] + (full[d],) + shape[d + 1:]
+    if any(step < 0 for step in arg):  # a negative step walked its dim backwards (see View.stride): turn it back
+        steps.append(("stride", tuple(-1 if step < 0 else 1 for step in arg)))
     return steps

@@ -29,7 +29,7 @@ UNARY = {"exp": (-2, 2), "log": (0.5, 3), "sqrt": (0.5, 3), "sin": (-2, 2), "cos
          "log2": (0.5, 3)}
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("name", sorted(UNARY))
 def test_unary(rng, name, dtype):
     lo, hi = UNARY[name]
@@ -239,6 +239,17 @@ def test_a_lane_reduction_matches_the_opencl_path(rng, monkeypatch):
     assert results["cuda"][0] == results["cpu"][0] == 4  # no kernel of its own for x @ w
     np.testing.assert_allclose(results["cuda"][1], results["cpu"][1], rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(results["cuda"][2], results["cpu"][2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [lf.float16, lf.float32, lf.float64])
+def test_random_draws_match_the_reference_where_they_are_read(dtype):
+    """The same numbers as the OpenCL kernels and the reference (runtime/random_bits.py)."""
+    from lazyfuse.runtime.reference import evaluate
+    r = lf.rand(6, 40, device="cuda", dtype=dtype)
+    drawn = evaluate(r.node)
+    np.testing.assert_array_equal(r.numpy(), drawn)
+    check(r.T.exp().sum(0))
+    check(lf.nn.functional.dropout(lf.ones(8, 16, device="cuda", dtype=dtype), 0.5) + lf.randn(8, 16, device="cuda"))
 
 
 def test_every_generated_kernel_compiles_for_sm80_and_sm90():
