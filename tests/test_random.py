@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import math
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lazyfuse as lf
+from test_random_graphs import SHAPES, Recorder, build
 from lazyfuse.runtime import random_bits
 from lazyfuse.runtime.reference import evaluate
 
@@ -49,6 +54,25 @@ def test_views_and_reductions_read_each_element_where_it_was_drawn(rng):
     column = lf.rand(5, 1)
     np.testing.assert_array_equal(column.expand(5, 6).numpy(), np.broadcast_to(evaluate(column.node), (5, 6)))
     np.testing.assert_array_equal(r.numpy(), drawn)  # computed again from the same counter: the same values
+
+
+@settings(max_examples=int(os.environ.get("LAZYFUSE_GRAPH_EXAMPLES", "40")) // 2, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data(), shapes=st.lists(SHAPES, min_size=1, max_size=3))
+def test_random_programs_on_draws_fused_unfused_and_in_the_reference_agree(data, shapes, monkeypatch):
+    """Draws not yet computed as the leaves of random programs (views, reductions,
+    matmuls, in-place writes): every kernel reads each value where it was drawn."""
+    lf.manual_seed(0)
+    rec = Recorder(data)
+    fused = build(rec, [lf.randn(s) for s in shapes])
+    reference = evaluate(fused.node)
+    fused_values = fused.numpy()
+    lf.manual_seed(0)
+    monkeypatch.setenv("LAZYFUSE_FUSION", "0")
+    unfused_values = build(Recorder(choices=rec.choices), [lf.randn(s) for s in shapes]).numpy()
+    monkeypatch.delenv("LAZYFUSE_FUSION")
+    np.testing.assert_allclose(fused_values, reference, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(unfused_values, reference, rtol=1e-4, atol=1e-5)
 
 
 def _ks_statistic(samples: np.ndarray, cdf) -> float:
