@@ -96,3 +96,41 @@ def test_linear_regression(use_device):
     np.testing.assert_allclose(b.cpu().detach().numpy(), expected_b, rtol=1e-5, atol=1e-6)
     assert losses[-1] < losses[0]
     assert repr(w.cpu().detach()).startswith("tensor([[")
+
+
+def test_quickstart_save_load_and_deepcopy_of_a_model(tmp_path):
+    """PyTorch's quickstart: train, keep the best model with copy.deepcopy, save the
+    state dict, load it into a new model (on another device), predict the same."""
+    import copy
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randint(3, (64,))
+
+    def model_fn():
+        return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    model = model_fn()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    best = copy.deepcopy(model)
+    before = model(x).detach().numpy()
+    torch.save(model.state_dict(), tmp_path / "model.pth")
+    with torch.no_grad():
+        model[0].weight.mul_(0)  # the copy and the file keep the trained values
+    np.testing.assert_array_equal(best(x).detach().numpy(), before)
+    assert best[0].weight is not model[0].weight and isinstance(best[0].weight, torch.nn.Parameter)
+    loaded = model_fn().to("opencl")
+    loaded.load_state_dict(torch.load(tmp_path / "model.pth", map_location="opencl"))
+    assert loaded[0].weight.device == torch.device("opencl")
+    np.testing.assert_array_equal(loaded(x.to("opencl")).detach().numpy(), before)
+    torch.save({"step": 3, "logits": model(x)[:2].detach(), "names": ["a", "b"]}, tmp_path / "state.pth")
+    state = torch.load(tmp_path / "state.pth")
+    assert state["step"] == 3 and state["names"] == ["a", "b"] and state["logits"].shape == (2, 3)
+    torch.save(model, tmp_path / "whole.pth")
+    with pytest.raises(Exception, match="weights_only load refuses"):
+        torch.load(tmp_path / "whole.pth")
+    assert isinstance(torch.load(tmp_path / "whole.pth", weights_only=False), torch.nn.Sequential)
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(model(x))
