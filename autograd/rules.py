@@ -11,6 +11,7 @@ even at x = 0.
 from __future__ import annotations
 
 import dis
+import itertools
 import math
 
 from lazyfuse.runtime import dtypes
@@ -97,7 +98,8 @@ _READS = {op: [_parameters_read(rule) if rule is not None else frozenset() for r
 NO_GRADIENT = {Op.NOT, Op.LT, Op.LE, Op.EQ, Op.NE, Op.FLOORDIV}
 # other rules that use only their inputs' shapes and dtypes, not values: modifying
 # such an input in place afterwards is fine, as in PyTorch
-VALUE_FREE = {Op.CAST, Op.SUM, "reshape", "permute", "expand", "pad", "shrink", "stride", "to", "clone", "copy_slices"}
+VALUE_FREE = {Op.CAST, Op.SUM, "reshape", "permute", "expand", "pad", "shrink", "stride", "windows", "to", "clone",
+              "copy_slices"}
 
 
 def inputs_read(op, needed: list[bool]) -> list[bool]:
@@ -170,8 +172,31 @@ def _movement_gradient(fn, g, a):
         return g._shrink(tuple((before, before + s) for (before, _), s in zip(arg, a.shape)))
     if name in ("shrink", "stride"):
         return g._replay(embed_steps(g.shape, a.shape, name, arg))
+    if name == "windows":
+        return _windows_gradient(g, a.shape, arg)
     if name == "to":
         return g.to(a.device)
     if name == "clone":
         return g
     raise AssertionError(f"no derivative rule for {name}")
+
+
+def _windows_gradient(g, shape: tuple[int, ...], spec):
+    """The gradient of sliding windows (View.windows): each window element's gradient
+    added back where it was read. For each position i in the kernel, g's slice at i
+    (one value per window) is spread out by the stride and shifted by i * dilation
+    into the input's shape; the slices' sum is one fused kernel of masked reads."""
+    kernel, stride, dilation = spec
+    lead, k = g.shape[:g.ndim - 2 * len(kernel)], len(kernel)
+    counts, sizes = g.shape[len(lead):len(lead) + k], shape[len(lead):]
+    spread = tuple((c - 1) * s + 1 for c, s in zip(counts, stride))  # a window per stride, from the first
+    total = None
+    for at in itertools.product(*[range(w) for w in kernel]):
+        steps = [("shrink", tuple((0, n) for n in lead + counts) + tuple((i, i + 1) for i in at)),
+                 ("reshape", lead + counts)]
+        steps += embed_steps(lead + counts, lead + spread, "stride", (1,) * len(lead) + tuple(stride))
+        steps.append(("pad", tuple((0, 0) for _ in lead) + tuple(
+            (i * d, n - i * d - f) for i, d, n, f in zip(at, dilation, sizes, spread))))
+        part = g._replay(steps)
+        total = part if total is None else total + part
+    return total

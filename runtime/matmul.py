@@ -54,16 +54,22 @@ class Matmul:
         return math.prod(self.batch)
 
 
+def is_product(reduce: Node) -> bool:
+    """Whether `reduce` is a multiply-reduce of two views, as `matmul` records one
+    (of any size: small ones are ordinary row reductions)."""
+    if reduce.op is not Op.SUM or reduce.dtype.kind != "float" or len(reduce.arg) != 1:
+        return False
+    product = reduce.srcs[0]
+    return (len(product.shape) >= 3 and product.op is Op.MUL
+            and all(v.op is Op.VIEW and v.arg.mask is None for v in product.srcs))
+
+
 def match(reduce: Node) -> Optional[Matmul]:
     """The product `reduce` computes, if it is one worth a tiled kernel."""
-    if reduce.op is not Op.SUM or reduce.dtype.kind != "float" or len(reduce.arg) != 1:
+    if not is_product(reduce):
         return None
     product = reduce.srcs[0]
     S = product.shape
-    if len(S) < 3 or product.op is not Op.MUL:
-        return None
-    if any(v.op is not Op.VIEW or v.arg.mask is not None for v in product.srcs):
-        return None
     (k_axis,) = reduce.arg
     # the result keeps every other axis, in order: (*batch, m, n)
     *batch_axes, m_axis, n_axis = [d for d in range(len(S)) if d != k_axis]

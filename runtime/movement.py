@@ -57,3 +57,7 @@ def stride(node: Node, steps: tuple[int, ...]) -> Node:
 
 def pad(node: Node, pads: tuple[tuple[int, int], ...]) -> Node:
     return node if all(p == (0, 0) for p in pads) else _apply(node, "pad", tuple(pads))
+
+
+def windows(node: Node, spec: tuple) -> Node:
+    return _apply(node, "windows", spec)

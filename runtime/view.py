@@ -118,6 +118,21 @@ class View:
         shape = [s + before + after for s, (before, after) in zip(self.shape, pads)]
         return View._make(shape, self.strides, offset, mask)
 
+    def windows(self, spec: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]) -> Optional["View"]:
+        """Sliding windows over the last len(kernel) dims, spec = (kernel, stride,
+        dilation): shape (*lead, *counts, *kernel), window o's element i at o * stride
+        + i * dilation (windows overlap where stride < kernel). None for a masked
+        view, whose validity would not be a range per dim."""
+        kernel, stride, dilation = spec
+        if self.mask is not None:
+            return None
+        k = len(kernel)
+        sizes, strides = self.shape[len(self.shape) - k:], self.strides[len(self.strides) - k:]
+        counts = [(n - d * (w - 1) - 1) // s + 1 for n, w, s, d in zip(sizes, kernel, stride, dilation)]
+        return View._make(self.shape[:len(self.shape) - k] + tuple(counts) + tuple(kernel),
+                          self.strides[:len(self.strides) - k] + tuple(st * s for st, s in zip(strides, stride))
+                          + tuple(st * d for st, d in zip(strides, dilation)), self.offset, None)
+
     def reshape(self, shape: tuple[int, ...]) -> Optional["View"]:
         shape = tuple(shape)
         if shape == self.shape:

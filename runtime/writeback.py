@@ -27,7 +27,7 @@ def write_through(base: Node, steps: list[Step], value: Node) -> Node:
         return movement.reshape(inner, base.shape)
     if name == "permute":
         return movement.permute(inner, tuple(sorted(range(len(arg)), key=lambda d: arg[d])))
-    if name == "expand":
+    if name in ("expand", "windows"):
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
                            "single memory location. Please clone() the tensor before performing the operation.")
     # shrink or stride: place the new values, keep the old ones elsewhere

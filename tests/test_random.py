@@ -56,7 +56,7 @@ def test_views_and_reductions_read_each_element_where_it_was_drawn(rng):
     np.testing.assert_array_equal(r.numpy(), drawn)  # computed again from the same counter: the same values
 
 
-@settings(max_examples=int(os.environ.get("LAZYFUSE_GRAPH_EXAMPLES", "40")) // 2, deadline=None,
+@settings(max_examples=int(os.environ.get("LAZYFUSE_GRAPH_EXAMPLES", "40")) // 4, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data(), shapes=st.lists(SHAPES, min_size=1, max_size=3))
 def test_random_programs_on_draws_fused_unfused_and_in_the_reference_agree(data, shapes, monkeypatch):

@@ -252,6 +252,18 @@ def test_random_draws_match_the_reference_where_they_are_read(dtype):
     check(lf.nn.functional.dropout(lf.ones(8, 16, device="cuda", dtype=dtype), 0.5) + lf.randn(8, 16, device="cuda"))
 
 
+def test_convolution_and_pooling_gradients_match_the_opencl_path(rng):
+    arrays = [rng.standard_normal((2, 3, 8, 8)).astype(np.float32), rng.standard_normal((16, 3, 3, 3)).astype(np.float32)]
+    results = {}
+    for device in ("cuda", "cpu"):
+        x, w = (lf.tensor(a, device=device, requires_grad=True) for a in arrays)
+        out = lf.nn.functional.max_pool2d(lf.nn.functional.conv2d(x, w, padding=1).relu(), 2)
+        out.sum().backward()
+        results[device] = [out.detach().numpy(), x.grad.numpy(), w.grad.numpy()]
+    for got, expected in zip(results["cuda"], results["cpu"]):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
 def test_every_generated_kernel_compiles_for_sm80_and_sm90():
     """Runs last in this file: compiles every kernel the tests above generated."""
     from lazyfuse.kernels.triton_compile import compile_in_child

@@ -6,6 +6,7 @@ import math
 from lazyfuse.runtime import dtypes
 
 from ..tensor import Tensor
+from . import convolution
 
 
 def relu(x: Tensor) -> Tensor:
@@ -68,6 +69,45 @@ def embedding(input: Tensor, weight: Tensor) -> Tensor:
     """weight's rows at the indices in input: input.shape + (embedding_dim,)."""
     rows = weight.index_select(0, input.reshape(-1))
     return rows.reshape(tuple(input.shape) + (weight.shape[1],))
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    return convolution.conv(input, weight, bias, stride, padding, dilation, groups, spatial=1)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    return convolution.conv(input, weight, bias, stride, padding, dilation, groups, spatial=2)
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor:
+    return convolution.max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, spatial=1)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor:
+    return convolution.max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, spatial=2)
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    return convolution.avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, spatial=1)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    return convolution.avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+                                spatial=2)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    return convolution.adaptive_avg_pool(input, output_size, spatial=1)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    return convolution.adaptive_avg_pool(input, output_size, spatial=2)
 
 
 def softmax(x: Tensor, dim: int) -> Tensor:

@@ -106,16 +106,22 @@ class Module:
                 p.copy_(value if isinstance(value, Tensor) else np.asarray(value))
 
 
+def uniform_parameter(shape: tuple[int, ...], fan_in: int, device, dtype) -> Parameter:
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's initialisation of a linear or
+    convolution layer's weight and bias (Kaiming uniform with a = sqrt(5))."""
+    from ..creation import rand
+    bound = 1 / math.sqrt(fan_in) if fan_in else 0.0
+    return Parameter(rand(shape, device=device, dtype=dtype) * (2 * bound) - bound)
+
+
 class Linear(Module):
     """y = x @ W.T + b, initialised as PyTorch does: U(-1/sqrt(in), 1/sqrt(in))."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
-        from ..creation import rand
-        bound = 1 / math.sqrt(in_features) if in_features else 0.0
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(rand(out_features, in_features, device=device, dtype=dtype) * (2 * bound) - bound)
-        self.bias = Parameter(rand(out_features, device=device, dtype=dtype) * (2 * bound) - bound) if bias else None
+        self.weight = uniform_parameter((out_features, in_features), in_features, device, dtype)
+        self.bias = uniform_parameter((out_features,), in_features, device, dtype) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)

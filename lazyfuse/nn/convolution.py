@@ -1,0 +1,181 @@
+"""Convolution and pooling, functional forms (conv1d/2d, max_pool1d/2d,
+avg_pool1d/2d, adaptive_avg_pool1d/2d), built from sliding windows.
+
+The windows are a view (View.windows: one strided read per element), and a
+convolution is the product of their im2col columns with the weight: the
+scheduler copies the columns once (runtime/schedule.py: a tiled product
+reads each operand element many times) and multiplies them in a tiled
+matmul kernel, 10-20x faster here than a reduction reading the windows in
+place. Gradients come from autograd's rules for the views and the product. Adaptive average pooling is a
+product with an averaging matrix per dim, exact for any input and output size.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+def _per_dim(value, spatial: int, name: str) -> tuple[int, ...]:
+    values = (value,) * spatial if isinstance(value, int) else tuple(value)
+    if len(values) != spatial or not all(isinstance(v, int) for v in values):
+        raise ValueError(f"{name} must be an int or a tuple of {spatial} ints, got {value!r}")
+    return values
+
+
+def _batched(x: Tensor, spatial: int, what: str) -> tuple[Tensor, bool]:
+    """x with a batch dim (and whether it had one): (N, C, *spatial) or (C, *spatial)."""
+    if x.ndim == spatial + 2:
+        return x, True
+    if x.ndim == spatial + 1:
+        return x.unsqueeze(0), False
+    raise RuntimeError(f"Expected {spatial + 1}D (unbatched) or {spatial + 2}D (batched) input to {what}, but got "
+                       f"input of size: {list(x.shape)}")
+
+
+def _windows(x: Tensor, kernel, stride, dilation, pads, what: str, fill: float = 0.0) -> Tensor:
+    """Sliding windows over x's last len(kernel) dims after padding them by `pads`
+    ((before, after) per dim) with `fill`: shape (*lead, *counts, *kernel)."""
+    spatial = len(kernel)
+    lead = ((0, 0),) * (x.ndim - spatial)
+    sizes = [n + before + after for n, (before, after) in zip(x.shape[x.ndim - spatial:], pads)]
+    counts = [(n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(sizes, kernel, stride, dilation)]
+    if min(counts) < 1:
+        raise RuntimeError(f"{what}: the input's size {tuple(x.shape[x.ndim - spatial:])} with padding {list(pads)} "
+                           f"is smaller than the kernel {tuple(kernel)} at dilation {tuple(dilation)}: the output "
+                           f"would have size {tuple(counts)}")
+    padded = x._pad(lead + tuple(pads))
+    if fill != 0.0 and any(p != (0, 0) for p in pads):
+        from ..creation import ones
+        inside = ones(x.shape, dtype=x.dtype, device=x.device)._pad(lead + tuple(pads)) > 0
+        padded = padded.where(inside, fill)
+    return padded._move("windows", (tuple(kernel), tuple(stride), tuple(dilation)))
+
+
+def _conv_padding(padding, kernel, stride, dilation, spatial: int) -> list[tuple[int, int]]:
+    if padding == "valid":
+        return [(0, 0)] * spatial
+    if padding == "same":
+        if any(s != 1 for s in stride):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        return [(t // 2, t - t // 2) for t in totals]  # the odd one out goes after, as in PyTorch
+    return [(p, p) for p in _per_dim(padding, spatial, "padding")]
+
+
+def conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride, padding, dilation, groups: int,
+         spatial: int) -> Tensor:
+    what = f"conv{spatial}d"
+    x, batched = _batched(x, spatial, what)
+    if weight.ndim != spatial + 2:
+        raise RuntimeError(f"{what}: weight must have {spatial + 2} dims (out_channels, in_channels / groups, "
+                           f"*kernel), got size {list(weight.shape)}")
+    n, channels = x.shape[:2]
+    out_channels, group_channels, kernel = weight.shape[0], weight.shape[1], weight.shape[2:]
+    if groups < 1 or out_channels % groups or channels != group_channels * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                           f"{list(x.shape)} to have {group_channels * groups} channels, but got {channels} "
+                           f"channels instead")
+    if x.dtype is not weight.dtype or x.device != weight.device:
+        raise RuntimeError(f"{what}: input ({x.dtype}, {x.device}) and weight ({weight.dtype}, {weight.device}) "
+                           f"must have the same dtype and device")
+    stride, dilation = _per_dim(stride, spatial, "stride"), _per_dim(dilation, spatial, "dilation")
+    pads = _conv_padding(padding, kernel, stride, dilation, spatial)
+    windows = _windows(x, kernel, stride, dilation, pads, what)  # (n, channels, *counts, *kernel)
+    counts = windows.shape[2:2 + spatial]
+    ones, per_group = (1,) * spatial, out_channels // groups
+    count_dims, kernel_dims = tuple(range(3, 3 + spatial)), tuple(range(3 + spatial, 3 + 2 * spatial))
+    # im2col: a row per output position, a column per (channel, kernel position), per group
+    columns = (windows.reshape(n, groups, group_channels, *counts, *kernel)
+               .permute(1, 0, *count_dims, 2, *kernel_dims)
+               .reshape(groups, n * math.prod(counts), group_channels * math.prod(kernel)))
+    out = columns @ weight.reshape(groups, per_group, -1).transpose(1, 2)  # (groups, positions, per_group)
+    out = (out.reshape(groups, n, *counts, per_group).permute(1, 0, 2 + spatial, *range(2, 2 + spatial))
+           .reshape(n, out_channels, *counts))
+    if bias is not None:
+        out = out + bias.reshape(1, out_channels, *ones)
+    return out if batched else out.squeeze(0)
+
+
+def max_pool(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, return_indices: bool,
+             spatial: int) -> Tensor:
+    """The largest value of each window; its gradient goes to the first largest, as in PyTorch."""
+    what = f"max_pool{spatial}d"
+    if return_indices:
+        raise NotImplementedError(f"{what}: return_indices=True is not supported")
+    x, batched = _batched(x, spatial, what)
+    kernel = _per_dim(kernel_size, spatial, "kernel_size")
+    stride = _per_dim(stride if stride not in (None, ()) else kernel_size, spatial, "stride")
+    dilation = _per_dim(dilation, spatial, "dilation")
+    padding = _per_dim(padding, spatial, "padding")
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise RuntimeError(f"{what}: pad should be at most half of effective kernel size, but got pad={padding} "
+                           f"and kernel_size={kernel}")
+    pads = [(p, p + (_ceil_extra(n, k, s, p, d) if ceil_mode else 0))
+            for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation)]
+    windows = _windows(x, kernel, stride, dilation, pads, what, fill=-math.inf)
+    flat = windows.reshape(*windows.shape[:2 + spatial], math.prod(kernel))
+    out = flat.max(-1)[0]
+    return out if batched else out.squeeze(0)
+
+
+def _ceil_extra(n: int, k: int, s: int, p: int, d: int) -> int:
+    """Padding after a dim for ceil_mode: one more window where the floor leaves input
+    uncovered, unless that window would start in the padding (PyTorch's rule)."""
+    span = n + 2 * p - d * (k - 1) - 1
+    count = -(-span // s) + 1
+    if (count - 1) * s >= n + p:
+        count -= 1
+    return max(0, (count - 1) * s - span)
+
+
+def avg_pool(x: Tensor, kernel_size, stride, padding, ceil_mode: bool, count_include_pad: bool,
+             divisor_override: Optional[int], spatial: int) -> Tensor:
+    what = f"avg_pool{spatial}d"
+    if ceil_mode:
+        raise NotImplementedError(f"{what}: ceil_mode=True is not supported")
+    x, batched = _batched(x, spatial, what)
+    kernel = _per_dim(kernel_size, spatial, "kernel_size")
+    stride = _per_dim(stride if stride not in (None, ()) else kernel_size, spatial, "stride")
+    padding = _per_dim(padding, spatial, "padding")
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise RuntimeError(f"{what}: pad should be at most half of kernel size, but got pad={padding} and "
+                           f"kernel_size={kernel}")
+    pads, ones = [(p, p) for p in padding], (1,) * spatial
+    kernel_dims = tuple(range(2 + spatial, 2 + 2 * spatial))
+    total = _windows(x, kernel, stride, ones, pads, what).sum(kernel_dims)
+    if divisor_override:
+        out = total / divisor_override
+    elif count_include_pad or not any(padding):
+        out = total / math.prod(kernel)
+    else:  # each window's count of input elements, from windows over ones
+        from ..creation import ones as filled
+        inside = _windows(filled(x.shape[2:], dtype=x.dtype, device=x.device), kernel, stride, ones, pads, what)
+        out = total / inside.sum(tuple(range(spatial, 2 * spatial)))
+    return out if batched else out.squeeze(0)
+
+
+def adaptive_avg_pool(x: Tensor, output_size, spatial: int) -> Tensor:
+    """Output cell i of a dim of size n averages input [floor(i n / m), ceil((i + 1) n / m)),
+    as in PyTorch: a product with an (m, n) averaging matrix per dim."""
+    what = f"adaptive_avg_pool{spatial}d"
+    x, batched = _batched(x, spatial, what)
+    sizes = x.shape[2:]
+    outputs = _per_dim(output_size, spatial, "output_size") if not isinstance(output_size, (tuple, list)) or \
+        None not in output_size else tuple(n if m is None else m for m, n in zip(output_size, sizes))
+    for d, (m, n) in enumerate(zip(outputs, sizes)):
+        dim = x.ndim - spatial + d
+        x = x.movedim(dim, -1).matmul(_averaging(m, n, x).T).movedim(-1, dim)
+    return x if batched else x.squeeze(0)
+
+
+def _averaging(m: int, n: int, like: Tensor) -> Tensor:
+    from ..creation import tensor
+    weights = np.zeros((m, n))
+    for i in range(m):
+        lo, hi = (i * n) // m, -(-((i + 1) * n) // m)
+        weights[i, lo:hi] = 1.0 / (hi - lo)
+    return tensor(weights, dtype=like.dtype, device=like.device)

@@ -1,0 +1,136 @@
+"""Convolution and pooling: values and gradients against PyTorch (float64),
+against float64 finite differences and against the reference executor; the
+modules' initialisation; a CIFAR-tutorial network's training losses."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import lazyfuse as lf
+from conftest import check, check_against_pytorch
+from lazyfuse.autograd import gradcheck
+
+CONV2D = {
+    "plain": dict(),
+    "stride_padding": dict(stride=2, padding=1),
+    "dilation_groups": dict(padding=(2, 1), dilation=(2, 1), groups=2),
+    "same_even_kernel": dict(padding="same", groups=2),
+    "valid_stride_per_dim": dict(padding="valid", stride=(1, 3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONV2D))
+def test_conv2d_matches_pytorch(rng, name):
+    kw = CONV2D[name]
+    groups = kw.get("groups", 1)
+    arrays = [rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((6, 4 // groups, 3, 2)), rng.standard_normal(6)]
+    check_against_pytorch(lambda m, x, w, b: m.nn.functional.conv2d(x, w, b, **kw), arrays, grad_rtol=1e-9)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=2, dilation=2), dict(groups=3, padding="same")])
+def test_conv1d_and_unbatched_input_match_pytorch(rng, kw):
+    arrays = [rng.standard_normal((6, 11)), rng.standard_normal((3, 6 // kw.get("groups", 1), 3))]
+    check_against_pytorch(lambda m, x, w: m.nn.functional.conv1d(x, w, **kw), arrays, grad_rtol=1e-9)
+    arrays[0] = arrays[0][None].repeat(2, 0)
+    check_against_pytorch(lambda m, x, w: m.nn.functional.conv1d(x, w, **kw), arrays, grad_rtol=1e-9)
+
+
+POOLS = {
+    "max2": ("max_pool2d", dict(kernel_size=2)),
+    "max3_stride_pad": ("max_pool2d", dict(kernel_size=3, stride=2, padding=1)),
+    "max_ceil": ("max_pool2d", dict(kernel_size=3, stride=2, ceil_mode=True)),
+    "max_dilated": ("max_pool2d", dict(kernel_size=2, dilation=2, padding=1)),
+    "max1d": ("max_pool1d", dict(kernel_size=3, stride=1)),
+    "avg2": ("avg_pool2d", dict(kernel_size=2)),
+    "avg_pad": ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1)),
+    "avg_pad_uncounted": ("avg_pool2d", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+    "avg_divisor": ("avg_pool2d", dict(kernel_size=2, divisor_override=3)),
+    "avg1d": ("avg_pool1d", dict(kernel_size=2, stride=1)),
+    "adaptive_uneven": ("adaptive_avg_pool2d", dict(output_size=(3, 5))),
+    "adaptive_one": ("adaptive_avg_pool2d", dict(output_size=1)),
+    "adaptive1d": ("adaptive_avg_pool1d", dict(output_size=4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POOLS))
+def test_pooling_matches_pytorch_ties_included(rng, name):
+    """Values rounded to integers, so windows hold ties: the max's gradient goes to
+    the first largest, as PyTorch's does."""
+    fn, kw = POOLS[name]
+    shape = (2, 3, 9, 8) if fn.endswith("2d") else (3, 10)
+    check_against_pytorch(lambda m, x: getattr(m.nn.functional, fn)(x, **kw), [np.round(rng.standard_normal(shape))])
+
+
+def test_gradients_match_finite_differences():
+    """The windows view's own gradient rule, with padding, stride and dilation."""
+    rng = np.random.default_rng(0)
+    x = lf.tensor(rng.standard_normal((1, 2, 6, 5)), requires_grad=True)
+    w = lf.tensor(rng.standard_normal((3, 2, 3, 2)), requires_grad=True)
+    assert gradcheck(lambda x, w: lf.nn.functional.conv2d(x, w, stride=(2, 1), padding=1, dilation=(1, 2)).sin(),
+                     (x, w))
+    assert gradcheck(lambda x: lf.nn.functional.avg_pool2d(x, 3, stride=2, padding=1).exp(), (x,))
+
+
+def test_convolution_and_pooling_equal_the_reference_executor(rng):
+    x = lf.tensor(rng.standard_normal((2, 3, 12, 12)).astype(np.float32))
+    w = lf.tensor(rng.standard_normal((16, 3, 3, 3)).astype(np.float32))
+    y = lf.nn.functional.max_pool2d(lf.nn.functional.conv2d(x, w, padding=1).relu(), 2)
+    check(lf.nn.functional.conv2d(y, lf.tensor(rng.standard_normal((20, 16, 3, 3)).astype(np.float32))).sum((2, 3)))
+
+
+def test_modules_initialise_and_check_their_arguments():
+    conv = lf.nn.Conv2d(4, 8, (3, 5), groups=2, bias=True)
+    bound = 1 / math.sqrt(2 * 3 * 5)
+    w = conv.weight.detach().numpy()
+    assert w.shape == (8, 2, 3, 5) and np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
+    assert conv(lf.zeros(1, 4, 6, 7)).shape == (1, 8, 4, 3)
+    assert [n for n, _ in conv.named_parameters()] == ["weight", "bias"]
+    with pytest.raises(RuntimeError, match="to have 4 channels, but got 3"):
+        conv(lf.zeros(1, 3, 6, 7))
+    with pytest.raises(RuntimeError, match="smaller than the kernel"):
+        lf.nn.functional.conv2d(lf.zeros(1, 4, 2, 7), conv.weight, groups=2)
+    with pytest.raises(RuntimeError, match=r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d"):
+        conv(lf.zeros(4, 6))
+    with pytest.raises(ValueError, match="divisible by groups"):
+        lf.nn.Conv2d(3, 8, 3, groups=2)
+    with pytest.raises(RuntimeError, match="at most half"):
+        lf.nn.MaxPool2d(2, padding=2)(lf.zeros(1, 1, 6, 6))
+
+
+def test_cifar_tutorial_network_trains_as_in_pytorch():
+    """PyTorch's "Training a classifier" network and loop, from the same initial
+    weights: the same losses step by step."""
+    torch = pytest.importorskip("torch")
+
+    def network(m):
+        class Net(m.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1, self.pool, self.conv2 = m.nn.Conv2d(3, 6, 5), m.nn.MaxPool2d(2, 2), m.nn.Conv2d(6, 16, 5)
+                self.fc1, self.fc2, self.fc3 = m.nn.Linear(400, 120), m.nn.Linear(120, 84), m.nn.Linear(84, 10)
+
+            def forward(self, x):
+                x = self.pool(m.nn.functional.relu(self.conv1(x)))
+                x = self.pool(m.nn.functional.relu(self.conv2(x)))
+                x = m.flatten(x, 1)
+                return self.fc3(m.nn.functional.relu(self.fc2(m.nn.functional.relu(self.fc1(x)))))
+        return Net()
+
+    theirs, ours = network(torch), network(lf)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(0)
+    batches = [(rng.standard_normal((4, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, 4)) for _ in range(4)]
+    losses = {}
+    for m, net in ((torch, theirs), (lf, ours)):
+        optimizer = m.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+        criterion = m.nn.CrossEntropyLoss()
+        losses[m.__name__] = []
+        for inputs, labels in batches:
+            optimizer.zero_grad()
+            loss = criterion(net(m.tensor(inputs)), m.tensor(labels))
+            loss.backward()
+            optimizer.step()
+            losses[m.__name__].append(loss.item())
+    np.testing.assert_allclose(losses["lazyfuse"], losses["torch"], rtol=2e-5)
