@@ -55,6 +55,8 @@ class MatmulRenderer(OpenCLRenderer):
         native = min(MOST_LANES, native_vector_bytes // register_bytes(kernel.matmul.reduce.dtype))
         if MICRO_VECTORS * native <= kernel.matmul.N:
             self.lanes = max(self.lanes, native)
+        while MICRO_VECTORS * self.lanes > kernel.matmul.N:  # the last panel ends at the edge: it must fit
+            self.lanes //= 2
 
     @property
     def _columns(self) -> int:

@@ -18,9 +18,18 @@ from typing import Optional
 from .graph import Node, Op
 from .view import View
 
-# below this size in M, N or K a product is an ordinary row reduction: a tiled
+# below this size in M or K a product is an ordinary row reduction: a tiled
 # kernel's blocks would be mostly empty
 MIN_TILED_DIM = 16
+# the fewest rows (M) and columns (N) a tiled kernel takes: its tile is 6 rows by
+# two vectors, of as few as 2 lanes. Fewer than MIN_TILED_DIM rows or columns are
+# tiled only for a product with at least NARROW_TILED_WORK multiply-adds per row
+# or column (a convolution's 6 filters over 50,000 positions, and its weight
+# gradient, which as row reductions gathering their operands ran 20-100x
+# slower); a small one stays a row reduction, which an optimizer's update can join
+MIN_TILED_ROWS = 6
+MIN_TILED_COLUMNS = 4
+NARROW_TILED_WORK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,9 @@ def match(reduce: Node) -> Optional[Matmul]:
     # the result keeps every other axis, in order: (*batch, m, n)
     *batch_axes, m_axis, n_axis = [d for d in range(len(S)) if d != k_axis]
     M, N, K = S[m_axis], S[n_axis], S[k_axis]
-    if min(M, N, K) < MIN_TILED_DIM:
+    if K < MIN_TILED_DIM or M < MIN_TILED_ROWS or N < MIN_TILED_COLUMNS:
+        return None
+    if (M < MIN_TILED_DIM and N * K < NARROW_TILED_WORK) or (N < MIN_TILED_DIM and M * K < NARROW_TILED_WORK):
         return None
     left = next((v for v in product.srcs if v.arg.strides[n_axis] == 0), None)
     right = next((v for v in product.srcs if v is not left), None)

@@ -92,7 +92,10 @@ def conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride, padding, dil
     columns = (windows.reshape(n, groups, group_channels, *counts, *kernel)
                .permute(1, 0, *count_dims, 2, *kernel_dims)
                .reshape(groups, n * math.prod(counts), group_channels * math.prod(kernel)))
-    out = columns @ weight.reshape(groups, per_group, -1).transpose(1, 2)  # (groups, positions, per_group)
+    if groups == 1:  # a 2-D product: autograd's own rule, whose weight gradient is a tiled product too
+        out = (columns[0] @ weight.reshape(per_group, -1).T).unsqueeze(0)
+    else:
+        out = columns @ weight.reshape(groups, per_group, -1).transpose(1, 2)  # (groups, positions, per_group)
     out = (out.reshape(groups, n, *counts, per_group).permute(1, 0, 2 + spatial, *range(2, 2 + spatial))
            .reshape(n, out_channels, *counts))
     if bias is not None:
