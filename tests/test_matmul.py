@@ -77,6 +77,28 @@ def test_small_products_stay_row_reductions(rng):
     assert matmul_kernels((a @ b).realize) == []
 
 
+@pytest.mark.parametrize("shape", [(6, 75, 1024), (2000, 6, 75), (1500, 4, 48), (7, 9, 10000), (6, 4, 20000)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_narrow_large_products_are_tiled_with_their_gradients(rng, shape, dtype):
+    """6-15 rows or 4-15 columns: panels of fewer lanes, the last tile shifted to the edge."""
+    m, n, k = shape
+    a, b = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype)
+    g = rng.standard_normal((m, n)).astype(dtype)
+    A, B = lf.tensor(a, requires_grad=True), lf.tensor(b, requires_grad=True)
+    out = A @ B
+    assert matmul_kernels(out.realize), "not a tiled product"
+    tol = dict(rtol=1e-4, atol=1e-3 * np.sqrt(k)) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(out.detach().numpy(), a.astype(np.float64) @ b, **tol)
+    (out * lf.tensor(g)).sum().backward()
+    np.testing.assert_allclose(A.grad.numpy(), g.astype(np.float64) @ b.T, **dict(tol, atol=tol["atol"] * 4))
+    np.testing.assert_allclose(B.grad.numpy(), a.T.astype(np.float64) @ g, **dict(tol, atol=tol["atol"] * 40))
+
+
+def test_small_narrow_products_stay_row_reductions(rng):
+    a, b = lf.tensor(rng.standard_normal((32, 16))), lf.tensor(rng.standard_normal((16, 8)))
+    assert matmul_kernels((a @ b).realize) == []
+
+
 def test_unfused_mode_keeps_the_product_in_one_kernel(rng, monkeypatch):
     monkeypatch.setenv("LAZYFUSE_FUSION", "0")
     a = rng.standard_normal((30, 20)).astype(np.float32)

@@ -202,6 +202,14 @@ def test_tiled_matmul_with_epilogue_transposes_and_batches(rng):
         check(out, rtol=1e-4, atol=1e-4)
 
 
+def test_narrow_tiled_products_are_masked_tiles(rng):
+    a, b = on_cuda(rng.standard_normal((6, 4096)).astype(np.float32), rng.standard_normal((4096, 16)).astype(np.float32))
+    with lf.profile() as prof:
+        (a @ b).realize()
+    assert [k.name.startswith("matmul") for k in prof.kernels] == [True], prof
+    check(a @ b, rtol=1e-4, atol=1e-3)
+
+
 @pytest.mark.parametrize("dtype,tol", [(np.float16, 2e-2), (np.float64, 1e-10)], ids=["float16", "float64"])
 def test_matmul_in_other_float_dtypes(rng, dtype, tol):
     """float16 goes through tl.dot (float32 accumulation); float64 is a row reduction."""
