@@ -514,3 +514,34 @@ def test_an_instance_with_a_captured_method_is_freed():
     del d
     gc.collect()
     assert gone() is None
+
+
+def test_a_step_with_batch_norm_replays_its_running_statistics(rng):
+    """Buffers written in place each step (running mean and variance, the batch count)
+    advance on every replay as in the plain steps."""
+    x = lf.tensor(rng.standard_normal((16, 4)).astype(np.float32))
+    y = lf.tensor(rng.standard_normal((16, 1)).astype(np.float32))
+
+    def run(wrap):
+        lf.manual_seed(0)
+        model = lf.nn.Sequential(lf.nn.Linear(4, 8), lf.nn.BatchNorm1d(8, momentum=None), lf.nn.ReLU(),
+                                 lf.nn.Linear(8, 1))
+        optimizer = lf.optim.SGD(model.parameters(), lr=0.1)
+
+        def step():
+            optimizer.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            return loss
+        run_step = wrap(step)
+        losses = [run_step().item() for _ in range(6)]
+        return losses, model[1].state_dict(), run_step
+
+    plain, plain_state, _ = run(lambda f: f)
+    replayed, replayed_state, captured = run(lf.capture)
+    assert captured.replays >= 3
+    np.testing.assert_allclose(replayed, plain, rtol=1e-6)
+    for name, value in plain_state.items():
+        np.testing.assert_allclose(replayed_state[name].numpy(), value.numpy(), rtol=1e-6)
+    assert replayed_state["num_batches_tracked"].item() == 6

@@ -144,3 +144,34 @@ def test_initialisers_fill_parameters_with_pytorchs_distributions():
     assert init.calculate_gain("tanh") == 5 / 3
     with pytest.raises(ValueError, match="fewer than 2 dimensions"):
         init.xavier_uniform_(lf.empty(3))
+
+
+@pytest.mark.parametrize("kind, shape, options", [("BatchNorm1d", (8, 3), {}), ("BatchNorm1d", (4, 3, 5), {"momentum": None}),
+                                                  ("BatchNorm2d", (4, 3, 5, 6), {"affine": False}),
+                                                  ("BatchNorm2d", (2, 3, 4, 4), {"track_running_stats": False})])
+def test_batch_norm_trains_and_evaluates_as_in_pytorch(kind, shape, options):
+    """Outputs, input and weight gradients, running statistics over three training
+    steps, then evaluation with the running statistics; the state dict's keys."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    ours, theirs = getattr(lf.nn, kind)(3, **options).double(), getattr(torch.nn, kind)(3, **options).double()
+    for step in range(3):
+        x = rng.standard_normal(shape) * 2 + step
+        mine, ref = lf.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out_mine, out_ref = ours(mine), theirs(ref)
+        np.testing.assert_allclose(out_mine.detach().numpy(), out_ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+        weights = np.cos(np.arange(x.size)).reshape(shape)
+        (out_mine * lf.tensor(weights)).sum().backward()
+        (out_ref * torch.tensor(weights)).sum().backward()
+        np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for name, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[name].numpy(), value.numpy(), rtol=1e-10)
+    if options.get("affine", True):
+        np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-9)
+    ours.eval(), theirs.eval()
+    x = rng.standard_normal(shape)
+    np.testing.assert_allclose(ours(lf.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10,
+                               atol=1e-12)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        ours.train()(lf.zeros((1, 3) + (1,) * (len(shape) - 2), dtype=lf.float64))

@@ -5,6 +5,7 @@ import math
 
 from lazyfuse.runtime import dtypes
 
+from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from . import convolution
 
@@ -137,6 +138,34 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None, bias: 
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
+               bias: Tensor | None = None, training: bool = False, momentum=0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel (dim 1) over every other dim: with this batch's statistics
+    when training (updating the running ones in place, the variance unbiased, as
+    PyTorch does), else with the running ones. `momentum` may be a tensor."""
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm expects an input of at least 2 dims (N, C, ...), got {list(input.shape)}")
+    channels = input.shape[1]
+    dims = (0,) + tuple(range(2, input.ndim))
+    per_channel = (1, channels) + (1,) * (input.ndim - 2)
+    if training:
+        count = input.numel() // channels
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
+        mean = input.mean(dims, keepdim=True)
+        var = ((input - mean) ** 2).mean(dims, keepdim=True)
+        if running_mean is not None:
+            with no_grad():
+                running_mean.mul_(1 - momentum).add_(mean.reshape(channels) * momentum)
+                running_var.mul_(1 - momentum).add_(var.reshape(channels) * (momentum * count / (count - 1)))
+    else:
+        mean, var = running_mean.reshape(per_channel), running_var.reshape(per_channel)
+    out = (input - mean) / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    return out if bias is None else out + bias.reshape(per_channel)
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:

@@ -8,6 +8,9 @@ from typing import Iterator
 import numpy as np
 
 
+from lazyfuse.runtime import dtypes
+from lazyfuse.runtime.devices import device
+
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from . import functional as F
@@ -33,6 +36,7 @@ class Module:
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
@@ -41,7 +45,15 @@ class Module:
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
+        elif name in self._buffers:
+            self._buffers[name] = value
         object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
+        """A tensor that is state but not a parameter (BatchNorm's running statistics):
+        in state_dict and moved by to(), never given a gradient."""
+        self._buffers[name] = tensor
+        object.__setattr__(self, name, tensor)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
@@ -77,22 +89,58 @@ class Module:
     def eval(self) -> "Module":
         return self.train(False)
 
-    def to(self, device) -> "Module":
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        for name, b in self._buffers.items():
+            if b is not None:
+                yield prefix + name, b
+        for name, m in self._modules.items():
+            yield from m.named_buffers(prefix + name + ".")
+
+    def buffers(self) -> Iterator[Tensor]:
+        return (b for _, b in self.named_buffers())
+
+    def to(self, *args, **kwargs) -> "Module":
+        """Parameters and buffers moved to a device and floating ones cast to a dtype
+        (to(device), to(dtype), to(device, dtype), as Tensor.to takes them)."""
+        def convert(t: Tensor) -> Tensor:
+            if not t.dtype.is_floating_point:  # integer buffers keep their type, as in PyTorch
+                device = next((a for a in (*args, kwargs.get("device")) if a is not None and _is_device(a)), None)
+                return t.to(device) if device is not None else t
+            return t.to(*args, **kwargs)
         for owner in [self, *self._all_modules()]:
             for name, p in list(owner._parameters.items()):
-                setattr(owner, name, Parameter(p.detach().to(device), requires_grad=p.requires_grad))
+                setattr(owner, name, Parameter(convert(p.detach()), requires_grad=p.requires_grad))
+            for name, b in list(owner._buffers.items()):
+                if b is not None:
+                    setattr(owner, name, convert(b))
         return self
+
+    def float(self) -> "Module":
+        return self.to(dtypes.float32)
+
+    def double(self) -> "Module":
+        return self.to(dtypes.float64)
+
+    def half(self) -> "Module":
+        return self.to(dtypes.float16)
 
     def _all_modules(self):
         for m in self.children():
             yield m
             yield from m._all_modules()
 
+    def _named_state(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """Parameters and buffers, each module's own before its children's, as PyTorch orders state_dict."""
+        yield from ((prefix + name, p) for name, p in self._parameters.items())
+        yield from ((prefix + name, b) for name, b in self._buffers.items() if b is not None)
+        for name, m in self._modules.items():
+            yield from m._named_state(prefix + name + ".")
+
     def state_dict(self) -> "OrderedDict[str, Tensor]":
-        return OrderedDict((name, p.detach()) for name, p in self.named_parameters())
+        return OrderedDict((name, t.detach()) for name, t in self._named_state())
 
     def load_state_dict(self, state: dict) -> None:
-        own = dict(self.named_parameters())
+        own = dict(self._named_state())
         missing, unexpected = set(own) - set(state), set(state) - set(own)
         if missing or unexpected:
             raise RuntimeError(f"Error(s) in loading state_dict: missing keys {sorted(missing)}, "
@@ -141,6 +189,52 @@ class LayerNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+def _is_device(spec) -> bool:
+    return isinstance(spec, device) or (isinstance(spec, str) and spec not in dtypes.BY_NAME)
+
+
+class _BatchNorm(Module):
+    """Normalises each channel (dim 1) over the batch and any further dims, with
+    running statistics for evaluation, as PyTorch's BatchNorm does."""
+
+    dims: tuple[int, ...] = ()  # the input ranks a subclass accepts
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None):
+        super().__init__()
+        from ..creation import ones, tensor, zeros
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = Parameter(ones(num_features, device=device, dtype=dtype)) if affine else None
+        self.bias = Parameter(zeros(num_features, device=device, dtype=dtype)) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, device=device, dtype=dtype))
+            self.register_buffer("running_var", ones(num_features, device=device, dtype=dtype))
+            self.register_buffer("num_batches_tracked", tensor(0, device=device))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in self.dims:
+            raise ValueError(f"expected {' or '.join(f'{d}D' for d in self.dims)} input (got {x.ndim}D input)")
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            with no_grad():
+                self.num_batches_tracked.add_(1)
+            if momentum is None:  # a cumulative average: the count is on the device, so its inverse is too
+                momentum = 1.0 / self.num_batches_tracked.to(self.running_mean.dtype)
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training or not self.track_running_stats, momentum, self.eps)
+
+
+class BatchNorm1d(_BatchNorm):
+    dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    dims = (4,)
 
 
 class ReLU(Module):
