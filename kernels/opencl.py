@@ -635,6 +635,11 @@ class OpenCLRenderer(ExpressionRenderer):
             return block.var(_vec(register_type(node.dtype), block.lanes), f"({srcs[0]} * {self.row_block.cache[key]})")
         if node.op in (Op.FLOORDIV, Op.MOD) and node.dtype.kind == "float":
             return self._float_floor_div_mod(block, node.op, *srcs, node.dtype)
+        if node.op is Op.WHERE and self._per_row(block, srcs[0]):
+            # a condition computed once per row is a scalar, which picks a whole vector (converting
+            # it for select() as a vector was ambiguous: the kernel failed to build)
+            return block.var(_vec(register_type(node.dtype), block.lanes),
+                             self._select(srcs[0], srcs[1], srcs[2], node.dtype, block.lanes, vector_cond=False))
         result = block.var(_vec(register_type(node.dtype), block.lanes), self._elementwise(node, srcs, block.lanes))
         return self._round_to_half(block, result) if node.op is Op.CAST and node.dtype is dtypes.float16 else result
 

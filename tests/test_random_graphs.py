@@ -219,3 +219,17 @@ def test_values_and_gradients_match_pytorch(data, shapes, seed):
         assert (mine.grad is None) == (ref.grad is None), f"grad {mine.grad} vs PyTorch {ref.grad}"
         if ref.grad is not None:
             np.testing.assert_allclose(mine.grad.numpy(), ref.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_a_condition_computed_once_per_row_picks_whole_vectors():
+    """A program hypothesis found: in its backward's row kernel a where()'s condition
+    is a per-row scalar, which the OpenCL renderer converted as a vector, and the
+    kernel failed to build."""
+    choices = [6, "softmax", 0, "softmax", 0, "composite", 0, 1, "cumsum", "unary", 0, "tanh", "unary", 0, "tanh",
+               "unary", 0, "tanh", "where", 3, 2]
+    rng = np.random.default_rng(0)
+    leaves = [lf.tensor(rng.standard_normal(s), requires_grad=True) for s in [(5, 7), (8, 1), (8, 1)]]
+    out = build(Recorder(choices=choices), leaves)
+    (out * lf.tensor(rng.standard_normal(out.shape))).sum().backward()
+    expected = evaluate(leaves[0].grad.node)
+    np.testing.assert_allclose(leaves[0].grad.numpy(), expected, rtol=1e-10, atol=1e-12)
