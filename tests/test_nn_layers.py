@@ -175,3 +175,34 @@ def test_batch_norm_trains_and_evaluates_as_in_pytorch(kind, shape, options):
     assert list(ours.state_dict()) == list(theirs.state_dict())
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         ours.train()(lf.zeros((1, 3) + (1,) * (len(shape) - 2), dtype=lf.float64))
+
+
+def test_a_model_prints_and_walks_its_modules_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def build(m):
+        class Net(m.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.flatten = m.nn.Flatten()
+                self.stack = m.nn.Sequential(
+                    m.nn.Linear(784, 512), m.nn.ReLU(), m.nn.Dropout(0.2), m.nn.Linear(512, 10, bias=False),
+                    m.nn.LeakyReLU(), m.nn.GELU(), m.nn.Softmax(dim=1), m.nn.LayerNorm(10, bias=False),
+                    m.nn.BatchNorm1d(10), m.nn.Identity())
+                self.convs = m.nn.ModuleList([
+                    m.nn.Conv2d(3, 6, 5), m.nn.Conv2d(6, 8, 3, stride=2, padding=1, groups=2, bias=False),
+                    m.nn.MaxPool2d(2, 2), m.nn.AvgPool2d(3), m.nn.AdaptiveAvgPool2d(1), m.nn.Conv1d(2, 4, 3, dilation=2),
+                    m.nn.Embedding(10, 3), m.nn.Tanh(), m.nn.Sigmoid(), m.nn.SiLU(), m.nn.MSELoss(),
+                    m.nn.CrossEntropyLoss(), m.nn.BatchNorm2d(3, affine=False)])
+        return Net()
+
+    ours, theirs = build(lf), build(torch)
+    assert repr(ours) == repr(theirs)
+    assert [name for name, _ in ours.named_modules()] == [name for name, _ in theirs.named_modules()]
+    assert [name for name, _ in ours.named_buffers()] == [name for name, _ in theirs.named_buffers()]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    seen = []
+    ours.apply(lambda m: seen.append(type(m).__name__))
+    assert seen[-1] == "Net" and seen.count("Conv2d") == 2 and len(seen) == len(list(ours.modules()))
+    ours.requires_grad_(False)
+    assert not any(p.requires_grad for p in ours.parameters())
