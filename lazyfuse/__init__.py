@@ -16,7 +16,7 @@ from .creation import (arange, as_tensor, bernoulli, empty, empty_like, from_num
                        zeros, zeros_like)
 from .generator import initial_seed, manual_seed, seed
 from .serialization import load, save
-from .devices import cuda, opencl, synchronize
+from .devices import accelerator, cuda, opencl, synchronize
 from .functional import cat, matmul, stack, where
 from .tensor import Tensor, broadcast_shapes
 

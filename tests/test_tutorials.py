@@ -134,3 +134,55 @@ def test_quickstart_save_load_and_deepcopy_of_a_model(tmp_path):
     assert isinstance(torch.load(tmp_path / "whole.pth", weights_only=False), torch.nn.Sequential)
     with pytest.raises(RuntimeError, match="graph leaves"):
         copy.deepcopy(model(x))
+
+
+def _quickstart(m, state, batches):
+    """PyTorch's quickstart: device from torch.accelerator, the NeuralNetwork class, its
+    train and test loops over a DataLoader; the printed numbers are returned."""
+    device = m.accelerator.current_accelerator().type if m.accelerator.is_available() else "cpu"
+
+    class NeuralNetwork(m.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.flatten = m.nn.Flatten()
+            self.linear_relu_stack = m.nn.Sequential(m.nn.Linear(28 * 28, 64), m.nn.ReLU(), m.nn.Linear(64, 64),
+                                                     m.nn.ReLU(), m.nn.Linear(64, 10))
+
+        def forward(self, x):
+            return self.linear_relu_stack(self.flatten(x))
+
+    model = NeuralNetwork().to(device)
+    model.load_state_dict({k: m.tensor(v) for k, v in state.items()})
+    dataset = m.utils.data.TensorDataset(m.tensor(batches[0]), m.tensor(batches[1]))
+    dataloader = m.utils.data.DataLoader(dataset, batch_size=16)
+    loss_fn, optimizer = m.nn.CrossEntropyLoss(), m.optim.SGD(model.parameters(), lr=1e-1)
+    printed = []
+    model.train()
+    for X, y in dataloader:
+        X, y = X.to(device), y.to(device)
+        loss = loss_fn(model(X), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        printed.append(loss.item())
+    model.eval()
+    test_loss, correct = 0, 0
+    with m.no_grad():
+        for X, y in dataloader:
+            pred = model(X.to(device))
+            test_loss += loss_fn(pred, y.to(device)).item()
+            correct += (pred.argmax(1) == y.to(device)).type(m.float).sum().item()
+    return printed + [test_loss / len(dataloader), correct / len(dataloader.dataset)]
+
+
+def test_quickstart_train_and_test_loops_match_pytorch():
+    torch_module = pytest.importorskip("torch")
+    import torch.utils.data  # noqa: F401 - the quickstart's DataLoader
+    rng = np.random.default_rng(0)
+    batches = (rng.standard_normal((64, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 64))
+    reference = torch_module.nn.Sequential(torch_module.nn.Linear(784, 64), torch_module.nn.ReLU(),
+                                           torch_module.nn.Linear(64, 64), torch_module.nn.ReLU(),
+                                           torch_module.nn.Linear(64, 10))
+    state = {f"linear_relu_stack.{k}": v.detach().numpy() for k, v in reference.state_dict().items()}
+    ours, theirs = _quickstart(torch, state, batches), _quickstart(torch_module, state, batches)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5)
