@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from lazyfuse.runtime import dtypes
+from lazyfuse.runtime.graph import Op
 
 from . import creation, selection, sorting
 from .functional import matmul, where
@@ -425,8 +426,22 @@ def bernoulli_(x: Tensor, p=0.5) -> Tensor:
     return x.copy_(creation.rand(x.shape, device=x.device) < p)
 
 
+def _zero_gradient(fn):
+    """fn with a zero gradient (not None) for an input that requires grad, as PyTorch's
+    floor, round and sign have: fn's values, selected over the input by a false constant."""
+    def with_zero_gradient(x: Tensor, *args, **kwargs) -> Tensor:
+        value = fn(x.detach(), *args, **kwargs)
+        if not x.requires_grad:
+            return value
+        never = creation.zeros(x.shape, dtype=dtypes.bool_, device=x.device)
+        return never._prim(Op.WHERE, x, value, dtype=x.dtype)  # not where(), which folds a constant condition
+    with_zero_gradient.__name__ = fn.__name__
+    return with_zero_gradient
+
+
 METHODS = {
-    "floor": floor, "ceil": ceil, "trunc": trunc, "frac": frac, "round": round, "sign": sign, "sgn": sign,
+    "floor": _zero_gradient(floor), "ceil": _zero_gradient(ceil), "trunc": _zero_gradient(trunc), "frac": frac,
+    "round": _zero_gradient(round), "sign": _zero_gradient(sign), "sgn": _zero_gradient(sign),
     "isnan": isnan, "isinf": isinf, "isfinite": isfinite, "nan_to_num": nan_to_num, "nansum": nansum,
     "nanmean": nanmean, "clamp_min": clamp_min, "clamp_max": clamp_max, "masked_fill": masked_fill, "tril": tril,
     "triu": triu, "lerp": lerp, "addcmul": addcmul, "addcdiv": addcdiv, "diagonal": diagonal, "diag": diag,

@@ -225,3 +225,15 @@ def test_bad_arguments_raise_pytorchs_errors():
     with pytest.raises(RuntimeError, match="selected index k out of range"):
         r.topk(3)
     assert r.allclose(r + 1e-9) and not r.allclose(r + 1e-3) and lf.equal(r, r * 1) and not lf.equal(r, r[:1])
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "trunc", "round", "sign", "sgn"])
+def test_piecewise_constant_functions_give_zero_gradients_not_none(name):
+    """PyTorch gives these a zero gradient; the input's .grad is a tensor of zeros."""
+    x = lf.tensor([-1.5, 0.5, 2.7, np.inf], requires_grad=True)
+    (getattr(x, name)() * 3 + x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones(4))
+    y = lf.tensor([-1.5, 0.5], requires_grad=True)
+    getattr(lf, name)(y).sum().backward()
+    assert y.grad is not None
+    np.testing.assert_array_equal(y.grad.numpy(), np.zeros(2))
