@@ -526,15 +526,7 @@ def test_a_step_with_batch_norm_replays_its_running_statistics(rng):
         lf.manual_seed(0)
         model = lf.nn.Sequential(lf.nn.Linear(4, 8), lf.nn.BatchNorm1d(8, momentum=None), lf.nn.ReLU(),
                                  lf.nn.Linear(8, 1))
-        optimizer = lf.optim.SGD(model.parameters(), lr=0.1)
-
-        def step():
-            optimizer.zero_grad()
-            loss = ((model(x) - y) ** 2).mean()
-            loss.backward()
-            optimizer.step()
-            return loss
-        run_step = wrap(step)
+        run_step = wrap(optimizer_step(model, lf.optim.SGD(model.parameters(), lr=0.1), x, y))
         losses = [run_step().item() for _ in range(6)]
         return losses, model[1].state_dict(), run_step
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lazyfuse as lf
+from test_capture import optimizer_step
 from test_random_graphs import SHAPES, Recorder, build
 from lazyfuse.runtime import random_bits
 from lazyfuse.runtime.reference import evaluate
@@ -180,15 +181,7 @@ def test_a_captured_step_with_dropout_replays_new_masks_like_the_plain_steps(rng
     def losses(wrap):
         lf.manual_seed(1)
         model = lf.nn.Sequential(lf.nn.Linear(8, 16), lf.nn.ReLU(), lf.nn.Dropout(0.3), lf.nn.Linear(16, 1))
-        optimizer = lf.optim.SGD(model.parameters(), lr=0.05)
-
-        def step():
-            optimizer.zero_grad()
-            loss = ((model(x) - y) ** 2).mean()
-            loss.backward()
-            optimizer.step()
-            return loss
-        run = wrap(step)
+        run = wrap(optimizer_step(model, lf.optim.SGD(model.parameters(), lr=0.05), x, y))
         return [run().item() for _ in range(8)], run
 
     plain, _ = losses(lambda f: f)

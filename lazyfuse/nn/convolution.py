@@ -110,19 +110,25 @@ def max_pool(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool,
     if return_indices:
         raise NotImplementedError(f"{what}: return_indices=True is not supported")
     x, batched = _batched(x, spatial, what)
-    kernel = _per_dim(kernel_size, spatial, "kernel_size")
-    stride = _per_dim(stride if stride not in (None, ()) else kernel_size, spatial, "stride")
+    kernel, stride, padding = _pool_sizes(what, kernel_size, stride, padding, spatial)
     dilation = _per_dim(dilation, spatial, "dilation")
-    padding = _per_dim(padding, spatial, "padding")
-    if any(2 * p > k for p, k in zip(padding, kernel)):
-        raise RuntimeError(f"{what}: pad should be at most half of effective kernel size, but got pad={padding} "
-                           f"and kernel_size={kernel}")
     pads = [(p, p + (_ceil_extra(n, k, s, p, d) if ceil_mode else 0))
             for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation)]
     windows = _windows(x, kernel, stride, dilation, pads, what, fill=-math.inf)
     flat = windows.reshape(*windows.shape[:2 + spatial], math.prod(kernel))
     out = flat.max(-1)[0]
     return out if batched else out.squeeze(0)
+
+
+def _pool_sizes(what: str, kernel_size, stride, padding, spatial: int) -> tuple[tuple[int, ...], ...]:
+    """(kernel, stride, padding) per dim; the stride defaults to the kernel, as in PyTorch."""
+    kernel = _per_dim(kernel_size, spatial, "kernel_size")
+    stride = _per_dim(stride if stride not in (None, ()) else kernel_size, spatial, "stride")
+    padding = _per_dim(padding, spatial, "padding")
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise RuntimeError(f"{what}: pad should be at most half of kernel size, but got pad={padding} and "
+                           f"kernel_size={kernel}")
+    return kernel, stride, padding
 
 
 def _ceil_extra(n: int, k: int, s: int, p: int, d: int) -> int:
@@ -141,12 +147,7 @@ def avg_pool(x: Tensor, kernel_size, stride, padding, ceil_mode: bool, count_inc
     if ceil_mode:
         raise NotImplementedError(f"{what}: ceil_mode=True is not supported")
     x, batched = _batched(x, spatial, what)
-    kernel = _per_dim(kernel_size, spatial, "kernel_size")
-    stride = _per_dim(stride if stride not in (None, ()) else kernel_size, spatial, "stride")
-    padding = _per_dim(padding, spatial, "padding")
-    if any(2 * p > k for p, k in zip(padding, kernel)):
-        raise RuntimeError(f"{what}: pad should be at most half of kernel size, but got pad={padding} and "
-                           f"kernel_size={kernel}")
+    kernel, stride, padding = _pool_sizes(what, kernel_size, stride, padding, spatial)
     pads, ones = [(p, p) for p in padding], (1,) * spatial
     kernel_dims = tuple(range(2 + spatial, 2 + 2 * spatial))
     total = _windows(x, kernel, stride, ones, pads, what).sum(kernel_dims)
