@@ -18,15 +18,14 @@ from typing import Optional
 from .graph import Node, Op
 from .view import View
 
-# below this size in M or K a product is an ordinary row reduction: a tiled
-# kernel's blocks would be mostly empty
+# A product is tiled when K and each of M and N are at least MIN_TILED_DIM (below
+# that a tiled kernel's blocks would be mostly empty), or, with M or N smaller
+# but at least the kernel's minimum (a tile is 6 rows by two vectors of as few as
+# 2 lanes), when it does at least NARROW_TILED_WORK multiply-adds per row or
+# column: a convolution's 6 filters over 50,000 positions and its weight
+# gradient ran 20-100x slower as row reductions gathering their operands. Other
+# products are row reductions, which an optimizer's update can join.
 MIN_TILED_DIM = 16
-# the fewest rows (M) and columns (N) a tiled kernel takes: its tile is 6 rows by
-# two vectors, of as few as 2 lanes. Fewer than MIN_TILED_DIM rows or columns are
-# tiled only for a product with at least NARROW_TILED_WORK multiply-adds per row
-# or column (a convolution's 6 filters over 50,000 positions, and its weight
-# gradient, which as row reductions gathering their operands ran 20-100x
-# slower); a small one stays a row reduction, which an optimizer's update can join
 MIN_TILED_ROWS = 6
 MIN_TILED_COLUMNS = 4
 NARROW_TILED_WORK = 1 << 16
