@@ -93,8 +93,13 @@ class ExpressionRenderer:
         else:
             self.ops_seen.append(op_name(node.op))
             srcs = [self.value(block, s, idx) for s in node.srcs]
-            # a random value depends on where it is read, not only on its counter
-            result = self._random(block, node, srcs[0], idx) if node.op is Op.RAND else self._compute(block, node, srcs)
+            # positional ops depend on where they are read, not only on their sources
+            if node.op is Op.RAND:
+                result = self._random(block, node, srcs[0], idx)
+            elif node.op is Op.POSITION:
+                result = self._position(block, node, idx)
+            else:
+                result = self._compute(block, node, srcs)
         block.cache[key] = result
         return result
 
@@ -137,6 +142,10 @@ class ExpressionRenderer:
 
     def _random(self, block, node: Node, counter: str, idx) -> str:
         """Op.RAND's value at idx (see runtime/random_bits.py) from its counter there."""
+        raise NotImplementedError
+
+    def _position(self, block, node: Node, idx) -> str:
+        """Op.POSITION's value at idx: the flat position, in the node's dtype."""
         raise NotImplementedError
 
 

@@ -658,6 +658,12 @@ class OpenCLRenderer(ExpressionRenderer):
         to_real = f"convert_{_vec(real, W)}" if W > 1 else f"({real})"
         return block.var(_vec(real, W), f"{to_real}({z} >> {64 - bits}) * {literal(2.0 ** -bits, node.dtype)}")
 
+    def _position(self, block: _Block, node: Node, idx: Index) -> str:
+        W, real = block.lanes, register_type(node.dtype)
+        if W == 1:
+            return block.var(real, f"({real})({idx.base})")
+        return block.var(_vec(real, W), f"convert_{_vec(real, W)}({self._vector_index(block, idx)})")
+
     def _per_row(self, block: _Block, value: str) -> bool:
         """Whether `value`, read in a row loop's block, is computed once per row before the loops."""
         return self.row_block is not None and block is not self.row_block and value in self.row_block.cache.values()

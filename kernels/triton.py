@@ -387,6 +387,9 @@ class TritonRenderer(ExpressionRenderer):
         real = "tl.float64" if bits > 24 else "tl.float32"  # float64 is slow on most GPUs: only where needed
         return block.var(f"_uniform({counter}, {idx.pos}, {bits}, {real}).to({tl_type(node.dtype)})")
 
+    def _position(self, block: _Block, node: Node, idx: Index) -> str:
+        return block.var(f"({idx.pos}).to({tl_type(node.dtype)})")
+
     @staticmethod
     def _float_floor_div_mod(block: _Block, op: Op, a: str, b: str) -> str:
         """Python's and PyTorch's // and % on floats, from the exact fmod (Triton's %

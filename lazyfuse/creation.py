@@ -135,10 +135,18 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
         start, end = 0, start
     if step == 0:
         raise RuntimeError("step must be nonzero")
-    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
-    is_float = any(isinstance(v, float) for v in values)
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
+    is_float = any(isinstance(v, float) for v in (start, end, step))
     dtype = dtypes.as_dtype(dtype) if dtype is not None else (dtypes.default_float if is_float else dtypes.int64)
-    return tensor(np.arange(*values).astype(dtype.np_dtype), device=device, requires_grad=requires_grad)
+    count = max(0, math.ceil((end - start) / step)) if is_float else len(range(start, end, step))
+    device_name = _device_name(device)
+    _check_size((count,), dtype, device_name)
+    # computed where it is read, from each element's position (as numpy does it: in
+    # float64 for float steps), so no data is uploaded
+    positions = Tensor._wrap(Node.make(Op.POSITION, (), None, (count,), dtypes.float64 if is_float else dtypes.int64,
+                                       device_name))
+    values = positions if (start, step) == (0, 1) else positions * step + start
+    return _finish(values.cast(dtype), requires_grad)
 
 
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

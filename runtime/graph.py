@@ -33,6 +33,8 @@ class Op(Enum):
     # random: srcs a counter (int64, the same at every index); uniform in [0, 1) from a
     # hash of the counter plus the element's flat position (see runtime/random_bits.py)
     RAND = auto()
+    # positional: no srcs; the element's flat position in the node's shape (arange)
+    POSITION = auto()
     # reductions over arg (a tuple of axes); the node keeps the reduced axes as size 1
     SUM = auto(); PROD = auto(); REDUCE_MAX = auto(); REDUCE_MIN = auto()  # noqa: E702
     # stage one of a two-stage reduction: arg partial results per row of srcs[0] (a reduction)
@@ -46,7 +48,7 @@ class Op(Enum):
 UNARY = {Op.NEG, Op.EXP, Op.LOG, Op.EXP2, Op.LOG2, Op.SIN, Op.COS, Op.SQRT, Op.RECIP, Op.TANH, Op.ABS, Op.NOT, Op.CAST}
 BINARY = {Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.FLOORDIV, Op.MOD, Op.POW, Op.MAX, Op.MIN, Op.LT, Op.LE, Op.EQ, Op.NE}
 COMPARISON = {Op.LT, Op.LE, Op.EQ, Op.NE}
-ELEMENTWISE = UNARY | BINARY | {Op.WHERE, Op.RAND}
+ELEMENTWISE = UNARY | BINARY | {Op.WHERE, Op.RAND, Op.POSITION}
 REDUCE = {Op.SUM, Op.PROD, Op.REDUCE_MAX, Op.REDUCE_MIN}
 
 

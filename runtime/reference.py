@@ -81,6 +81,8 @@ def _evaluate(node: Node) -> np.ndarray:
             out = np.where(srcs[0], srcs[1], srcs[2])
         elif n.op is Op.RAND:
             out = uniform(srcs[0], n.dtype)
+        elif n.op is Op.POSITION:
+            out = np.arange(n.numel).reshape(n.shape)
         else:
             out = _reduce(n, srcs[0])
         values[id(n)] = np.asarray(out).astype(n.dtype.np_dtype).reshape(n.shape)

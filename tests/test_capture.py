@@ -537,3 +537,16 @@ def test_a_step_with_batch_norm_replays_its_running_statistics(rng):
     for name, value in plain_state.items():
         np.testing.assert_allclose(replayed_state[name].numpy(), value.numpy(), rtol=1e-6)
     assert replayed_state["num_batches_tracked"].item() == 6
+
+
+def test_arange_inside_is_computed_on_the_device_and_replays(rng):
+    """arange uploads nothing (each element is computed from its position), so a step
+    using it (cross_entropy's class positions, a mask from positions) replays."""
+    x = lf.tensor(rng.standard_normal((4, 5)).astype(np.float32))
+    target = lf.tensor(np.array([0, 4, 2, 1]))
+    step = lf.capture(lambda x, t: lf.nn.functional.cross_entropy(x, t) + (x * (lf.arange(5) < 3)).sum())
+    expected = [step(x * k, target).item() for k in (1.0, 2.0, 3.0)]
+    assert step.replays >= 1
+    logits = x.numpy() * 3.0
+    logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
+    np.testing.assert_allclose(expected[-1], -logp[np.arange(4), [0, 4, 2, 1]].mean() + logits[:, :3].sum(), rtol=1e-5)

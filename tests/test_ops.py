@@ -429,6 +429,11 @@ def test_creation_functions():
     check(lf.full((2,), 1.5), np.full(2, 1.5, np.float32))
     check(lf.arange(5), np.arange(5))
     check(lf.arange(1, 2, 0.25), np.arange(1, 2, 0.25, dtype=np.float32))
+    check(lf.arange(7, -20, -3), np.arange(7, -20, -3))
+    check(lf.arange(0, 1, 0.1, dtype=lf.float64), np.arange(0, 1, 0.1))
+    check(lf.arange(10, dtype=lf.float16), np.arange(10).astype(np.float16))
+    check(lf.arange(3, 3), np.arange(3, 3))
+    check(lf.arange(24).reshape(2, 3, 4).permute(2, 0, 1)[1:, :, ::2] * 2, (np.arange(24).reshape(2, 3, 4).transpose(2, 0, 1)[1:, :, ::2] * 2))
     check(lf.linspace(0, 1, 5), np.linspace(0, 1, 5).astype(np.float32))
     assert lf.tensor([[1, 2], [3, 4]]).dtype == lf.int64
     assert lf.tensor([1.0, 2]).dtype == lf.float32

@@ -272,6 +272,13 @@ def test_convolution_and_pooling_gradients_match_the_opencl_path(rng):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
+def test_arange_is_computed_from_positions_as_in_the_reference():
+    positions = lf.arange(3, 40, 3, device="cuda")
+    check(positions, np.arange(3, 40, 3))
+    check(lf.arange(0.5, 4.0, 0.25, device="cuda").reshape(2, 7).T * 2, (np.arange(0.5, 4.0, 0.25) * 2).reshape(2, 7).T)
+    check(lf.nn.functional.one_hot(positions % 4, 4).sum(0), np.bincount(np.arange(3, 40, 3) % 4, minlength=4))
+
+
 def test_every_generated_kernel_compiles_for_sm80_and_sm90():
     """Runs last in this file: compiles every kernel the tests above generated."""
     from lazyfuse.kernels.triton_compile import compile_in_child
