@@ -77,7 +77,7 @@ def _rebuild_tensor(data: bytes, shape: tuple, dtype_name: str, device: str, req
 
 def _reduce_tensor(t: Tensor, protocol: int):
     from .nn.modules import Parameter
-    values = np.ascontiguousarray(t.detach().numpy())
+    values = np.asarray(t.detach().numpy())  # not ascontiguousarray, which makes a 0-d array 1-d
     return _rebuild_tensor, (values.tobytes(), values.shape, t.dtype.name, t.node.device, t.requires_grad,
                              isinstance(t, Parameter))
 

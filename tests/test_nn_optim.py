@@ -276,3 +276,18 @@ def test_layer_norm_is_one_kernel_and_matches_pytorch(rng):
     np.testing.assert_allclose(out.detach().numpy(), reference.numpy(), rtol=1e-4, atol=1e-5)
     with pytest.raises(RuntimeError, match="normalized_shape"):
         lf.nn.functional.layer_norm(lf.tensor(x), (5,))
+
+
+def test_example_cnn_learns_saves_and_loads_and_learns_the_same_captured():
+    import importlib.util
+    import io
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "examples" / "train_cnn.py"
+    spec = importlib.util.spec_from_file_location("train_cnn", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    plain, captured = io.StringIO(), io.StringIO()
+    assert module.main(steps=10, out=plain) > 0.9
+    assert module.main(steps=10, capture=True, out=captured) > 0.9
+    last_loss = [line for line in plain.getvalue().splitlines() if line.startswith("step")][-1]
+    assert last_loss in captured.getvalue()  # dropout's draws replayed as the plain steps drew them

@@ -125,9 +125,11 @@ def test_quickstart_save_load_and_deepcopy_of_a_model(tmp_path):
     loaded.load_state_dict(torch.load(tmp_path / "model.pth", map_location="opencl"))
     assert loaded[0].weight.device == torch.device("opencl")
     np.testing.assert_array_equal(loaded(x.to("opencl")).detach().numpy(), before)
-    torch.save({"step": 3, "logits": model(x)[:2].detach(), "names": ["a", "b"]}, tmp_path / "state.pth")
+    torch.save({"step": 3, "logits": model(x)[:2].detach(), "names": ["a", "b"], "count": torch.tensor(7)},
+               tmp_path / "state.pth")
     state = torch.load(tmp_path / "state.pth")
     assert state["step"] == 3 and state["names"] == ["a", "b"] and state["logits"].shape == (2, 3)
+    assert state["count"].shape == () and state["count"].item() == 7
     torch.save(model, tmp_path / "whole.pth")
     with pytest.raises(Exception, match="weights_only load refuses"):
         torch.load(tmp_path / "whole.pth")
