@@ -232,14 +232,19 @@ def test_dataloader_batches_shuffles_and_drops_last(rng):
         TensorDataset(x, y[:3])
 
 
-def test_example_training_script_learns_and_learns_the_same_captured():
+def _example(name: str):
+    """The module of examples/<name>.py."""
     import importlib.util
-    import io
     from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "examples" / "train_mlp.py"
-    spec = importlib.util.spec_from_file_location("train_mlp", path)
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "examples" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_example_training_script_learns_and_learns_the_same_captured():
+    import io
+    module = _example("train_mlp")
     out, captured_out = io.StringIO(), io.StringIO()
     final = module.main(steps=30, out=out)
     first = float(out.getvalue().split("loss ")[1].split()[0])
@@ -279,13 +284,8 @@ def test_layer_norm_is_one_kernel_and_matches_pytorch(rng):
 
 
 def test_example_cnn_learns_saves_and_loads_and_learns_the_same_captured():
-    import importlib.util
     import io
-    from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "examples" / "train_cnn.py"
-    spec = importlib.util.spec_from_file_location("train_cnn", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _example("train_cnn")
     plain, captured = io.StringIO(), io.StringIO()
     assert module.main(steps=10, out=plain) > 0.9
     assert module.main(steps=10, capture=True, out=captured) > 0.9
