@@ -103,6 +103,18 @@ class ExpressionRenderer:
         block.cache[key] = result
         return result
 
+    def render_riders(self, block, index, store) -> None:
+        """Emit into `block` the riders' values at their one element, `index`, and their
+        stores (`store(block, outputs, index)`). Their expressions are read as the
+        riders' own kernels read them: what each loads is what it takes as inputs."""
+        host = self.k
+        try:
+            for rider in host.riders:
+                self.k = rider
+                store(block, rider.outputs, index)
+        finally:
+            self.k = host
+
     def _element_view(self) -> View:
         """The kernel's elements ordered row by row (kept dims first, then reduced ones)."""
         k = self.k

@@ -181,7 +181,7 @@ class OpenCLRenderer(ExpressionRenderer):
             self.row_vectors = (rows_along // self.lanes if kernel.lane_reduces else
                                 next(v for v in (8, 4, 2, 1) if rows_along % (v * self.lanes) == 0))
         self.args: dict[Node, str] = {}
-        for o in kernel.outputs:
+        for o in kernel.stored:
             self.args[o] = f"out{len(self.args)}"
         self.names = itertools.count()
         self.typedefs: dict[str, str] = {}
@@ -196,6 +196,7 @@ class OpenCLRenderer(ExpressionRenderer):
                         k.row_len if o in k.lane_reduces else k.rows * k.split)
             assert o.numel == expected, f"output {o} does not fit kernel over {k.shape} reducing {k.axes}"
         lines = self._row_kernel() if k.is_reduction else self._pointwise_kernel()
+        lines = self._rider_lines() + lines  # rendered second, so the kernel is named after its own ops
         params = []
         for node, arg in self.args.items():
             const = "" if arg.startswith("out") else "const "
@@ -219,6 +220,14 @@ class OpenCLRenderer(ExpressionRenderer):
         return -(-math.prod(self.k.shape) // self.lanes)
 
     # --------------------------------------------------------------- kernels
+    def _rider_lines(self) -> list[str]:
+        """The riders (see Kernel.riders), computed by the first work-item."""
+        if not self.k.riders:
+            return []
+        block = self._block(1, "    ")
+        self.render_riders(block, Index("0", 0, aligned=True, affine=Affine()), self._store_outputs)
+        return ["  if (get_global_id(0) == 0) {"] + block.lines + ["  }"]
+
     def _pointwise_kernel(self) -> list[str]:
         k, W, it = self.k, self.lanes, self.itype
         n = math.prod(k.shape)

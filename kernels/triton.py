@@ -181,7 +181,7 @@ class _Block:
 class TritonRenderer(ExpressionRenderer):
     def __init__(self, kernel: Kernel):
         super().__init__(kernel)
-        self.args: dict[Node, str] = {o: f"out{i}" for i, o in enumerate(kernel.outputs)}
+        self.args: dict[Node, str] = {o: f"out{i}" for i, o in enumerate(kernel.stored)}
         self.names = itertools.count()
         self.persistent = False
 
@@ -191,6 +191,7 @@ class TritonRenderer(ExpressionRenderer):
             body, grid, constexprs, warps = self._row_kernel()
         else:
             body, grid, constexprs, warps = self._pointwise_kernel()
+        body = self._rider_lines() + body
         params = list(self.args.values()) + [f"{c}: tl.constexpr" for c in constexprs]
         code = f"({', '.join(params)}):\n" + "\n".join(body) + "\n"
         name = kernel_name(k, self.ops_seen, code)
@@ -200,6 +201,14 @@ class TritonRenderer(ExpressionRenderer):
         return RenderedKernel(name, source, list(self.args), grid, constexprs, warps, signature)
 
     # ------------------------------------------------------------------ kernels
+    def _rider_lines(self) -> list[str]:
+        """The riders (see Kernel.riders), computed by the first program."""
+        if not self.k.riders:
+            return []
+        block = _Block("        ", self.names, None)
+        self.render_riders(block, Index("first"), self._store)
+        return ["    first = tl.program_id(0)", "    if first == 0:"] + block.lines
+
     def _pointwise_kernel(self):
         n = math.prod(self.k.shape)
         xblock, warps = _config(POINTWISE_CONFIGS, n)

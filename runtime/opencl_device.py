@@ -142,7 +142,7 @@ class OpenCLDevice:
     def prepare(self, kernels: list[Kernel]) -> list["Launch"]:
         """Render and compile (cached by source) a schedule's kernels."""
         return [Launch(rendered.name, rendered.source, cl_kernel, rendered.global_size, rendered.local_size,
-                       rendered.work_items, list(kernel.outputs), rendered.args,
+                       rendered.work_items, kernel.stored, rendered.args,
                        sum(n.numel * n.dtype.itemsize for n in rendered.args))
                 for kernel, (rendered, cl_kernel) in zip(kernels, self.rt.compiled(kernels, self.parallelism))]
 

@@ -28,6 +28,11 @@ over those rows: a training step's forward `x @ w` feeding the weight
 gradient `x.T @ g`, both reductions of the same x * w-shaped product. The
 kernel computes it at every position of its row loop, from the loads it
 makes anyway, and stores it, so x is read once instead of twice.
+
+A rider is a kernel of one element of pointwise work (a generator's counter
+advance, an optimizer's step count): another kernel of the schedule, placed
+between what the rider reads and what reads it, computes it in its first
+work-item, which saves the rider its launch.
 """
 from __future__ import annotations
 
@@ -77,6 +82,23 @@ class Kernel:
     # reductions over the rows (all held by one work-item), computed at each position of
     # the row loop; those among `outputs` are stored there, at that position
     lane_reduces: list[Node] = field(default_factory=list)
+    # one-element pointwise kernels computed by this kernel's first work-item (see _fold_riders)
+    riders: list["Kernel"] = field(default_factory=list)
+
+    @property
+    def stored(self) -> list[Node]:
+        """Every node the launch writes: the outputs, then the riders' outputs."""
+        return self.outputs + [o for r in self.riders for o in r.outputs]
+
+    @property
+    def reads(self) -> set[Node]:
+        """Every node the launch reads from a buffer, the riders' reads included."""
+        return self.inputs.union(*(r.inputs for r in self.riders))
+
+    @property
+    def is_rider(self) -> bool:
+        """A kernel whose whole work is one element of pointwise work."""
+        return not self.is_reduction and self.matmul is None and math.prod(self.shape) == 1
 
     @property
     def is_reduction(self) -> bool:
@@ -175,7 +197,7 @@ class Scheduler:
             debug.log(1, f"not fusing {node.op.name}{node.shape} into its consumer: {why}")
         order = toposort(list(materialize))
         kernels = [self._kernel(m, plans[m]) for m in order if m in materialize]
-        return self._split_reductions(self._merge(self._absorb_lane_reductions(kernels)))
+        return self._fold_riders(self._split_reductions(self._merge(self._absorb_lane_reductions(kernels))))
 
     # structure ----------------------------------------------------------------------
     def _structure(self, m: Node, materialize) -> _Structure:
@@ -454,6 +476,29 @@ class Scheduler:
                               axes=(1,), reduce_phases=[combines], inputs=k.inputs | set(partials),
                               replace={r: reshape(c, r.shape) for r, c in zip(k.reduces, combines)}))
         return out
+
+
+    def _fold_riders(self, kernels: list[Kernel]) -> list[Kernel]:
+        """A one-element kernel (a generator's counter advance after a draw, an
+        optimizer's step count) would cost a launch for one work-item's work: it rides
+        in another kernel instead, whose first work-item computes it. The host comes
+        after the kernels computing what the rider reads and before those reading what
+        it computes; it is not a tiled product, and has work-items to run it."""
+        if not self.fusion:
+            return kernels
+        kernels = list(kernels)
+        for rider in [k for k in kernels if k.is_rider]:
+            at = kernels.index(rider)
+            made = [i for i, k in enumerate(kernels) if not rider.reads.isdisjoint(k.stored)]
+            readers = [i for i, k in enumerate(kernels) if not k.reads.isdisjoint(rider.stored)]
+            hosts = [i for i in range(max(made, default=-1) + 1, min(readers, default=len(kernels)))
+                     if i != at and kernels[i].matmul is None and math.prod(kernels[i].shape) > 0]
+            if hosts:  # rather one with work of its own
+                host = kernels[next((i for i in hosts if not kernels[i].is_rider), hosts[0])]
+                host.riders += [rider] + rider.riders
+                rider.riders = []
+                del kernels[at]
+        return kernels
 
 
 def _splits_in_two(k: Kernel, parallelism: int) -> bool:

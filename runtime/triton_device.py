@@ -93,7 +93,7 @@ class TritonKernelLoader:
         rendered = render(kernel)
         TritonKernelLoader.generated[rendered.source] = rendered
         return Launch(rendered.name, rendered.source, self._load(rendered.name, rendered.source), rendered.grid,
-                      rendered.constexprs, rendered.num_warps, list(kernel.outputs), rendered.args)
+                      rendered.constexprs, rendered.num_warps, kernel.stored, rendered.args)
 
     def _load(self, name: str, source: str):
         if source not in self._functions:

@@ -415,3 +415,62 @@ def test_pointwise_and_row_kernels_use_the_devices_native_vector_width(rng, dtyp
     check(exps, np.exp(x))
     check(rows, np.exp(x) / np.exp(x).sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
     check(columns, x.sum(0), rtol=1e-5, atol=1e-3)
+
+
+def _scalar_updates(rng):
+    """A counter and a decay factor updated in place (as a generator's counter and an
+    optimizer's step are), each one element, with the values they must end with."""
+    count, decay = lf.tensor(np.array(5, np.int64)), lf.tensor(np.float32(0.5))
+    with lf.no_grad():
+        count.add_(3)
+        decay.mul_(0.9)
+    return (count, 8), (decay, np.float32(0.5) * np.float32(0.9))
+
+
+def _check_updates(updates) -> None:
+    for tensor, expected in updates:
+        check(tensor, expected)
+
+
+@pytest.mark.parametrize("host, expected", [(lambda x, w: x * 2 + 1, 1), (lambda x, w: (x * x).sum(), 1),
+                                            (lambda x, w: x.reshape(40, 25).softmax(-1), 1),
+                                            (lambda x, w: x.reshape(40, 25) @ w, 2),  # not a tiled product
+                                            # nor a kernel with no work-items (launched, it would not run)
+                                            (lambda x, w: x[:0] * 2, 1)],
+                         ids=["map", "sum", "softmax", "matmul", "empty"])
+def test_one_element_kernels_ride_in_another_kernel_of_the_schedule(rng, host, expected):
+    x = lf.tensor(rng.standard_normal(1000).astype(np.float32))
+    w = lf.tensor(rng.standard_normal((25, 30)).astype(np.float32))
+    updates = _scalar_updates(rng)
+    out = host(x, w)
+    assert kernels(out) == expected  # the updates were deferred to this schedule
+    _check_updates(updates)
+    check(out, rtol=1e-5)
+
+
+def test_a_rider_comes_after_what_it_reads_and_before_its_readers(rng):
+    x = lf.tensor(rng.standard_normal((64, 32)).astype(np.float32))
+    y = lf.tensor(rng.standard_normal(100).astype(np.float32))
+    # a one-element kernel reading a stored reduction: it rides in a later kernel
+    column_sums = x.sum(0)
+    picked = column_sums[3] * 2
+    assert kernels(picked, y + 1) == 2
+    check(picked, 2 * x.numpy().astype(np.float64).sum(0)[3], rtol=1e-5)
+    # one whose value a later kernel reads from its buffer: it rides in an earlier one
+    scale = picked + 1
+    first, scaled = y * 3, y * scale
+    assert kernels(first, scale, scaled) == 2
+    for t in (first, scale, scaled):
+        check(t, rtol=1e-5)
+    # with nothing before its reader, it stays a kernel of its own
+    again = picked - 1
+    assert kernels(again, y * again) == 2
+
+
+def test_unfused_one_element_kernels_stay_on_their_own(rng, monkeypatch):
+    monkeypatch.setenv("LAZYFUSE_FUSION", "0")
+    x = lf.tensor(rng.standard_normal(1000).astype(np.float32))
+    updates = _scalar_updates(rng)
+    out = x * 2
+    assert kernels(out) == 3
+    _check_updates(updates)

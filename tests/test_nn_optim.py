@@ -105,17 +105,15 @@ def _optimizer_step_kernels(opt_factory, rng) -> tuple[int, int]:
     return len(prof.kernels), max(counts)
 
 
-@pytest.mark.parametrize("factory, counters", [(lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9), 0),
-                                               (lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True,
-                                                                       weight_decay=1e-3), 0),
-                                               (lambda p: lf.optim.Adam(p, lr=1e-2), 1),
-                                               (lambda p: lf.optim.AdamW(p, lr=1e-2), 1)],
+@pytest.mark.parametrize("factory", [lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9),
+                                     lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+                                     lambda p: lf.optim.Adam(p, lr=1e-2), lambda p: lf.optim.AdamW(p, lr=1e-2)],
                          ids=["sgd_momentum", "sgd_nesterov", "adam", "adamw"])
-def test_an_optimizer_step_adds_no_kernels_to_the_gradients(rng, factory, counters):
+def test_an_optimizer_step_adds_no_kernels_to_the_gradients(rng, factory):
     gradients, step = _optimizer_step_kernels(factory, rng)
     # each parameter and its state are updated in its gradient's kernel; Adam's step
-    # counts (scalars on the device, which those kernels read) are one kernel more
-    assert step == gradients + counters
+    # counts (scalars on the device, which those kernels read) ride in an earlier kernel
+    assert step == gradients
 
 
 def test_parameters_of_one_shape_are_each_updated_in_their_own_gradient_kernel(rng):

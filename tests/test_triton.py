@@ -279,6 +279,39 @@ def test_arange_is_computed_from_positions_as_in_the_reference():
     check(lf.nn.functional.one_hot(positions % 4, 4).sum(0), np.bincount(np.arange(3, 40, 3) % 4, minlength=4))
 
 
+@pytest.mark.parametrize("host", [lambda x: x * 2 + 1, lambda x: x.reshape(8, 25).sum(1)], ids=["map", "rows"])
+def test_one_element_kernels_ride_in_another_kernel_as_on_the_opencl_path(rng, host):
+    xs = rng.standard_normal(200).astype(np.float32)
+    counts = {}
+    for device in ("cpu", "cuda"):
+        count, decay = lf.tensor(np.array(5, np.int64), device=device), lf.tensor(np.float32(0.5), device=device)
+        count.add_(3)
+        decay.mul_(0.9)
+        out = host(lf.tensor(xs, device=device))
+        with lf.profile() as prof:
+            out.realize()
+        counts[device] = len(prof.kernels)
+        check(out, rtol=1e-5)
+        check(count, 8)
+        check(decay, np.float32(0.5) * np.float32(0.9))
+    assert counts["cuda"] == counts["cpu"] == 1
+
+
+def test_adam_steps_match_the_opencl_path(rng):
+    xs, ys = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32)
+    weights = {}
+    for device in ("cpu", "cuda"):
+        w = lf.zeros(3, 1, device=device, requires_grad=True)
+        opt = lf.optim.Adam([w], lr=0.1)
+        x, y = lf.tensor(xs, device=device), lf.tensor(ys, device=device)
+        for _ in range(3):
+            opt.zero_grad()
+            ((x @ w - y) ** 2).mean().backward()
+            opt.step()
+        weights[device] = w.detach().numpy()
+    np.testing.assert_allclose(weights["cuda"], weights["cpu"], rtol=1e-5, atol=1e-6)
+
+
 def test_every_generated_kernel_compiles_for_sm80_and_sm90():
     """Runs last in this file: compiles every kernel the tests above generated."""
     from lazyfuse.kernels.triton_compile import compile_in_child
