@@ -65,6 +65,8 @@ MAX_FUSED_DEPTH = 1000
 # instead, so repeating such a step costs a kernel each few steps, not twice the work
 # each step (ten steps of a prefix sum took minutes to compile as one kernel)
 MAX_RECOMPUTED_WORK = 4
+# how many of the distinct chains of views a node is read through _cuts keeps track of
+MAX_READ_CHAINS = 8
 
 
 @dataclass(eq=False)
@@ -554,27 +556,65 @@ def _reads_off_rows(m: Node, hosted: frozenset, materialize) -> bool:
 
 def _cuts(targets: list[Node]) -> list[Node]:
     """Nodes stored to bound the work of a fused kernel: every MAX_FUSED_DEPTH-th op
-    down long elementwise chains (views pass through), and elementwise nodes read at
-    more than one index (directly and through views, or through different views)
-    whose fused work reaches MAX_RECOMPUTED_WORK."""
+    down long elementwise chains (views pass through), and elementwise nodes needed
+    at more than one index, once their fused work reaches MAX_RECOMPUTED_WORK."""
     nodes = toposort(targets)
-    index_maps: dict[Node, set] = {}  # how each node is read: None directly, else the view node
-    for n in nodes:
-        for s in set(n.srcs):
-            index_maps.setdefault(s, set()).add(n if n.op is Op.VIEW and not reads_in_place(n) else None)
+    needed_again = _needed_at_several_indices(nodes, targets)
     depth: dict[Node, int] = {}  # elementwise ops down the longest chain below
-    work: dict[Node, int] = {}  # elementwise ops per element when fused
+    work: dict[Node, int] = {}  # elementwise ops and moved reads per element when fused
     cuts = []
     for n in nodes:
-        if n.op is Op.VIEW:
-            depth[n], work[n] = depth.get(n.srcs[0], 0), work.get(n.srcs[0], 0)
+        if n.op is Op.VIEW:  # a read elsewhere than in place is index arithmetic and a gather
+            depth[n] = depth.get(n.srcs[0], 0)
+            work[n] = work.get(n.srcs[0], 0) + (not reads_in_place(n))
         elif n.op in ELEMENTWISE:
             depth[n] = max((depth.get(s, 0) for s in n.srcs), default=0) + 1
             work[n] = 1 + sum(work.get(s, 0) for s in set(n.srcs))
-            if depth[n] >= MAX_FUSED_DEPTH or (work[n] >= MAX_RECOMPUTED_WORK and len(index_maps.get(n, ())) > 1):
+            if depth[n] >= MAX_FUSED_DEPTH or (work[n] >= MAX_RECOMPUTED_WORK and n in needed_again):
                 cuts.append(n)
                 depth[n] = work[n] = 0
     return cuts
+
+
+def _needed_at_several_indices(nodes: list[Node], targets: list[Node]) -> set[Node]:
+    """Elementwise nodes whose values fused work reads at more than one index, at the
+    point where those reads part: at each distinct chain of views between the node
+    and the stored values computed from it (read directly and through a view, through
+    different views, or below ops that are: a pool's index of each window's largest,
+    read by its gradient at every position in the window), or through a view reading
+    elements more than once. A node whose reads all pass through one elementwise
+    consumer is left to that consumer (a stencil's sums are stored once per step,
+    where the step's result is read, not at each partial sum)."""
+    stored = set(targets)
+    chains_of: dict[Node, set] = {}
+    reread: set[Node] = set()
+    consumers_reads: dict[Node, list] = {}  # what each elementwise consumer passes down
+    needed = set()
+    for n in reversed(nodes):  # each node after all that read it
+        chains, again = chains_of.pop(n, set()), n in reread
+        if n.op in ELEMENTWISE and (len(chains) > 1 or again) and (chains, again) not in consumers_reads.pop(n, []):
+            needed.add(n)
+        if n in stored or not (n.op in ELEMENTWISE or n.op is Op.VIEW):
+            chains, again = {()}, False  # computed once, at its own index, where its sources are read
+        if n.op is Op.VIEW and not reads_in_place(n):
+            chains = {chain + (n,) for chain in chains}
+            again = again or _reads_again(n)
+        for src in n.srcs:
+            below = chains_of.setdefault(src, set())
+            if len(below) < MAX_READ_CHAINS:  # enough to know it is more than one
+                below |= chains
+            if again:
+                reread.add(src)
+            if n.op in ELEMENTWISE and n not in stored:
+                consumers_reads.setdefault(src, []).append((chains, again))
+    return needed
+
+
+def _reads_again(view: Node) -> bool:
+    """A view reading some of its source's elements more than once (overlapping windows):
+    it reads more positions than the source has."""
+    mask = view.arg.mask
+    return (math.prod(hi - lo for lo, hi in mask) if mask is not None else view.numel) > view.srcs[0].numel
 
 
 def _phases(reduces: list[Node], inputs: set[Node]) -> list[list[Node]]:

@@ -63,6 +63,33 @@ def test_pooling_matches_pytorch_ties_included(rng, name):
     check_against_pytorch(lambda m, x: getattr(m.nn.functional, fn)(x, **kw), [np.round(rng.standard_normal(shape))])
 
 
+@pytest.mark.parametrize("name", sorted(n for n in POOLS if n.startswith("max")))
+def test_max_pool_indices_are_pytorchs_ties_and_nan_included(rng, name):
+    torch = pytest.importorskip("torch")
+    fn, kw = POOLS[name]
+    shape = (2, 3, 9, 8) if fn.endswith("2d") else (3, 10)
+    x = np.round(rng.standard_normal(shape))
+    x.flat[5] = np.nan  # a window holding a NaN gives the NaN and its index
+    out, indices = getattr(lf.nn.functional, fn)(lf.tensor(x), return_indices=True, **kw)
+    expected, expected_indices = getattr(torch.nn.functional, fn)(torch.tensor(x), return_indices=True, **kw)
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    assert indices.dtype == lf.int64
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+    module = (lf.nn.MaxPool1d if fn.endswith("1d") else lf.nn.MaxPool2d)(return_indices=True, **kw)
+    np.testing.assert_array_equal(module(lf.tensor(x))[1].numpy(), expected_indices.numpy())
+
+
+def test_max_pool_over_computed_values_stores_them_once(rng):
+    """Overlapping windows read each value several times: a computed input is stored,
+    not computed again at every read (runtime/schedule.py's cuts)."""
+    x = lf.tensor(rng.standard_normal((2, 3, 12, 12)))
+    y = lf.nn.functional.max_pool2d((x.sin() * 2 + 1).exp(), 3, stride=1)
+    with lf.profile() as prof:
+        y.realize()
+    assert len(prof.kernels) == 2, prof
+    check(y)
+
+
 def test_gradients_match_finite_differences():
     """The windows view's own gradient rule, with padding, stride and dilation."""
     rng = np.random.default_rng(0)

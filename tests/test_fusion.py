@@ -474,3 +474,12 @@ def test_unfused_one_element_kernels_stay_on_their_own(rng, monkeypatch):
     out = x * 2
     assert kernels(out) == 3
     _check_updates(updates)
+
+
+def test_work_needed_at_several_indices_through_ops_above_it_is_stored_once(rng):
+    x = lf.tensor(rng.standard_normal(1000).astype(np.float32))
+    y = (x.sin() * 2 + 1).exp()
+    a, b = y + 1, y * 2  # each read at one index, but different ones: y is needed at two
+    out = a[1:] + b[:-1]
+    assert kernels(out) == 2
+    check(out)
