@@ -61,9 +61,10 @@ MAX_LANES = 8
 # and their midpoints stored (PoCL's LLVM crashed building a 100,000-op chain)
 MAX_FUSED_DEPTH = 1000
 # elementwise work read at more than one index (y + y shifted: a scan, a stencil) is
-# computed once per index it is read at; from this many ops per element it is stored
-# instead, so repeating such a step costs a kernel each few steps, not twice the work
-# each step (ten steps of a prefix sum took minutes to compile as one kernel)
+# computed once per index it is read at; from this many ops and moved reads (reads
+# through a view, each index arithmetic and a gather) per element it is stored instead,
+# so repeating such a step costs a kernel each few steps, not twice the work each step
+# (ten steps of a prefix sum took minutes to compile as one kernel)
 MAX_RECOMPUTED_WORK = 4
 # how many of the distinct chains of views a node is read through _cuts keeps track of
 MAX_READ_CHAINS = 8

@@ -205,20 +205,26 @@ def _ceil_extra(n: int, k: int, s: int, p: int, d: int) -> int:
 def avg_pool(x: Tensor, kernel_size, stride, padding, ceil_mode: bool, count_include_pad: bool,
              divisor_override: Optional[int], spatial: int) -> Tensor:
     what = f"avg_pool{spatial}d"
-    if ceil_mode:
-        raise NotImplementedError(f"{what}: ceil_mode=True is not supported")
     x, batched = _batched(x, spatial, what)
     kernel, stride, padding = _pool_sizes(what, kernel_size, stride, padding, spatial)
-    pads, ones = [(p, p) for p in padding], (1,) * spatial
+    ones = (1,) * spatial
+    overhang = [_ceil_extra(n, k, s, p, 1) if ceil_mode else 0 for n, k, s, p in zip(x.shape[2:], kernel, stride, padding)]
+    pads = [(p, p + extra) for p, extra in zip(padding, overhang)]
     kernel_dims = tuple(range(2 + spatial, 2 + 2 * spatial))
     total = _windows(x, kernel, stride, ones, pads, what).sum(kernel_dims)
     if divisor_override:
         out = total / divisor_override
-    elif count_include_pad or not any(padding):
+    elif not any(overhang) and (count_include_pad or not any(padding)):
         out = total / math.prod(kernel)
-    else:  # each window's count of input elements, from windows over ones
+    else:  # each window's count of what it averages, from windows over ones: the input, and
+        # with count_include_pad its padding, but never the overhang ceil_mode adds (PyTorch's rule)
         from ..creation import ones as filled
-        inside = _windows(filled(x.shape[2:], dtype=x.dtype, device=x.device), kernel, stride, ones, pads, what)
+        if count_include_pad:
+            counted = filled([n + 2 * p for n, p in zip(x.shape[2:], padding)], dtype=x.dtype, device=x.device)
+            counted_pads = [(0, extra) for extra in overhang]
+        else:
+            counted, counted_pads = filled(x.shape[2:], dtype=x.dtype, device=x.device), pads
+        inside = _windows(counted, kernel, stride, ones, counted_pads, what)
         out = total / inside.sum(tuple(range(spatial, 2 * spatial)))
     return out if batched else out.squeeze(0)
 
