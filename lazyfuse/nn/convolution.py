@@ -135,8 +135,14 @@ def max_pool(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool,
     padded = _padded(x, kernel, stride, dilation, pads, what, fill=-math.inf)
     counts = _window_counts(sizes, kernel, stride, dilation, pads)
     positions = list(itertools.product(*(range(k) for k in kernel)))
-    views = [padded[(..., *(slice(i * d, i * d + s * (c - 1) + 1, s) for i, d, s, c in zip(at, dilation, stride, counts)))]
-             for at in positions]
+    if stride == kernel and all(d == 1 for d in dilation):  # windows tile the input: split each dim in two
+        tiled = padded[(..., *(slice(0, c * k) for c, k in zip(counts, kernel)))]
+        split = tiled.reshape(*x.shape[:2], *(size for c, k in zip(counts, kernel) for size in (c, k)))
+        views = [split[(slice(None), slice(None), *(index for i in at for index in (slice(None), i)))]
+                 for at in positions]
+    else:
+        views = [padded[(..., *(slice(i * d, i * d + s * (c - 1) + 1, s)
+                                for i, d, s, c in zip(at, dilation, stride, counts)))] for at in positions]
     first = _first_largest([v.detach() for v in views])
     out = views[-1]
     for p in reversed(range(len(views) - 1)):
