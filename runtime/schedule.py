@@ -66,7 +66,7 @@ MAX_FUSED_DEPTH = 1000
 # so repeating such a step costs a kernel each few steps, not twice the work each step
 # (ten steps of a prefix sum took minutes to compile as one kernel)
 MAX_RECOMPUTED_WORK = 4
-# how many of the distinct chains of views a node is read through _cuts keeps track of
+# how many distinct chains of views reading a node _needed_at_several_indices tells apart
 MAX_READ_CHAINS = 8
 
 
@@ -479,7 +479,6 @@ class Scheduler:
                               axes=(1,), reduce_phases=[combines], inputs=k.inputs | set(partials),
                               replace={r: reshape(c, r.shape) for r, c in zip(k.reduces, combines)}))
         return out
-
 
     def _fold_riders(self, kernels: list[Kernel]) -> list[Kernel]:
         """A one-element kernel (a generator's counter advance after a draw, an

@@ -6,8 +6,10 @@ convolution is the product of their im2col columns with the weight: the
 scheduler copies the columns once (runtime/schedule.py: a tiled product
 reads each operand element many times) and multiplies them in a tiled
 matmul kernel, 10-20x faster here than a reduction reading the windows in
-place. Gradients come from autograd's rules for the views and the product. Adaptive average pooling is a
-product with an averaging matrix per dim, exact for any input and output size.
+place. Gradients come from autograd's rules for the views and the product. A
+max pool picks elementwise among one strided view per kernel position (see
+max_pool). Adaptive average pooling is a product with an averaging matrix per
+dim, exact for any input and output size.
 """
 from __future__ import annotations
 
