@@ -567,9 +567,16 @@ class OpenCLRenderer(ExpressionRenderer):
         if key in block.cache:
             base, valid = block.cache[key]
         else:
+            itype, vector = self._itype(block, step), step is None and block.lanes > 1
             flat = idx.base
-            if step is None or len(dims) > 1:
-                flat = block.var(self._itype(block, step), flat, "i")
+            if len(dims) > 1:
+                # the coordinates of a flat position (never negative where it is read) by
+                # unsigned division: a vector of signed divisions by constants costs a fifth
+                # more, in fixing up signs (measured on an im2col copy); the sum wraps as
+                # signed arithmetic would, and is read back as signed
+                flat = block.var(f"u{itype}", f"as_u{itype}({flat})" if vector else f"(u{itype})({flat})", "u")
+            elif step is None:
+                flat = block.var(itype, flat, "i")
             terms = [str(offset)] if offset else []
             conds = []
             for coord, stride, (lo, hi), size in view_coordinates(flat, dims, "/"):
@@ -577,7 +584,10 @@ class OpenCLRenderer(ExpressionRenderer):
                     terms.append(coord if stride == 1 else f"{coord} * {stride}")
                 if (lo, hi) != (0, size):
                     conds.append(f"({coord} >= {lo} && {coord} < {hi})" if lo > 0 else f"({coord} < {hi})")
-            base = block.var(self._itype(block, step), " + ".join(terms) or "0", "i")
+            total = " + ".join(terms) or "0"
+            if len(dims) > 1:  # (as a vector first: with no coordinate in it, the sum is a scalar)
+                total = f"as_{itype}({block.var(f'u{itype}', total, 'u')})" if vector else f"({itype})({total})"
+            base = block.var(itype, total, "i")
             valid = " && ".join(conds) if conds else None
             if valid is not None:
                 valid = block.var(self._itype(block, step), valid, "m")
