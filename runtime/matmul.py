@@ -29,6 +29,10 @@ MIN_TILED_DIM = 16
 MIN_TILED_ROWS = 6
 MIN_TILED_COLUMNS = 4
 NARROW_TILED_WORK = 1 << 16
+# a product over fewer than MIN_TILED_DIM terms is tiled when it does at least this
+# many multiply-adds in all: as a row reduction, each of its many short rows ran as
+# scalars (a convolution's input gradient through 6 filters took 30 ms)
+SHORT_TILED_WORK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ def match(reduce: Node) -> Optional[Matmul]:
     # the result keeps every other axis, in order: (*batch, m, n)
     *batch_axes, m_axis, n_axis = [d for d in range(len(S)) if d != k_axis]
     M, N, K = S[m_axis], S[n_axis], S[k_axis]
-    if K < MIN_TILED_DIM or M < MIN_TILED_ROWS or N < MIN_TILED_COLUMNS:
+    if M < MIN_TILED_ROWS or N < MIN_TILED_COLUMNS or (K < MIN_TILED_DIM and M * N * K < SHORT_TILED_WORK):
         return None
     if (M < MIN_TILED_DIM and N * K < NARROW_TILED_WORK) or (N < MIN_TILED_DIM and M * K < NARROW_TILED_WORK):
         return None

@@ -202,8 +202,9 @@ def test_tiled_matmul_with_epilogue_transposes_and_batches(rng):
         check(out, rtol=1e-4, atol=1e-4)
 
 
-def test_narrow_tiled_products_are_masked_tiles(rng):
-    a, b = on_cuda(rng.standard_normal((6, 4096)).astype(np.float32), rng.standard_normal((4096, 16)).astype(np.float32))
+@pytest.mark.parametrize("m, n, k", [(6, 16, 4096), (4096, 1030, 2)], ids=["few_rows", "few_terms"])
+def test_narrow_tiled_products_are_masked_tiles(rng, m, n, k):
+    a, b = on_cuda(rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32))
     with lf.profile() as prof:
         (a @ b).realize()
     assert [k.name.startswith("matmul") for k in prof.kernels] == [True], prof
