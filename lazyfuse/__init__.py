@@ -18,6 +18,7 @@ from .generator import initial_seed, manual_seed, seed
 from .serialization import load, save
 from .devices import accelerator, cuda, opencl, synchronize
 from .functional import cat, matmul, stack, where
+from .out_argument import accepting_out as _accepting_out
 from .tensor import Tensor, broadcast_shapes
 
 bool = _dtypes.bool_  # noqa: A001 - PyTorch's name
@@ -49,7 +50,13 @@ def _tensor_function(name: str):
         return getattr(input, name)(*args, **kwargs)
     fn.__name__ = name
     fn.__doc__ = f"lazyfuse.{name}(t, ...) is t.{name}(...)"
-    return fn
+    return fn if name in _NO_OUT_ARGUMENT else _accepting_out(fn)
+
+
+# functions returning views, several tensors or a Python value, which PyTorch gives no out=
+_NO_OUT_ARGUMENT = {"reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "t", "split", "chunk",
+                    "narrow", "diagonal", "movedim", "moveaxis", "select", "unbind", "swapaxes", "swapdims",
+                    "allclose", "equal", "sort", "topk", "max", "min"}
 
 
 for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "neg",
@@ -64,3 +71,4 @@ for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh
               "unbind", "tile", "isclose", "allclose", "equal", "swapaxes", "swapdims", "gather", "index_select", "cumsum",
               "cumprod", "sort", "argsort", "topk", "erf", "erfc", "flip", "fliplr", "flipud"):
     globals()[_name] = _tensor_function(_name)
+cat, matmul, stack, where = (_accepting_out(f) for f in (cat, matmul, stack, where))

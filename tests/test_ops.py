@@ -3,6 +3,8 @@ over 0-d, empty, size-1, odd and large shapes, broadcasting, non-contiguous
 inputs, negative and tuple dims, keepdim, float and integer dtypes."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -542,3 +544,50 @@ def test_outputs_larger_than_the_cache_are_stored_right(rng):
         out = (x[1:] * 2 + y[:-1]).realize()
     assert "__builtin_nontemporal_store" in prof.kernels[0].source
     np.testing.assert_array_equal(out.numpy(), a[1:] * np.float32(2) + b[:-1])
+
+
+def test_out_argument_writes_casts_and_resizes_as_in_pytorch(rng):
+    """`out=` of the module-level functions: the result lands in `out` (through a
+    view too), is cast to a wider kind, and resizes a tensor of another shape
+    with PyTorch's warning unless it was empty."""
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    out = lf.zeros(3, 2, dtype=lf.float64)
+    assert lf.matmul(lf.tensor(a), lf.tensor(b), out=out) is out
+    np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-12)
+
+    base = lf.zeros(4, 4)
+    lf.add(lf.ones(4), 1, out=base[:, 1])
+    np.testing.assert_array_equal(base.numpy(), np.pad(np.full((4, 1), 2.0), ((0, 0), (1, 2))).astype(np.float32))
+
+    widened = lf.zeros(3, dtype=lf.float32)
+    lf.sum(lf.tensor(np.arange(6).reshape(3, 2)), 1, out=widened)
+    assert widened.dtype is lf.float32 and widened.tolist() == [1.0, 5.0, 9.0]
+
+    empty = lf.empty(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lf.exp(lf.zeros(2, 3), out=empty)
+    assert empty.shape == (2, 3) and empty.tolist() == [[1.0] * 3] * 2
+    other = lf.zeros(5)
+    with pytest.warns(UserWarning, match=r"resized since it had shape \[5\].*required output shape \[2, 3\]"):
+        lf.where(lf.ones(2, 3) > 0, lf.ones(2, 3), 0.0, out=other)
+    assert other.tolist() == [[1.0] * 3] * 2
+    stacked = lf.empty(2, 3)
+    lf.stack([lf.ones(3), lf.zeros(3)], out=stacked)
+    assert stacked.tolist() == [[1.0] * 3, [0.0] * 3]
+
+
+def test_out_argument_refuses_what_pytorch_refuses():
+    x = lf.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"mul\(\): functions with out=\.\.\. arguments don't support automatic"):
+        lf.mul(x, 2.0, out=lf.empty(2, 3))
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        lf.mul(lf.ones(2, 3), 2.0, out=lf.empty(2, 3, requires_grad=True))
+    with lf.no_grad():
+        assert lf.mul(x, 2.0, out=lf.empty(2, 3)).tolist() == [[2.0] * 3] * 2
+    with pytest.raises(RuntimeError, match="result type float32 can't be cast to the desired output type int64"):
+        lf.mul(lf.ones(2), 2.5, out=lf.zeros(2, dtype=lf.int64))
+    with pytest.raises(RuntimeError, match=r"view of another tensor and cannot be resized to the result's shape \[5\]"):
+        lf.add(lf.ones(5), 1, out=lf.zeros(4, 4)[:, 2])
+    with pytest.raises(TypeError, match="argument 'out' must be Tensor, not list"):
+        lf.exp(lf.ones(2), out=[0.0, 0.0])

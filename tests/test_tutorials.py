@@ -188,3 +188,33 @@ def test_quickstart_train_and_test_loops_match_pytorch():
     state = {f"linear_relu_stack.{k}": v.detach().numpy() for k, v in reference.state_dict().items()}
     ours, theirs = _quickstart(torch, state, batches), _quickstart(torch_module, state, batches)
     np.testing.assert_allclose(ours, theirs, rtol=1e-5)
+
+
+def test_tensors_tutorial_operations():
+    """"Tensors" tutorial: indexing, joining, the three ways to multiply matrices
+    and elements (operator, method, function with out=), a single-element
+    aggregate and an in-place add."""
+    tensor = torch.ones(4, 4)
+    tensor[:, 1] = 0
+    expected = np.ones((4, 4), np.float32)
+    expected[:, 1] = 0
+    assert torch.cat([tensor, tensor, tensor], dim=1).tolist() == np.concatenate([expected] * 3, axis=1).tolist()
+
+    y1 = tensor @ tensor.T
+    y2 = tensor.matmul(tensor.T)
+    y3 = torch.rand_like(y1)
+    assert torch.matmul(tensor, tensor.T, out=y3) is y3
+    for y in (y1, y2, y3):
+        np.testing.assert_array_equal(y.numpy(), expected @ expected.T)
+
+    z1 = tensor * tensor
+    z2 = tensor.mul(tensor)
+    z3 = torch.rand_like(tensor)
+    torch.mul(tensor, tensor, out=z3)
+    for z in (z1, z2, z3):
+        np.testing.assert_array_equal(z.numpy(), expected * expected)
+
+    agg_item = tensor.sum().item()
+    assert agg_item == 12.0 and isinstance(agg_item, float)
+    tensor.add_(5)
+    np.testing.assert_array_equal(tensor.numpy(), expected + 5)
