@@ -34,16 +34,19 @@ class AccumulateGrad:
 class GradFn:
     """The backward of one recorded op: `op` and `arg` select the derivative rule."""
 
-    __slots__ = ("op", "arg", "next", "saved", "versions", "retained", "__weakref__")
+    __slots__ = ("op", "arg", "next", "saved", "versions", "retained", "shown", "__weakref__")
 
     def __init__(self, op, arg, srcs):
         self.op, self.arg = op, arg
+        self.shown = None  # the name PyTorch shows for the op this one ends (see shown_as)
         self.retained = None  # a weak reference to the output, when it called retain_grad()
         self.next = [edge(s) for s in srcs]
         self.saved = [_saved(s) for s in srcs]
         self.versions = [(owner, owner._version) for owner in map(_version_owner, srcs)]
 
     def name(self) -> str:
+        if self.shown is not None:
+            return self.shown
         if self.op == "copy_slices":
             return "CopySlices"  # PyTorch's name
         label = self.op if isinstance(self.op, str) else self.op.name
@@ -95,6 +98,14 @@ def _saved(t):
     snap = type(t)._wrap(t.node)
     snap.requires_grad, snap.grad_fn = t.requires_grad, t.grad_fn
     return snap
+
+
+def shown_as(out, name: str):
+    """`out`, its backward named as PyTorch names it (`grad_fn=<MeanBackward0>`) where
+    `out` ends an op composed of others (mean is a sum times 1/n: MulBackward0)."""
+    if out.grad_fn is not None:
+        out.grad_fn.shown = name
+    return out
 
 
 def record(out, op, arg, srcs):

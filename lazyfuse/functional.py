@@ -6,7 +6,7 @@ import collections
 from typing import Sequence
 
 
-from lazyfuse.autograd.function import record
+from lazyfuse.autograd.function import record, shown_as
 from lazyfuse.autograd.grad_mode import grad_enabled
 from lazyfuse.runtime import dtypes, movement
 from lazyfuse.runtime.graph import Node, Op
@@ -75,7 +75,7 @@ def _matrix_product(a: Tensor, b: Tensor) -> Tensor:
     rhs = movement.expand(movement.reshape(movement.permute(b.node, (1, 0)), (1, N, K)), (M, N, K))
     product = Node.make(Op.MUL, (lhs, rhs), None, (M, N, K), a.dtype, lhs.device)
     total = Node.make(Op.SUM, (product,), (2,), (M, N, 1), a.dtype, lhs.device)
-    return record(Tensor._wrap(movement.reshape(total, (M, N))), "matmul", None, (a, b))
+    return shown_as(record(Tensor._wrap(movement.reshape(total, (M, N))), "matmul", None, (a, b)), "MmBackward0")
 
 
 def _positions(x: Tensor, d: int) -> Tensor:
@@ -107,11 +107,12 @@ def max_with_indices(x: Tensor, dim: int, keepdim: bool, largest: bool) -> MaxRe
     """Values and indices; as in PyTorch, the values' gradient goes to the element
     at the index alone (amax/amin share it among tied elements)."""
     indices = arg_extreme(x, dim, keepdim, largest)
+    shown = "MaxBackward0" if largest else "MinBackward0"
     if not (x.requires_grad and grad_enabled()) or x.ndim == 0:
-        return MaxResult(x.amax(dim, keepdim) if largest else x.amin(dim, keepdim), indices)
+        return MaxResult(shown_as(x.amax(dim, keepdim) if largest else x.amin(dim, keepdim), shown), indices)
     d = _normalize_dim(dim, x.ndim)
     chosen = _positions(x, d) == (indices if keepdim else indices.unsqueeze(d))
-    return MaxResult(x.where(chosen, 0).sum(d, keepdim), indices)
+    return MaxResult(shown_as(x.where(chosen, 0).sum(d, keepdim), shown), indices)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
@@ -122,6 +123,8 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     first = tensors[0]
     d = _normalize_dim(dim, first.ndim)
     for i, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
         if t.ndim != first.ndim or any(a != b for j, (a, b) in enumerate(zip(t.shape, first.shape)) if j != d):
             raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size "
                                f"{list(first.shape)} but got size {list(t.shape)} for tensor number {i} in the list.")
@@ -137,7 +140,9 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         piece = t.cast(dtype)._pad(pads)
         out = piece if out is None else (out.logical_or(piece) if dtype is dtypes.bool_ else out + piece)
         start += t.shape[d]
-    return out
+    if out is first:  # one piece: a new tensor all the same, as in-place writes to it must not reach `first`
+        out = first.clone()
+    return shown_as(out, "CatBackward0")
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

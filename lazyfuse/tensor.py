@@ -22,7 +22,7 @@ from lazyfuse.runtime.reference import fold_constants
 from lazyfuse.runtime.writeback import Step, replay, write_through
 
 from . import _format
-from lazyfuse.autograd.function import check_inplace, record, write_history, written_into
+from lazyfuse.autograd.function import check_inplace, record, shown_as, write_history, written_into
 from lazyfuse.autograd.grad_mode import enable_grad, grad_enabled
 
 Scalar = Union[int, float, bool]
@@ -352,14 +352,14 @@ class Tensor:
         if type(exponent) is int and exponent < 0 and not self.dtype.is_floating_point:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         if type(exponent) in (int, float) and exponent == 2 and self.dtype is not dtypes.bool_:
-            return self * self  # exact and far cheaper than pow()
-        return self._binary(Op.POW, exponent)
+            return shown_as(self * self, "PowBackward0")  # exact and far cheaper than pow()
+        return shown_as(self._binary(Op.POW, exponent), "PowBackward1" if isinstance(exponent, Tensor) else "PowBackward0")
 
     def maximum(self, other) -> "Tensor":
-        return self._binary(Op.MAX, other)
+        return shown_as(self._binary(Op.MAX, other), "MaximumBackward0")
 
     def minimum(self, other) -> "Tensor":
-        return self._binary(Op.MIN, other)
+        return shown_as(self._binary(Op.MIN, other), "MinimumBackward0")
 
     __add__ = add
     __sub__ = sub
@@ -508,11 +508,11 @@ class Tensor:
         positive = x >= 0
         e = where(positive, -x, x).exp()
         r = (e + 1).reciprocal()
-        return where(positive, r, e * r)
+        return shown_as(where(positive, r, e * r), "SigmoidBackward0")
 
     def relu(self):
         from .functional import where
-        return where(self <= 0, 0, self)  # as in PyTorch: NaN stays NaN, no gradient at 0
+        return shown_as(where(self <= 0, 0, self), "ReluBackward0")  # NaN stays NaN, no gradient at 0, as in PyTorch
 
     def square(self):
         return self * self
@@ -526,7 +526,7 @@ class Tensor:
             out = where(out < min, min, out)
         if max is not None:
             out = where(out > max, max, out)
-        return out
+        return shown_as(out, "ClampBackward1")
 
     clip = clamp
 
@@ -751,8 +751,8 @@ class Tensor:
         """One reduction op; in the graph it keeps the reduced axes as size 1, and
         without keepdim the result reads it through a reshape (one recorded op)."""
         axes = _dims(dim, self.ndim)
-        if not axes:
-            return self
+        if not axes:  # a 0-d tensor's: a new tensor all the same, as in-place writes to it must not reach self
+            return self.clone()
         kept = tuple(1 if d in axes else s for d, s in enumerate(self.shape))
         node = Node.make(op, (self.node,), axes, kept, self.dtype, self.node.device)
         if not keepdim:
@@ -783,7 +783,8 @@ class Tensor:
         x = self.cast(dtypes.as_dtype(dtype)) if dtype is not None else self
         x._need_float("mean")
         n = x._count(dim)
-        return x.sum(dim, keepdim) * (1.0 / n if n else math.nan)
+        return shown_as(x.sum(dim, keepdim) * (1.0 / n if n else math.nan),
+                        "MeanBackward0" if dim is None else "MeanBackward1")
 
     def var(self, dim=None, unbiased: Optional[bool] = None, keepdim: bool = False, *, correction=None) -> "Tensor":
         self._need_float("var")
@@ -792,13 +793,14 @@ class Tensor:
         n = self._count(dim)
         centered = self - self.mean(dim, keepdim=True)
         denominator = max(n - correction, 0)
-        return (centered * centered).sum(dim, keepdim) * (1.0 / denominator if denominator else math.nan)
+        return shown_as((centered * centered).sum(dim, keepdim) * (1.0 / denominator if denominator else math.nan),
+                        "VarBackward0")
 
     def std(self, dim=None, unbiased: Optional[bool] = None, keepdim: bool = False, *, correction=None) -> "Tensor":
         var = self.var(dim, unbiased, keepdim, correction=correction)
         # where the std is 0 its gradient is 0, as in PyTorch (sqrt's would be 0 / 0)
         nonzero = var != 0
-        return var.where(nonzero, 1).sqrt().where(nonzero, 0)
+        return shown_as(var.where(nonzero, 1).sqrt().where(nonzero, 0), "StdBackward0")
 
     def _check_nonempty(self, name: str, dim) -> None:
         if self._count(dim) == 0 or (dim is None and self.numel() == 0):
@@ -808,24 +810,24 @@ class Tensor:
     def amax(self, dim=(), keepdim: bool = False) -> "Tensor":
         dim = None if dim == () else dim
         self._check_nonempty("amax", dim)
-        return self._reduce(Op.REDUCE_MAX, dim, keepdim)
+        return shown_as(self._reduce(Op.REDUCE_MAX, dim, keepdim), "AmaxBackward0")
 
     def amin(self, dim=(), keepdim: bool = False) -> "Tensor":
         dim = None if dim == () else dim
         self._check_nonempty("amin", dim)
-        return self._reduce(Op.REDUCE_MIN, dim, keepdim)
+        return shown_as(self._reduce(Op.REDUCE_MIN, dim, keepdim), "AminBackward0")
 
     def max(self, dim=None, keepdim: bool = False):
         from .functional import max_with_indices
         if isinstance(dim, Tensor):
             return self.maximum(dim)
-        return self.amax() if dim is None else max_with_indices(self, dim, keepdim, largest=True)
+        return shown_as(self.amax(), "MaxBackward1") if dim is None else max_with_indices(self, dim, keepdim, largest=True)
 
     def min(self, dim=None, keepdim: bool = False):
         from .functional import max_with_indices
         if isinstance(dim, Tensor):
             return self.minimum(dim)
-        return self.amin() if dim is None else max_with_indices(self, dim, keepdim, largest=False)
+        return shown_as(self.amin(), "MinBackward1") if dim is None else max_with_indices(self, dim, keepdim, largest=False)
 
     def argmax(self, dim=None, keepdim: bool = False) -> "Tensor":
         from .functional import arg_extreme
@@ -846,13 +848,13 @@ class Tensor:
         x = self.cast(dtypes.as_dtype(dtype)) if dtype is not None else self
         x = x if x.dtype.is_floating_point else x.cast(dtypes.default_float)
         e = (x - x.amax(dim, keepdim=True).detach()).exp()
-        return e / e.sum(dim, keepdim=True)
+        return shown_as(e / e.sum(dim, keepdim=True), "SoftmaxBackward0")
 
     def log_softmax(self, dim: int, dtype=None) -> "Tensor":
         x = self.cast(dtypes.as_dtype(dtype)) if dtype is not None else self
         x = x if x.dtype.is_floating_point else x.cast(dtypes.default_float)
         shifted = x - x.amax(dim, keepdim=True).detach()
-        return shifted - shifted.exp().sum(dim, keepdim=True).log()
+        return shown_as(shifted - shifted.exp().sum(dim, keepdim=True).log(), "LogSoftmaxBackward0")
 
     def all(self, dim=None, keepdim: bool = False) -> "Tensor":
         return self.bool()._reduce(Op.REDUCE_MIN, dim, keepdim)

@@ -107,3 +107,8 @@ def test_operand_types():
             subtraction()
     with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
         lf.tensor([2, 3]) ** -1
+
+
+def test_joining_0d_tensors_names_the_position():
+    with pytest.raises(RuntimeError, match=r"zero-dimensional tensor \(at position 1\) cannot be concatenated"):
+        lf.cat([lf.ones(1).sum().reshape(1), lf.tensor(2.0)])

@@ -591,3 +591,16 @@ def test_out_argument_refuses_what_pytorch_refuses():
         lf.add(lf.ones(5), 1, out=lf.zeros(4, 4)[:, 2])
     with pytest.raises(TypeError, match="argument 'out' must be Tensor, not list"):
         lf.exp(lf.ones(2), out=[0.0, 0.0])
+
+
+def test_reducing_a_0d_tensor_and_joining_one_tensor_make_new_tensors():
+    """In PyTorch both results are new tensors: writing to them leaves the input as it was."""
+    y = lf.tensor(2.0) * 3
+    for reduced in (y.sum(), y.amax(), y.max(), y.mean(), y.prod()):
+        assert reduced is not y
+        reduced.add_(1)
+        assert (y.item(), reduced.item()) == (6.0, 7.0)
+    w = lf.ones(3)
+    joined = lf.cat([w])
+    joined.add_(1)
+    assert (w.tolist(), joined.tolist()) == ([1.0] * 3, [2.0] * 3)

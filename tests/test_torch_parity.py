@@ -56,3 +56,33 @@ def test_gradients_at_ties_and_zeros_match_pytorch(name):
     out_theirs.sum().backward()
     np.testing.assert_allclose(out_ours.detach().numpy(), out_theirs.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+# ops whose result PyTorch shows with a backward named after them, though lazyfuse
+# composes them from others (mean is a sum times 1/n: it would show MulBackward0)
+SHOWN_AS = {
+    "x + 2, x * y": lambda m, x: (x + 2) * x,
+    "mean": lambda m, x: x.mean(),
+    "mean over a dim": lambda m, x: x.mean(1, keepdim=True),
+    "var, std": lambda m, x: (x.var(0), x.std()),
+    "softmax, log_softmax": lambda m, x: (x.softmax(-1), m.nn.functional.log_softmax(x, 0)),
+    "sigmoid, relu": lambda m, x: (x.sigmoid(), m.nn.functional.relu(x)),
+    "pow": lambda m, x: (x ** 2, x ** 3.0, x.abs() ** x),
+    "mm, cat": lambda m, x: (x @ x.T, m.cat([x, x])),
+    "clamp, maximum, minimum": lambda m, x: (x.clamp(0, 1), x.clamp(min=0), x.maximum(x * 2), x.minimum(-x)),
+    "max, min, amax, amin": lambda m, x: (x.max(), x.min(), x.max(1)[0], x.min(0)[0], x.amax(1), x.amin()),
+    "losses": lambda m, x: (m.nn.functional.mse_loss(x, x.detach() * 2), m.nn.functional.mse_loss(x, x * 0, reduction="none"),
+                            m.nn.functional.binary_cross_entropy(x.sigmoid(), x.detach().sigmoid()),
+                            m.nn.functional.binary_cross_entropy_with_logits(x, x.detach().sigmoid(), reduction="sum"),
+                            m.nn.functional.cross_entropy(x, m.tensor([0, 2])),
+                            m.nn.functional.nll_loss(x.log_softmax(1), m.tensor([1, 0]), reduction="none")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHOWN_AS))
+def test_results_show_the_backward_pytorch_shows(name):
+    a = np.random.default_rng(3).standard_normal((2, 3))
+    ours, theirs = SHOWN_AS[name](lf, lf.tensor(a, requires_grad=True)), SHOWN_AS[name](torch, torch.tensor(a, requires_grad=True))
+    ours, theirs = (ours, theirs) if isinstance(ours, tuple) else ((ours,), (theirs,))
+    assert [repr(t.grad_fn) for t in ours] == [repr(t.grad_fn)[:repr(t.grad_fn).index(" object")] + ">"
+                                               for t in theirs]

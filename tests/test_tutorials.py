@@ -42,7 +42,7 @@ def test_mean_of_a_polynomial():
     out = ((x + 2) * (x + 2) * 3).mean()
     out.backward()
     assert x.grad.tolist() == [[4.5, 4.5], [4.5, 4.5]]
-    assert repr(out) == "tensor(27., grad_fn=<MulBackward0>)"
+    assert repr(out) == "tensor(27., grad_fn=<MeanBackward0>)"
 
 
 def test_no_grad_requires_grad_false_and_detach():

@@ -5,6 +5,7 @@ import math
 
 from lazyfuse.runtime import dtypes
 
+from ..autograd.function import shown_as
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from . import convolution
@@ -182,7 +183,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     if input.shape != target.shape:
         raise RuntimeError(f"mse_loss: input shape {input.shape} and target shape {target.shape} differ")
     diff = input - target
-    return _reduce(diff * diff, reduction)
+    return shown_as(_reduce(diff * diff, reduction), "MseLossBackward0")
 
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -195,7 +196,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     """-(t log p + (1 - t) log(1 - p)), each log at least -100, as PyTorch clamps them."""
     _same_shape("binary_cross_entropy", input, target)
     loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
-    return _reduce(loss if weight is None else loss * weight, reduction)
+    return shown_as(_reduce(loss if weight is None else loss * weight, reduction), "BinaryCrossEntropyBackward0")
 
 
 def _clamped_log(p: Tensor) -> Tensor:
@@ -212,7 +213,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     softplus = (1 + (-input.abs()).exp()).log() + (-input).relu()
     scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
     loss = (1 - target) * input + scale * softplus
-    return _reduce(loss if weight is None else loss * weight, reduction)
+    return shown_as(_reduce(loss if weight is None else loss * weight, reduction),
+                    "BinaryCrossEntropyWithLogitsBackward0")
 
 
 def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
@@ -255,7 +257,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     loss = nll
     if label_smoothing:  # part of the target spread evenly over the classes
         loss = (1 - label_smoothing) * nll - label_smoothing / classes * weighted.sum(1) * counted
-    return loss.sum() / row_weights.sum() if reduction == "mean" else _reduce(loss, reduction)
+    out = loss.sum() / row_weights.sum() if reduction == "mean" else _reduce(loss, reduction)
+    return out if label_smoothing else shown_as(out, "NllLossBackward0")
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
@@ -268,7 +271,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
         raise RuntimeError(f"nll_loss expects input (N, C) and integer class targets (N,), got {input.shape} "
                            f"and {target.shape} {target.dtype.name}")
     nll, _, row_weights = _class_nll(input, target, weight, ignore_index)
-    return nll.sum() / row_weights.sum() if reduction == "mean" else _reduce(nll, reduction)
+    return shown_as(nll.sum() / row_weights.sum() if reduction == "mean" else _reduce(nll, reduction),
+                    "NllLossBackward0")
 
 
 def _class_nll(logp: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int):
