@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lazyfuse.runtime.realize import realize
 
+from .custom_function import Function, FunctionCtx
 from .engine import accumulate, run_backward
 from .function import AccumulateGrad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -76,4 +77,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
 
 
 __all__ = ["backward", "grad", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad",
-           "set_grad_enabled", "is_grad_enabled"]
+           "set_grad_enabled", "is_grad_enabled", "Function", "FunctionCtx"]

@@ -98,8 +98,9 @@ _READS = {op: [_parameters_read(rule) if rule is not None else frozenset() for r
 NO_GRADIENT = {Op.NOT, Op.LT, Op.LE, Op.EQ, Op.NE, Op.FLOORDIV}
 # other rules that use only their inputs' shapes and dtypes, not values: modifying
 # such an input in place afterwards is fine, as in PyTorch
+# ("custom_function": its backward reads what its ctx saved, checked there)
 VALUE_FREE = {Op.CAST, Op.SUM, "reshape", "permute", "expand", "pad", "shrink", "stride", "windows", "to", "clone",
-              "copy_slices"}
+              "copy_slices", "custom_function"}
 
 
 def inputs_read(op, needed: list[bool]) -> list[bool]:
@@ -123,6 +124,8 @@ def gradients(fn, g, saved, needed):
                 for rule, need in zip(ELEMENTWISE_RULES[op], needed)]
     if op in NO_GRADIENT:
         return [None] * len(saved)
+    if op == "custom_function":
+        return fn.arg.gradients(g, needed)
     a = saved[0]
     if op is Op.CAST:
         return [g.cast(a.dtype) if a.dtype.is_floating_point else None]

@@ -47,7 +47,7 @@ def leaf_gradients(order: list, roots: list, grad_outputs: list, retain_graph: b
 
 def _describe(order, roots, grad_outputs):
     """(structure key, input nodes), or None for a graph no template may stand for
-    (freed saved values, retain_grad outputs)."""
+    (freed saved values, retain_grad outputs, a user-defined Function's backward)."""
     position = {id(fn): i for i, fn in enumerate(order)}
     inputs = [g.node for g in grad_outputs]
     parts: list = [tuple(position[id(r)] for r in roots), tuple(g.requires_grad for g in grad_outputs)]
@@ -55,7 +55,7 @@ def _describe(order, roots, grad_outputs):
         if isinstance(fn, AccumulateGrad):
             parts.append(None)
             continue
-        if fn.saved is None or fn.retained is not None:
+        if fn.saved is None or fn.retained is not None or fn.op == "custom_function":
             return None
         parts.append((fn.op, fn.arg, tuple(None if n is None else position[id(n)] for n in fn.next),
                       tuple(t.requires_grad for t in fn.saved)))

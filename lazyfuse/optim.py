@@ -1,4 +1,4 @@
-"""lazyfuse.optim: SGD (momentum, weight decay, nesterov), Adam and AdamW.
+"""lazyfuse.optim: SGD (momentum, weight decay, nesterov), RMSprop, Adam and AdamW.
 
 A step records in-place updates of the parameters and of the optimizer state
 (kept in device memory) and realises them together in one schedule, so each
@@ -97,6 +97,45 @@ class SGD(Optimizer):
         return written
 
 
+class RMSprop(Optimizer):
+    """PyTorch's RMSprop: each gradient divided by the root of a running mean of its
+    squares (centered: of its variance), then optionally through a momentum buffer."""
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+                 momentum: float = 0.0, centered: bool = False):
+        if lr < 0 or eps < 0 or momentum < 0 or weight_decay < 0 or not 0 <= alpha:
+            raise ValueError(f"invalid RMSprop hyper-parameters: lr={lr}, alpha={alpha}, eps={eps}, "
+                             f"momentum={momentum}, weight_decay={weight_decay}")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered))
+
+    def _update(self, p, grad, state, d):
+        from .creation import zeros_like
+        if d["weight_decay"]:
+            grad = grad + d["weight_decay"] * p
+        if not state:
+            state["square_avg"] = zeros_like(p)
+            if d["momentum"]:
+                state["momentum_buffer"] = zeros_like(p)
+            if d["centered"]:
+                state["grad_avg"] = zeros_like(p)
+        square_avg = state["square_avg"].mul_(d["alpha"]).add_(grad * grad, alpha=1 - d["alpha"])
+        written = [p, square_avg]
+        if d["centered"]:
+            grad_avg = state["grad_avg"].mul_(d["alpha"]).add_(grad, alpha=1 - d["alpha"])
+            average = (square_avg - grad_avg * grad_avg).sqrt() + d["eps"]
+            written.append(grad_avg)
+        else:
+            average = square_avg.sqrt() + d["eps"]
+        if d["momentum"]:
+            buf = state["momentum_buffer"].mul_(d["momentum"]).add_(grad / average)
+            p.sub_(d["lr"] * buf)
+            written.append(buf)
+        else:
+            p.sub_(d["lr"] * grad / average)
+        return written
+
+
 class Adam(Optimizer):
     decoupled = False  # AdamW decays the weights directly instead of through the gradient
 
@@ -151,4 +190,4 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW"]

@@ -2,6 +2,8 @@
 the kernels a backward pass launches."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -414,3 +416,101 @@ def test_a_backward_reading_large_values_starts_its_kernels_at_once(rng, monkeyp
     assert w.grad.node.is_realized == loss.node.is_realized == (size >= 100)
     np.testing.assert_allclose(w.grad.numpy(), [xs.sum()])
     np.testing.assert_allclose(loss.item(), 1.5 * xs.sum())
+
+
+class LegendrePolynomial3(lf.autograd.Function):
+    """PyTorch's "Defining new autograd functions" example."""
+
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        return 0.5 * (5 * input ** 3 - 3 * input)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, = ctx.saved_tensors
+        return grad_output * 1.5 * (5 * input ** 2 - 1)
+
+
+class ScaledProduct(lf.autograd.Function):
+    """Two tensor inputs and a number; the number's gradient is None."""
+
+    @staticmethod
+    def forward(ctx, a, scale, b):
+        ctx.save_for_backward(a, b)
+        ctx.scale = scale
+        return a * b * scale
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return (g * b * ctx.scale if ctx.needs_input_grad[0] else None, None,
+                g * a * ctx.scale if ctx.needs_input_grad[2] else None)
+
+
+def test_a_user_defined_function_matches_finite_differences(rng):
+    x = lf.tensor(rng.uniform(-1, 1, (3, 4)), requires_grad=True)
+    assert gradcheck(LegendrePolynomial3.apply, (x,))
+    a, b = (lf.tensor(rng.standard_normal(5), requires_grad=True) for _ in range(2))
+    assert gradcheck(lambda a, b: ScaledProduct.apply(a, 2.5, b), (a, b))
+    out = LegendrePolynomial3.apply(x)
+    assert repr(out.grad_fn) == "<LegendrePolynomial3Backward>" and out.requires_grad
+    np.testing.assert_allclose(out.detach().numpy(), 0.5 * (5 * x.detach().numpy() ** 3 - 3 * x.detach().numpy()))
+
+
+def test_a_user_defined_function_gets_a_gradient_only_where_needed_and_runs_its_backward_each_step():
+    a = lf.tensor([1.0, 2.0], requires_grad=True)
+    b = lf.tensor([3.0, 4.0])
+    for scale in (2.0, 3.0):  # the same graph structure; the backward reads this step's ctx.scale
+        a.grad = None
+        ScaledProduct.apply(a, scale, b).sum().backward()
+        assert a.grad.tolist() == [3.0 * scale, 4.0 * scale] and b.grad is None
+    with lf.no_grad():
+        assert ScaledProduct.apply(a, 2.0, b).grad_fn is None
+
+
+def test_a_user_defined_function_training_loop_matches_pytorch():
+    """The tutorial's loop fitting sin(x) with a + b * P3(c + d * x), a few steps, from the same start."""
+    torch = pytest.importorskip("torch")
+
+    class TorchP3(torch.autograd.Function):
+        forward, backward = staticmethod(LegendrePolynomial3.forward), staticmethod(LegendrePolynomial3.backward)
+
+    results = []
+    for m, p3 in ((lf, LegendrePolynomial3), (torch, TorchP3)):
+        x = m.linspace(-math.pi, math.pi, 200, dtype=m.float64)
+        y = m.sin(x)
+        a, b, c, d = (m.full((), v, dtype=m.float64, requires_grad=True) for v in (0.0, -1.0, 0.0, 0.3))
+        for _ in range(5):
+            loss = (a + b * p3.apply(c + d * x) - y).pow(2).sum()
+            loss.backward()
+            with m.no_grad():
+                for p in (a, b, c, d):
+                    p -= 5e-6 * p.grad
+                    p.grad = None
+        results.append([loss.item()] + [p.item() for p in (a, b, c, d)])
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-12, atol=1e-12)
+
+
+def test_a_user_defined_function_reports_bad_gradients_and_stale_saved_values():
+    class WrongCount(lf.autograd.Function):
+        forward = staticmethod(lambda ctx, a, b: a + b)
+        backward = staticmethod(lambda ctx, g: g)
+
+    class WrongShape(lf.autograd.Function):
+        forward = staticmethod(lambda ctx, a: a.sum())
+        backward = staticmethod(lambda ctx, g: g.reshape(1))
+
+    a = lf.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"WrongCountBackward returned an incorrect number of gradients \(expected 2, got 1\)"):
+        WrongCount.apply(a, a).sum().backward()
+    with pytest.raises(RuntimeError, match=r"WrongShapeBackward returned an invalid gradient at index 0 - got \[1\] but "
+                                           r"expected shape compatible with \[2, 3\]"):
+        WrongShape.apply(a).backward()
+    x = a * 1
+    out = LegendrePolynomial3.apply(x)
+    x.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
+    with pytest.raises(TypeError, match="supports forward functions returning one tensor"):
+        type("Pair", (lf.autograd.Function,), {"forward": staticmethod(lambda ctx, a: (a, a))}).apply(a)

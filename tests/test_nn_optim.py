@@ -107,8 +107,9 @@ def _optimizer_step_kernels(opt_factory, rng) -> tuple[int, int]:
 
 @pytest.mark.parametrize("factory", [lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9),
                                      lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
-                                     lambda p: lf.optim.Adam(p, lr=1e-2), lambda p: lf.optim.AdamW(p, lr=1e-2)],
-                         ids=["sgd_momentum", "sgd_nesterov", "adam", "adamw"])
+                                     lambda p: lf.optim.Adam(p, lr=1e-2), lambda p: lf.optim.AdamW(p, lr=1e-2),
+                                     lambda p: lf.optim.RMSprop(p, lr=1e-2, momentum=0.9, centered=True)],
+                         ids=["sgd_momentum", "sgd_nesterov", "adam", "adamw", "rmsprop"])
 def test_an_optimizer_step_adds_no_kernels_to_the_gradients(rng, factory):
     gradients, step = _optimizer_step_kernels(factory, rng)
     # each parameter and its state are updated in its gradient's kernel; Adam's step
@@ -184,7 +185,7 @@ def test_training_matches_pytorch_at_every_step(rng, optimizer):
     assert losses_l[-1] < losses_l[0]
 
 
-@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "AdamW", "RMSprop"])
 def test_parameter_groups_and_a_learning_rate_schedule_match_pytorch(rng, optimizer):
     """Per-layer options in param_groups, and the learning rate changed through them
     every 10 steps, as a scheduler does."""
@@ -192,7 +193,8 @@ def test_parameter_groups_and_a_learning_rate_schedule_match_pytorch(rng, optimi
     torch.manual_seed(0)
     x, y = rng.standard_normal((64, 8)).astype(np.float32), rng.standard_normal((64, 1)).astype(np.float32)
     model_t, model_l = _pair(torch, rng, (8, 16), 1)
-    first = {"SGD": dict(momentum=0.5), "Adam": dict(betas=(0.8, 0.99)), "AdamW": dict(weight_decay=0.1)}[optimizer]
+    first = {"SGD": dict(momentum=0.5), "Adam": dict(betas=(0.8, 0.99)), "AdamW": dict(weight_decay=0.1),
+             "RMSprop": dict(centered=True, momentum=0.5, weight_decay=0.01)}[optimizer]
     defaults = dict(lr=0.05, momentum=0.9) if optimizer == "SGD" else dict(lr=0.01)
     optimizers = [getattr(m.optim, optimizer)([{"params": model[0].parameters(), **first},
                                                {"params": model[2].parameters()}], **defaults)
