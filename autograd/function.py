@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import weakref
 
+from lazyfuse.runtime.graph import Op
+
 from .grad_mode import grad_enabled
 from .rules import VALUE_FREE, inputs_read
 
@@ -31,6 +33,12 @@ class AccumulateGrad:
         return "AccumulateGrad"
 
 
+# PyTorch's names for the backward of ops lazyfuse names otherwise
+_PYTORCH_NAMES = {"copy_slices": "CopySlices", "shrink": "SliceBackward0", "stride": "SliceBackward0",
+                  "reshape": "ViewBackward0", "to": "ToCopyBackward0", Op.CAST: "ToCopyBackward0",
+                  "pad": "ConstantPadNdBackward0"}
+
+
 class GradFn:
     """The backward of one recorded op: `op` and `arg` select the derivative rule."""
 
@@ -47,8 +55,8 @@ class GradFn:
     def name(self) -> str:
         if self.shown is not None:
             return self.shown
-        if self.op == "copy_slices":
-            return "CopySlices"  # PyTorch's name
+        if self.op in _PYTORCH_NAMES:
+            return _PYTORCH_NAMES[self.op]
         label = self.op if isinstance(self.op, str) else self.op.name
         return "".join(part.capitalize() for part in label.split("_")) + "Backward0"
 
@@ -100,10 +108,11 @@ def _saved(t):
     return snap
 
 
-def shown_as(out, name: str):
+def shown_as(out, name: str, *sources):
     """`out`, its backward named as PyTorch names it (`grad_fn=<MeanBackward0>`) where
-    `out` ends an op composed of others (mean is a sum times 1/n: MulBackward0)."""
-    if out.grad_fn is not None:
+    `out` ends an op composed of others (mean is a sum times 1/n: MulBackward0);
+    unless `out` is one of `sources`, returned as it was (a squeeze with nothing to do)."""
+    if out.grad_fn is not None and all(out is not s for s in sources):
         out.grad_fn.shown = name
     return out
 

@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from lazyfuse.autograd.function import shown_as
 from lazyfuse.runtime import dtypes
 from lazyfuse.runtime.graph import Op
 
@@ -350,12 +351,12 @@ def select(x: Tensor, dim: int, index: int) -> Tensor:
     size = x.shape[d]
     if not -size <= index < size:
         raise IndexError(f"select(): index {index} out of range for tensor of size {list(x.shape)} at dimension {dim}")
-    return x.narrow(d, index % size, 1).squeeze(d)
+    return shown_as(x.narrow(d, index % size, 1).squeeze(d), "SelectBackward0", x)
 
 
 def unbind(x: Tensor, dim: int = 0) -> tuple:
     d = _normalize_dim(dim, x.ndim)
-    return tuple(select(x, d, i) for i in range(x.shape[d]))
+    return tuple(shown_as(select(x, d, i), "UnbindBackward0", x) for i in range(x.shape[d]))
 
 
 def repeat(x: Tensor, *sizes) -> Tensor:

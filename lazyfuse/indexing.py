@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lazyfuse.autograd.function import shown_as
 from . import selection
 from .tensor import Tensor
 
@@ -46,9 +47,11 @@ def basic_getitem(t: Tensor, items: list) -> Tensor:
     """t[items] for ints, slices and None (one item per dim of t, plus the Nones): a view."""
     ranges, steps, shape = [], [], []
     dim = 0
+    shown = None  # PyTorch's name for the backward of the last index that does something
     for item in items:
         if item is None:
             shape.append(1)
+            shown = "UnsqueezeBackward0"
             continue
         size = t.shape[dim]
         if isinstance(item, slice):
@@ -59,6 +62,8 @@ def basic_getitem(t: Tensor, items: list) -> Tensor:
             ranges.append((start, stop))
             steps.append(step)
             shape.append(-(-(stop - start) // step))
+            if (start, stop, step) != (0, size, 1):
+                shown = "SliceBackward0"
         else:
             i = int(item)
             if not -size <= i < size:
@@ -66,8 +71,10 @@ def basic_getitem(t: Tensor, items: list) -> Tensor:
             i %= size
             ranges.append((i, i + 1))
             steps.append(1)
+            shown = "SelectBackward0"
         dim += 1
     out = t._shrink(ranges)
     if any(s != 1 for s in steps):
         out = out._move("stride", tuple(steps))
-    return out.reshape(tuple(shape)) if tuple(shape) != out.shape else out
+    out = out.reshape(tuple(shape)) if tuple(shape) != out.shape else out
+    return shown_as(out, shown, t) if shown else out

@@ -669,7 +669,7 @@ class Tensor:
         order = list(range(self.ndim))
         d0, d1 = _normalize_dim(dim0, self.ndim), _normalize_dim(dim1, self.ndim)
         order[d0], order[d1] = order[d1], order[d0]
-        return self.permute(tuple(order)) if self.ndim else self
+        return shown_as(self.permute(tuple(order)), "TransposeBackward0", self) if self.ndim else self
 
     swapaxes = transpose
 
@@ -704,11 +704,13 @@ class Tensor:
 
     def unsqueeze(self, dim: int) -> "Tensor":
         d = _normalize_dim(dim, self.ndim + 1)
-        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
+        return shown_as(self.reshape(self.shape[:d] + (1,) + self.shape[d:]), "UnsqueezeBackward0")
 
     def squeeze(self, dim=None) -> "Tensor":
         dims = _dims(dim, self.ndim) if self.ndim else ()
-        return self.reshape(tuple(s for d, s in enumerate(self.shape) if not (d in dims and s == 1)))
+        out = self.reshape(tuple(s for d, s in enumerate(self.shape) if not (d in dims and s == 1)))
+        return shown_as(out, "SqueezeBackward0" if dim is None else "SqueezeBackward2" if isinstance(dim, (tuple, list))
+                        else "SqueezeBackward1", self)
 
     def _shrink(self, ranges) -> "Tensor":
         ranges = tuple(ranges)
@@ -735,10 +737,11 @@ class Tensor:
     def split(self, split_size, dim: int = 0):
         d = _normalize_dim(dim, self.ndim)
         sizes = ([split_size] * -(-self.shape[d] // split_size) if isinstance(split_size, int) else list(split_size))
+        shown = "SplitBackward0" if isinstance(split_size, int) else "SplitWithSizesBackward0"
         out, start = [], 0
         for s in sizes:
             length = min(s, self.shape[d] - start)
-            out.append(self.narrow(d, start, length))
+            out.append(shown_as(self.narrow(d, start, length), shown, self))
             start += length
         return tuple(out)
 

@@ -112,3 +112,13 @@ def test_operand_types():
 def test_joining_0d_tensors_names_the_position():
     with pytest.raises(RuntimeError, match=r"zero-dimensional tensor \(at position 1\) cannot be concatenated"):
         lf.cat([lf.ones(1).sum().reshape(1), lf.tensor(2.0)])
+
+
+def test_bad_padding_names_what_is_wrong():
+    x = lf.ones(2, 3)
+    with pytest.raises(RuntimeError, match="Padding length must be divisible by 2"):
+        lf.nn.functional.pad(x, (1, 2, 3))
+    with pytest.raises(RuntimeError, match=r"reflect padding of dim 1 \(size 3\) by \(3, 0\) is out of range"):
+        lf.nn.functional.pad(x, (3, 0), mode="reflect")
+    with pytest.raises(NotImplementedError, match="padding mode 'mirror'"):
+        lf.nn.functional.pad(x, (1, 1), mode="mirror")

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import lazyfuse as lf
+from conftest import check_against_pytorch
 
 torch = pytest.importorskip("torch")
 
@@ -71,6 +72,11 @@ SHOWN_AS = {
     "mm, cat": lambda m, x: (x @ x.T, m.cat([x, x])),
     "clamp, maximum, minimum": lambda m, x: (x.clamp(0, 1), x.clamp(min=0), x.maximum(x * 2), x.minimum(-x)),
     "max, min, amax, amin": lambda m, x: (x.max(), x.min(), x.max(1)[0], x.min(0)[0], x.amax(1), x.amin()),
+    "views and indexing": lambda m, x: (x[:1, :2], x[:, ::2], x[0], x[0, :2], x[:, 1], x[None], x.reshape(-1),
+                                        x.view(3, 2), x.T, x.transpose(0, 1), x.unsqueeze(0), x[None].squeeze(),
+                                        x[None].squeeze(0), x.select(1, 1), x.to(m.float32)),
+    "split, chunk, unbind": lambda m, x: (x.split(1)[1], x.split([1, 2], 1)[0], x.chunk(3, 1)[2], x.unbind(1)[0]),
+    "pad": lambda m, x: (m.nn.functional.pad(x, (1, 2)), m.nn.functional.pad(x, (-1, 1, 1, 0), value=2.0)),
     "losses": lambda m, x: (m.nn.functional.mse_loss(x, x.detach() * 2), m.nn.functional.mse_loss(x, x * 0, reduction="none"),
                             m.nn.functional.binary_cross_entropy(x.sigmoid(), x.detach().sigmoid()),
                             m.nn.functional.binary_cross_entropy_with_logits(x, x.detach().sigmoid(), reduction="sum"),
@@ -86,3 +92,13 @@ def test_results_show_the_backward_pytorch_shows(name):
     ours, theirs = (ours, theirs) if isinstance(ours, tuple) else ((ours,), (theirs,))
     assert [repr(t.grad_fn) for t in ours] == [repr(t.grad_fn)[:repr(t.grad_fn).index(" object")] + ">"
                                                for t in theirs]
+
+
+PADS = [((1, 2),), ((1, 2, 0, 3),), ((-1, 2),), ((2, -1, 1, 1), "constant", 1.5), ((0, 0, 1, 1, 1, 0), "constant", -2.0),
+        ((1, 2, 2, 1), "reflect"), ((1, 2, 3, 0), "replicate"), ((2, 1, 1, 2), "circular"), ((0, 4, 1, 0), "circular")]
+
+
+@pytest.mark.parametrize("args", PADS, ids=[repr(a) for a in PADS])
+def test_pad_matches_pytorch(args):
+    fn = lambda m, x: m.nn.functional.pad(x, *args)  # noqa: E731
+    check_against_pytorch(fn, [np.random.default_rng(5).standard_normal((2, 3, 4, 4))])

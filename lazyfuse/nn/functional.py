@@ -67,6 +67,50 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     return (tensor.unsqueeze(-1) == arange(num_classes, device=tensor.device)).long()
 
 
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """PyTorch's F.pad: `pad` is (before, after) for the last dim, then the one before
+    it, and so on. 'constant' fills with `value` (negative amounts crop); 'reflect',
+    'replicate' and 'circular' copy the input's own elements, joined with cat."""
+    pad = tuple(pad)
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"Padding length must be divisible by 2 and at most twice the input's dimensions, but got "
+                           f"padding length {len(pad)} and input of dimension {input.ndim}")
+    amounts = [(0, 0)] * (input.ndim - len(pad) // 2) + [(pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]
+    if mode == "constant":
+        cropped = input._shrink((max(-b, 0), s - max(-a, 0)) for (b, a), s in zip(amounts, input.shape))
+        grown = tuple((max(b, 0), max(a, 0)) for b, a in amounts)
+        out = cropped._pad(grown)
+        if value and any(b or a for b, a in grown):
+            from ..creation import ones
+            inside = ones(cropped.shape, dtype=dtypes.bool_, device=input.device)._pad(grown)
+            out = out.where(inside, value)
+        return shown_as(out, "ConstantPadNdBackward0", input)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"padding mode {mode!r}: expected 'constant', 'reflect', 'replicate' or 'circular'")
+    if value:
+        raise ValueError(f"padding mode {mode!r} does not take a value")
+    from ..functional import cat
+    out = input
+    for d, (before, after) in enumerate(amounts):
+        n = out.shape[d]
+        if min(before, after) < 0 or (mode == "reflect" and max(before, after) >= n) or max(before, after) > n:
+            raise RuntimeError(f"{mode} padding of dim {d} (size {n}) by ({before}, {after}) is out of range: "
+                               f"amounts must be non-negative and {'below' if mode == 'reflect' else 'at most'} "
+                               f"the size")
+        if before == after == 0:
+            continue
+        if mode == "reflect":  # mirrored about the edge element
+            pieces = [out.narrow(d, 1, before).flip(d), out, out.narrow(d, n - 1 - after, after).flip(d)]
+        elif mode == "replicate":
+            edge = [out.narrow(d, 0, 1), out.narrow(d, n - 1, 1)]
+            pieces = [e.expand(*(k if i == d else s for i, s in enumerate(e.shape))) for e, k in zip(edge, (before, after))]
+            pieces.insert(1, out)
+        else:  # circular: the other end's elements
+            pieces = [out.narrow(d, n - before, before), out, out.narrow(d, 0, after)]
+        out = cat([p for p in pieces if p.shape[d]], d)
+    return out
+
+
 def embedding(input: Tensor, weight: Tensor) -> Tensor:
     """weight's rows at the indices in input: input.shape + (embedding_dim,)."""
     rows = weight.index_select(0, input.reshape(-1))
