@@ -37,6 +37,29 @@ def test_conv1d_and_unbatched_input_match_pytorch(rng, kw):
     check_against_pytorch(lambda m, x, w: m.nn.functional.conv1d(x, w, **kw), arrays, grad_rtol=1e-9)
 
 
+@pytest.mark.parametrize("padding_mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("layer", [dict(cls="Conv2d", kernel_size=(3, 2), padding=(1, 2), stride=(2, 1)),
+                                   dict(cls="Conv2d", kernel_size=3, padding="same", dilation=(1, 2)),
+                                   dict(cls="Conv1d", kernel_size=3, padding=2)], ids=["2d", "2d_same", "1d"])
+def test_conv_padding_modes_match_pytorch(rng, padding_mode, layer):
+    """Conv layers padding with the input's own elements (F.pad), from PyTorch's weights."""
+    torch = pytest.importorskip("torch")
+    options = {k: v for k, v in layer.items() if k != "cls"}
+    theirs = getattr(torch.nn, layer["cls"])(4, 6, padding_mode=padding_mode, dtype=torch.float64, **options)
+    ours = getattr(lf.nn, layer["cls"])(4, 6, padding_mode=padding_mode, dtype=lf.float64, **options)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    assert repr(ours) == repr(theirs)
+    x = rng.standard_normal((2, 4, 7, 6)[:2 + (layer["cls"] == "Conv2d") + 1])
+    xt, xl = torch.tensor(x, requires_grad=True), lf.tensor(x, requires_grad=True)
+    out_t, out_l = theirs(xt), ours(xl)
+    np.testing.assert_allclose(out_l.detach().numpy(), out_t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    weights = np.cos(np.arange(out_t.numel())).reshape(tuple(out_t.shape))
+    (out_t * torch.tensor(weights)).sum().backward()
+    (out_l * lf.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(xl.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
 POOLS = {
     "max2": ("max_pool2d", dict(kernel_size=2)),
     "max3_stride_pad": ("max_pool2d", dict(kernel_size=3, stride=2, padding=1)),
@@ -127,6 +150,8 @@ def test_modules_initialise_and_check_their_arguments():
         conv(lf.zeros(4, 6))
     with pytest.raises(ValueError, match="divisible by groups"):
         lf.nn.Conv2d(3, 8, 3, groups=2)
+    with pytest.raises(ValueError, match="padding_mode must be one of 'zeros', 'reflect'"):
+        lf.nn.Conv2d(3, 8, 3, padding_mode="mirror")
     with pytest.raises(RuntimeError, match="at most half"):
         lf.nn.MaxPool2d(2, padding=2)(lf.zeros(1, 1, 6, 6))
 
