@@ -206,3 +206,72 @@ def test_a_model_prints_and_walks_its_modules_as_in_pytorch():
     assert seen[-1] == "Net" and seen.count("Conv2d") == 2 and len(seen) == len(list(ours.modules()))
     ours.requires_grad_(False)
     assert not any(p.requires_grad for p in ours.parameters())
+
+
+def _functional(m):
+    return m.nn.functional
+
+
+ACTIVATIONS_AND_LOSSES = {
+    "hardtanh": (lambda m, x: _functional(m).hardtanh(x, -0.5, 0.7), {}),
+    "relu6": (lambda m, x: _functional(m).relu6(x * 4), {}),
+    "elu": (lambda m, x: _functional(m).elu(x, 0.7), {}),
+    "selu": (lambda m, x: _functional(m).selu(x), {}),
+    "celu": (lambda m, x: _functional(m).celu(x, 0.5), {}),
+    "softplus": (lambda m, x: _functional(m).softplus(x * 10, 2.0, 15.0), {}),
+    "softplus_defaults_far_out": (lambda m, x: _functional(m).softplus(x * 30), {}),
+    "logsigmoid": (lambda m, x: _functional(m).logsigmoid(x * 30), {}),
+    "mish": (lambda m, x: _functional(m).mish(x), {}),
+    "softsign": (lambda m, x: _functional(m).softsign(x), {}),
+    # PyTorch's float64 hardsigmoid gradient is 1/6 rounded to float32
+    "hardsigmoid": (lambda m, x: _functional(m).hardsigmoid(x * 4), dict(grad_rtol=1e-7)),
+    "hardswish": (lambda m, x: _functional(m).hardswish(x * 4), {}),
+    "threshold": (lambda m, x: _functional(m).threshold(x, 0.1, -2.0), {}),
+    "glu": (lambda m, x: _functional(m).glu(x, 1), {}),
+    "softmin": (lambda m, x: _functional(m).softmin(x, 0), {}),
+    "normalize": (lambda m, x: _functional(m).normalize(x, dim=1), {}),
+    "normalize_p1": (lambda m, x: _functional(m).normalize(x, p=1.0, dim=0), {}),
+    "cosine_similarity": (lambda m, x: _functional(m).cosine_similarity(x, x.flip(1) * 2), {}),
+    "smooth_l1_loss": (lambda m, x: _functional(m).smooth_l1_loss(x, x.flip(0), beta=0.5), {}),
+    "smooth_l1_loss_sum": (lambda m, x: _functional(m).smooth_l1_loss(x, x * 0, reduction="sum"), {}),
+    "huber_loss": (lambda m, x: _functional(m).huber_loss(x * 2, x.flip(0), delta=0.8), {}),
+    "huber_loss_none": (lambda m, x: _functional(m).huber_loss(x, x * 0.5, reduction="none"), {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS_AND_LOSSES))
+def test_activations_and_losses_match_pytorch(name):
+    fn, tolerances = ACTIVATIONS_AND_LOSSES[name]
+    check_against_pytorch(fn, [np.random.default_rng(1).standard_normal((4, 6))], **tolerances)
+
+
+MODULES = [("ReLU", (), {"inplace": True}), ("LeakyReLU", (0.2,), {}), ("ReLU6", (), {}), ("Hardtanh", (-2.0, 2.0), {}),
+           ("ELU", (), {"alpha": 0.5, "inplace": True}), ("SELU", (), {}), ("CELU", (), {}), ("Softplus", (2.0,), {}),
+           ("LogSigmoid", (), {}), ("Mish", (), {}), ("Softsign", (), {}), ("Hardsigmoid", (), {}), ("Hardswish", (), {}),
+           ("Threshold", (0.1, 20.0), {}), ("GLU", (), {}), ("Softmin", (), {"dim": 1}), ("SiLU", (), {})]
+
+
+@pytest.mark.parametrize("name, args, options", MODULES, ids=[m[0] + ("_inplace" if m[2].get("inplace") else "")
+                                                                 for m in MODULES])
+def test_activation_modules_are_pytorchs(name, args, options):
+    """The same repr and values; inplace=True writes the result into the input, as in PyTorch."""
+    torch = pytest.importorskip("torch")
+    ours, theirs = getattr(lf.nn, name)(*args, **options), getattr(torch.nn, name)(*args, **options)
+    assert repr(ours) == repr(theirs)
+    a = np.random.default_rng(2).standard_normal((3, 4)) * 3
+    x, xt = lf.tensor(a), torch.tensor(a)
+    out, out_t = ours(x), theirs(xt)
+    np.testing.assert_allclose(out.numpy(), out_t.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.numpy(), xt.numpy(), rtol=1e-12, atol=1e-12)  # written into only when inplace
+
+
+def test_loss_modules_pass_their_options():
+    torch = pytest.importorskip("torch")
+    a, b = np.random.default_rng(3).standard_normal((2, 5, 3)) * 2
+    for name, options in (("SmoothL1Loss", dict(beta=0.5, reduction="sum")), ("HuberLoss", dict(delta=1.5))):
+        ours, theirs = getattr(lf.nn, name)(**options), getattr(torch.nn, name)(**options)
+        assert repr(ours) == repr(theirs)
+        np.testing.assert_allclose(ours(lf.tensor(a), lf.tensor(b)).item(),
+                                   theirs(torch.tensor(a), torch.tensor(b)).item(), rtol=1e-12)
+    with pytest.raises(TypeError, match=r"ELU takes the options \['alpha'\] and inplace"):
+        lf.nn.ELU(beta=2.0)

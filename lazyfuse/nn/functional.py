@@ -40,6 +40,84 @@ def silu(x: Tensor) -> Tensor:
     return x * x.sigmoid()
 
 
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return x.clamp(min_val, max_val)
+
+
+def relu6(x: Tensor) -> Tensor:
+    return hardtanh(x, 0.0, 6.0)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    return x.where(x > 0, alpha * (x.exp() - 1))
+
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def selu(x: Tensor) -> Tensor:
+    return SELU_SCALE * elu(x, SELU_ALPHA)
+
+
+def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    return x.where(x > 0, alpha * ((x / alpha).exp() - 1))
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x exceeds `threshold`, as in PyTorch."""
+    scaled = x * beta
+    linear = scaled > threshold
+    return x.where(linear, (1 + scaled.where(~linear, 0).exp()).log() / beta)
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -softplus(-x), from exp(-|x|), which never overflows."""
+    return x.where(x < 0, 0) - (1 + (-x.abs()).exp()).log()
+
+
+def mish(x: Tensor) -> Tensor:
+    return x * softplus(x).tanh()
+
+
+def softsign(x: Tensor) -> Tensor:
+    return x / (1 + x.abs())
+
+
+def hardsigmoid(x: Tensor) -> Tensor:
+    return (x / 6 + 0.5).clamp(0.0, 1.0)
+
+
+def hardswish(x: Tensor) -> Tensor:
+    return x * hardsigmoid(x)
+
+
+def threshold(x: Tensor, threshold: float, value: float) -> Tensor:
+    return x.where(x > threshold, value)
+
+
+def glu(x: Tensor, dim: int = -1) -> Tensor:
+    """The first half of x along dim, gated by the sigmoid of the second."""
+    if x.shape[dim] % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {dim} is size {x.shape[dim]}")
+    a, b = x.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def softmin(x: Tensor, dim: int) -> Tensor:
+    return (-x).softmax(dim)
+
+
+def normalize(x: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """x divided by its p-norm along dim, at least eps."""
+    return x / x.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(x)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1 * x2) / sqrt(max(|x1|^2 |x2|^2, eps^2)) along dim, as PyTorch computes it."""
+    squares = (x1 * x1).sum(dim) * (x2 * x2).sum(dim)
+    return (x1 * x2).sum(dim) / squares.clamp_min(eps * eps).sqrt()
+
+
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zeroes each element with probability p and scales the rest by 1 / (1 - p), when training."""
     check_dropout_probability(p)
@@ -228,6 +306,22 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
         raise RuntimeError(f"mse_loss: input shape {input.shape} and target shape {target.shape} differ")
     diff = input - target
     return shown_as(_reduce(diff * diff, reduction), "MseLossBackward0")
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target)."""
+    _same_shape("smooth_l1_loss", input, target)
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction)
+    return _reduce(d.where(d >= beta, 0.5 * d * d / beta) - (d >= beta).cast(d.dtype) * (0.5 * beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """0.5 d^2 where |d| <= delta, else delta (|d| - 0.5 delta) (d = input - target)."""
+    _same_shape("huber_loss", input, target)
+    d = (input - target).abs()
+    return _reduce((0.5 * d * d).where(d <= delta, delta * (d - 0.5 * delta)), reduction)
 
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:

@@ -296,9 +296,35 @@ class BatchNorm2d(_BatchNorm):
     dims = (4,)
 
 
-class ReLU(Module):
+class _Activation(Module):
+    """An elementwise activation: its functional form called with the module's
+    `options` ((name, default) pairs, PyTorch's names and order); with inplace=True
+    the result is written into the input, as in PyTorch."""
+
+    function = staticmethod(F.relu)
+    options: tuple = ()
+
+    def __init__(self, *args, inplace: bool = False, **kwargs):
+        super().__init__()
+        names = [name for name, _ in self.options]
+        if len(args) > len(names) or set(kwargs) - set(names):
+            raise TypeError(f"{type(self).__name__} takes the options {names} and inplace")
+        values = {**dict(self.options), **dict(zip(names, args)), **kwargs}
+        for name in names:
+            setattr(self, name, values[name])
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
-        return x.relu()
+        out = self.function(x, *(getattr(self, name) for name, _ in self.options))
+        return x.copy_(out) if self.inplace else out
+
+    def extra_repr(self) -> str:
+        return ", ".join([f"{name}={getattr(self, name)}" for name, _ in self.options]
+                         + (["inplace=True"] if self.inplace else []))
+
+
+class ReLU(_Activation):
+    function = staticmethod(F.relu)
 
 
 class Sigmoid(Module):
@@ -311,16 +337,64 @@ class Tanh(Module):
         return x.tanh()
 
 
-class LeakyReLU(Module):
-    def __init__(self, negative_slope: float = 0.01):
-        super().__init__()
-        self.negative_slope = negative_slope
+class LeakyReLU(_Activation):
+    function, options = staticmethod(F.leaky_relu), (("negative_slope", 0.01),)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
 
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+class ReLU6(_Activation):
+    function = staticmethod(F.relu6)
+
+
+class Hardtanh(_Activation):
+    function, options = staticmethod(F.hardtanh), (("min_val", -1.0), ("max_val", 1.0))
+
+
+class ELU(_Activation):
+    function, options = staticmethod(F.elu), (("alpha", 1.0),)
+
+
+class SELU(_Activation):
+    function = staticmethod(F.selu)
+
+
+class CELU(_Activation):
+    function, options = staticmethod(F.celu), (("alpha", 1.0),)
+
+
+class Softplus(_Activation):
+    function, options = staticmethod(F.softplus), (("beta", 1.0), ("threshold", 20.0))
+
+
+class LogSigmoid(_Activation):
+    function = staticmethod(F.logsigmoid)
+
+
+class Mish(_Activation):
+    function = staticmethod(F.mish)
+
+
+class Softsign(_Activation):
+    function = staticmethod(F.softsign)
+
+
+class Hardsigmoid(_Activation):
+    function = staticmethod(F.hardsigmoid)
+
+
+class Hardswish(_Activation):
+    function = staticmethod(F.hardswish)
+
+
+class Threshold(_Activation):
+    function, options = staticmethod(F.threshold), (("threshold", 0.0), ("value", 0.0))
+
+
+class GLU(_Activation):
+    function, options = staticmethod(F.glu), (("dim", -1),)
+
+
+class Softmin(_Activation):
+    function, options = staticmethod(F.softmin), (("dim", None),)
 
 
 class GELU(Module):
@@ -335,9 +409,8 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
-    def forward(self, x: Tensor) -> Tensor:
-        return F.silu(x)
+class SiLU(_Activation):
+    function = staticmethod(F.silu)
 
 
 class Softmax(Module):
@@ -470,6 +543,24 @@ class MSELoss(_Loss):
 
 class L1Loss(_Loss):
     function = staticmethod(F.l1_loss)
+
+
+class SmoothL1Loss(_Loss):
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class HuberLoss(_Loss):
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.huber_loss(input, target, self.reduction, self.delta)
 
 
 class _WeightedLoss(_Loss):
