@@ -291,3 +291,57 @@ def test_example_cnn_learns_saves_and_loads_and_learns_the_same_captured():
     assert module.main(steps=10, capture=True, out=captured) > 0.9
     last_loss = [line for line in plain.getvalue().splitlines() if line.startswith("step")][-1]
     assert last_loss in captured.getvalue()  # dropout's draws replayed as the plain steps drew them
+
+
+SCHEDULES = {
+    "StepLR": lambda m, opt: m.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5),
+    "MultiStepLR": lambda m, opt: m.optim.lr_scheduler.MultiStepLR(opt, milestones=[2, 5, 5, 9], gamma=0.3),
+    "ExponentialLR": lambda m, opt: m.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9),
+    "LambdaLR": lambda m, opt: m.optim.lr_scheduler.LambdaLR(opt, [lambda e: 0.95 ** e, lambda e: 1 / (e + 1)]),
+    "CosineAnnealingLR": lambda m, opt: m.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=6, eta_min=0.001),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_learning_rate_schedules_are_pytorchs(name):
+    """The same rates, to the last bit, over 25 steps of two parameter groups; and the
+    optimizer uses them (a parameter moved by lr * gradient)."""
+    torch = pytest.importorskip("torch")
+    rates = {}
+    for m in (torch, lf):
+        a, b = m.zeros(2, dtype=m.float64, requires_grad=True), m.zeros(3, dtype=m.float64, requires_grad=True)
+        opt = m.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+        scheduler = SCHEDULES[name](m, opt)
+        rates[m.__name__] = []
+        for _ in range(25):
+            a.sum().backward()
+            before = a.detach().numpy().copy()
+            opt.step()
+            opt.zero_grad()
+            assert np.allclose(before - a.detach().numpy(), scheduler.get_last_lr()[0])
+            scheduler.step()
+            rates[m.__name__].append(scheduler.get_last_lr())
+    assert rates["lazyfuse"] == rates["torch"]
+
+
+@pytest.mark.parametrize("factory", [lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9),
+                                     lambda p: lf.optim.AdamW(p, lr=0.1)], ids=["sgd", "adamw"])
+def test_a_learning_rate_changed_every_step_builds_no_new_kernels(monkeypatch, factory):
+    """The rate is read from a device scalar, not written into the kernels' source as a
+    constant: a schedule changing it every step compiled a new program every step."""
+    from lazyfuse.kernels import program_cache
+    built = []
+    original = program_cache.build
+    monkeypatch.setattr(program_cache, "build", lambda *args: built.append(1) or original(*args))
+    w = lf.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+    opt = factory([w])
+    scheduler = lf.optim.lr_scheduler.ExponentialLR(opt, gamma=0.7)
+    for step in range(6):
+        if step == 2:
+            built.clear()
+        (w * w).sum().backward()
+        opt.step()
+        opt.zero_grad()
+        scheduler.step()
+        w.detach().numpy()
+    assert built == [] and opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.7 ** 6)

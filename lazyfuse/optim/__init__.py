@@ -1,4 +1,5 @@
-"""lazyfuse.optim: SGD (momentum, weight decay, nesterov), RMSprop, Adam and AdamW.
+"""lazyfuse.optim: SGD (momentum, weight decay, nesterov), RMSprop, Adam and AdamW;
+learning-rate schedules in lazyfuse.optim.lr_scheduler.
 
 A step records in-place updates of the parameters and of the optimizer state
 (kept in device memory) and realises them together in one schedule, so each
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .autograd.grad_mode import no_grad
-from .tensor import Tensor
-from .step_capture import watch
-from .runtime.realize import realize
+from ..autograd.grad_mode import no_grad
+from ..tensor import Tensor
+from ..step_capture import watch
+from ..runtime import capture
+from ..runtime.realize import realize
 
 
 class Optimizer:
@@ -26,6 +28,7 @@ class Optimizer:
         self.defaults = defaults
         self.param_groups: list[dict] = []
         self.state: dict[int, dict] = {}
+        self._rates: dict[tuple, tuple] = {}  # (group, dtype, device) -> (lr, that lr as a 0-d tensor)
         for group in params if isinstance(params[0], dict) else [{"params": params}]:
             self.add_param_group(group)
 
@@ -66,6 +69,22 @@ class Optimizer:
         """Record what a step updates once for all parameters; return the tensors it wrote."""
         return []
 
+    def _rate(self, p, group: dict):
+        """The group's learning rate as a 0-d tensor in p's dtype on p's device, uploaded
+        again only when it changes: a schedule changing it every step then runs the same
+        kernels (a number would be a constant in their source: a new kernel per rate).
+        A step being captured takes the number, as it takes the other hyper-parameters:
+        a replay would read an upload's captured copy, and a new rate captures again."""
+        from ..creation import tensor
+        if capture.active is not None:
+            return group["lr"]
+        key = (id(group), p.dtype, p.node.device)
+        lr, rate = self._rates.get(key, (None, None))
+        if lr != group["lr"]:
+            lr, rate = group["lr"], tensor(group["lr"], dtype=p.dtype, device=p.node.device)
+            self._rates[key] = (lr, rate)
+        return rate
+
     def _update(self, p, grad, state: dict, options: dict) -> list:
         """Record the update of one parameter with its group's options; return the tensors it wrote."""
         raise NotImplementedError
@@ -93,7 +112,7 @@ class SGD(Optimizer):
             buf = state["momentum_buffer"]
             grad = grad + d["momentum"] * buf if d["nesterov"] else buf
             written.append(buf)
-        p.sub_(d["lr"] * grad)
+        p.sub_(self._rate(p, d) * grad)
         return written
 
 
@@ -110,7 +129,7 @@ class RMSprop(Optimizer):
                                       centered=centered))
 
     def _update(self, p, grad, state, d):
-        from .creation import zeros_like
+        from ..creation import zeros_like
         if d["weight_decay"]:
             grad = grad + d["weight_decay"] * p
         if not state:
@@ -129,10 +148,10 @@ class RMSprop(Optimizer):
             average = square_avg.sqrt() + d["eps"]
         if d["momentum"]:
             buf = state["momentum_buffer"].mul_(d["momentum"]).add_(grad / average)
-            p.sub_(d["lr"] * buf)
+            p.sub_(self._rate(p, d) * buf)
             written.append(buf)
         else:
-            p.sub_(d["lr"] * grad / average)
+            p.sub_(self._rate(p, d) * grad / average)
         return written
 
 
@@ -152,7 +171,7 @@ class Adam(Optimizer):
         scalars kept on the device, as PyTorch's capturable Adam keeps its step: the
         same kernels serve every step, and a captured step (lazyfuse.capture) counts on
         replay."""
-        from .creation import zeros
+        from ..creation import zeros
         stepped = dict.fromkeys((p.node.device, tuple(group["betas"])) for group in self.param_groups
                                 for p in group["params"] if p.grad is not None)
         for key in stepped:
@@ -166,7 +185,7 @@ class Adam(Optimizer):
         return [t for scalars in self._counts.values() for t in scalars]
 
     def _update(self, p, grad, state, d):
-        from .creation import zeros_like
+        from ..creation import zeros_like
         beta1, beta2 = d["betas"]
         if d["weight_decay"] and not self.decoupled:
             grad = grad + d["weight_decay"] * p
@@ -178,8 +197,8 @@ class Adam(Optimizer):
         v.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
         denominator = (v * second).sqrt() + d["eps"]
         if d["weight_decay"] and self.decoupled:
-            p.mul_(1 - d["lr"] * d["weight_decay"])
-        p.sub_(d["lr"] * first * m / denominator)
+            p.mul_(1 - self._rate(p, d) * d["weight_decay"])
+        p.sub_(self._rate(p, d) * first * m / denominator)
         return [p, m, v]
 
 
@@ -190,4 +209,6 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW"]
+from . import lr_scheduler  # noqa: E402 - PyTorch's torch.optim.lr_scheduler
+
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "lr_scheduler"]
