@@ -8,7 +8,7 @@ from lazyfuse.runtime import dtypes as _dtypes
 from lazyfuse.runtime.devices import device
 from lazyfuse.runtime.profiler import Profile as profile
 
-from . import autograd, composites, nn, optim, utils
+from . import autograd, composites, elementary, nn, optim, utils
 from .step_capture import capture
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, as_tensor, bernoulli, empty, empty_like, from_numpy, full, full_like, linspace, normal,
@@ -69,6 +69,8 @@ for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh
               "clamp_min", "clamp_max", "masked_fill", "tril", "triu", "lerp", "addcmul", "addcdiv", "diagonal",
               "diag", "trace", "outer", "ger", "mv", "bmm", "addmm", "norm", "dist", "movedim", "moveaxis", "select",
               "unbind", "tile", "isclose", "allclose", "equal", "swapaxes", "swapdims", "gather", "index_select", "cumsum",
-              "cumprod", "sort", "argsort", "topk", "erf", "erfc", "flip", "fliplr", "flipud"):
+              "cumprod", "sort", "argsort", "topk", "erf", "erfc", "flip", "fliplr", "flipud", "log1p", "expm1",
+              "log10", "tan", "sinh", "cosh", "hypot", "xlogy", "logaddexp", "deg2rad", "rad2deg", "logical_xor",
+              "negative", "absolute", "true_divide"):
     globals()[_name] = _tensor_function(_name)
 cat, matmul, stack, where = (_accepting_out(f) for f in (cat, matmul, stack, where))

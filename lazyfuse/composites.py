@@ -461,7 +461,7 @@ IN_PLACE = ["cumsum", "erf", "erfc", "floor", "ceil", "trunc", "frac", "round", 
             "tanh", "sigmoid", "relu", "abs", "neg", "reciprocal", "square"]
 
 
-def _in_place(name: str):
+def in_place_method(name: str):
     def method(self: Tensor, *args, **kwargs) -> Tensor:
         return self._assign(getattr(self, name)(*args, **kwargs), name + "_")
     method.__name__ = name + "_"
@@ -472,4 +472,4 @@ def _in_place(name: str):
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
 for _name in IN_PLACE:
-    setattr(Tensor, _name + "_", _in_place(_name))
+    setattr(Tensor, _name + "_", in_place_method(_name))

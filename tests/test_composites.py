@@ -237,3 +237,32 @@ def test_piecewise_constant_functions_give_zero_gradients_not_none(name):
     getattr(lf, name)(y).sum().backward()
     assert y.grad is not None
     np.testing.assert_array_equal(y.grad.numpy(), np.zeros(2))
+
+
+ELEMENTARY = {
+    "log1p_near_zero": lambda m, x: m.log1p(x.abs() * 1e-3),
+    "log1p": lambda m, x: (x.abs() * 10).log1p(),
+    "expm1_near_zero": lambda m, x: m.expm1(x * 1e-4),
+    "expm1": lambda m, x: (x * 20).expm1(),
+    "log10": lambda m, x: x.abs().log10(),
+    "tan_sinh_cosh": lambda m, x: x.tan() + (x * 3).sinh() + x.cosh(),
+    "hypot": lambda m, x: x.hypot(x.flip(0)),
+    "xlogy": lambda m, x: m.xlogy(x.clamp(min=0), x.abs() + 0.5),
+    "logaddexp_far_apart": lambda m, x: m.logaddexp(x * 100, x.flip(1) * 100),
+    "angles_and_aliases": lambda m, x: x.deg2rad() + x.rad2deg() + m.true_divide(x, 3.0) + x.negative() + x.absolute(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTARY))
+def test_elementary_functions_match_pytorch(name):
+    check_against_pytorch(ELEMENTARY[name], [np.random.default_rng(1).standard_normal((4, 6))])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log1p_and_expm1_keep_their_precision_near_zero_and_at_the_ends(dtype):
+    x = np.array([1e-20, -1e-20, 1e-10, -3e-8, 0.5, 100.0, -100.0, 0.0, -0.999999], dtype=dtype)
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(lf.tensor(x).expm1().numpy(), np.expm1(x), rtol=4 * np.finfo(dtype).eps)
+    np.testing.assert_allclose(lf.tensor(x[x > -1]).log1p().numpy(), np.log1p(x[x > -1]), rtol=4 * np.finfo(dtype).eps)
+    assert lf.tensor([-1.0]).log1p().item() == -math.inf and math.isnan(lf.tensor([-2.0]).log1p().item())
+    assert lf.tensor([1.0, 0.0, 2.0]).logical_xor(lf.tensor([1.0, 1.0, 0.0])).tolist() == [False, True, True]
