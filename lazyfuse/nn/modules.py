@@ -545,22 +545,28 @@ class L1Loss(_Loss):
     function = staticmethod(F.l1_loss)
 
 
-class SmoothL1Loss(_Loss):
-    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+class _LossWithOption(_Loss):
+    """A loss whose functional form takes one more option, `option` = (name, default), after the reduction."""
+
+    option = ("beta", 1.0)
+
+    def __init__(self, reduction: str = "mean", **options):
         super().__init__(reduction)
-        self.beta = beta
+        name, default = self.option
+        if set(options) - {name}:
+            raise TypeError(f"{type(self).__name__} takes reduction and {name}")
+        setattr(self, name, options.get(name, default))
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+        return self.function(input, target, self.reduction, getattr(self, self.option[0]))
 
 
-class HuberLoss(_Loss):
-    def __init__(self, reduction: str = "mean", delta: float = 1.0):
-        super().__init__(reduction)
-        self.delta = delta
+class SmoothL1Loss(_LossWithOption):
+    function, option = staticmethod(F.smooth_l1_loss), ("beta", 1.0)
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return F.huber_loss(input, target, self.reduction, self.delta)
+
+class HuberLoss(_LossWithOption):
+    function, option = staticmethod(F.huber_loss), ("delta", 1.0)
 
 
 class _WeightedLoss(_Loss):
