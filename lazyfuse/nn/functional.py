@@ -49,7 +49,7 @@ def relu6(x: Tensor) -> Tensor:
 
 
 def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    return x.where(x > 0, alpha * (x.exp() - 1))
+    return x.where(x > 0, alpha * x.expm1())
 
 
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
@@ -60,19 +60,19 @@ def selu(x: Tensor) -> Tensor:
 
 
 def celu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    return x.where(x > 0, alpha * ((x / alpha).exp() - 1))
+    return x.where(x > 0, alpha * (x / alpha).expm1())
 
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x exceeds `threshold`, as in PyTorch."""
     scaled = x * beta
     linear = scaled > threshold
-    return x.where(linear, (1 + scaled.where(~linear, 0).exp()).log() / beta)
+    return x.where(linear, scaled.where(~linear, 0).exp().log1p() / beta)
 
 
 def logsigmoid(x: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), from exp(-|x|), which never overflows."""
-    return x.where(x < 0, 0) - (1 + (-x.abs()).exp()).log()
+    return x.where(x < 0, 0) - (-x.abs()).exp().log1p()
 
 
 def mish(x: Tensor) -> Tensor:
