@@ -514,3 +514,11 @@ def test_a_user_defined_function_reports_bad_gradients_and_stale_saved_values():
         out.sum().backward()
     with pytest.raises(TypeError, match="supports forward functions returning one tensor"):
         type("Pair", (lf.autograd.Function,), {"forward": staticmethod(lambda ctx, a: (a, a))}).apply(a)
+
+
+def test_an_op_returning_its_input_unchanged_keeps_the_inputs_backward_name():
+    x = lf.ones(2, 3, requires_grad=True) * 2
+    for same in (x.squeeze(), x.squeeze(0), x[:], x[..., :]):
+        assert same is x
+    assert repr(x.grad_fn) == "<MulBackward0>"
+    assert repr(x.unsqueeze(0).squeeze(0).grad_fn) == "<SqueezeBackward1>"
