@@ -7,7 +7,7 @@ from lazyfuse.runtime.realize import realize
 from .custom_function import Function, FunctionCtx
 from .engine import accumulate, run_backward
 from .function import AccumulateGrad
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 
@@ -77,4 +77,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
 
 
 __all__ = ["backward", "grad", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad",
-           "set_grad_enabled", "is_grad_enabled", "Function", "FunctionCtx"]
+           "set_grad_enabled", "is_grad_enabled", "inference_mode", "Function", "FunctionCtx"]

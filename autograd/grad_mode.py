@@ -1,4 +1,4 @@
-"""Grad mode: no_grad, enable_grad, set_grad_enabled and is_grad_enabled."""
+"""Grad mode: no_grad, enable_grad, inference_mode, set_grad_enabled and is_grad_enabled."""
 from __future__ import annotations
 
 import functools
@@ -29,11 +29,20 @@ class _GradMode:
         return False
 
     def __call__(self, fn):
+        enabled = self.enabled
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)() if not isinstance(self, set_grad_enabled) else set_grad_enabled(self.enabled):
+            with _Setting(enabled):
                 return fn(*args, **kwargs)
         return wrapper
+
+
+class _Setting(_GradMode):
+    """A decorated function's grad mode, entered on each call."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
 
 
 class no_grad(_GradMode):
@@ -42,6 +51,13 @@ class no_grad(_GradMode):
 
 class enable_grad(_GradMode):
     enabled = True
+
+
+class inference_mode(_GradMode):
+    """PyTorch's inference_mode: no_grad here (lazyfuse has no separate inference tensors)."""
+
+    def __init__(self, mode: bool = True):
+        self.enabled = not mode
 
 
 class set_grad_enabled(_GradMode):

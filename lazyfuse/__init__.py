@@ -8,9 +8,9 @@ from lazyfuse.runtime import dtypes as _dtypes
 from lazyfuse.runtime.devices import device
 from lazyfuse.runtime.profiler import Profile as profile
 
-from . import autograd, composites, elementary, nn, optim, utils
+from . import autograd, composites, elementary, nn, optim, shaping, utils
 from .step_capture import capture
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, as_tensor, bernoulli, empty, empty_like, from_numpy, full, full_like, linspace, normal,
                        ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor,
                        zeros, zeros_like)
@@ -19,6 +19,7 @@ from .serialization import load, save
 from .devices import accelerator, cuda, opencl, synchronize
 from .functional import cat, matmul, stack, where
 from .out_argument import accepting_out as _accepting_out
+from .shaping import broadcast_tensors, broadcast_to, count_nonzero, diff, hstack, meshgrid, repeat_interleave, roll, vstack
 from .tensor import Tensor, broadcast_shapes
 
 bool = _dtypes.bool_  # noqa: A001 - PyTorch's name
@@ -35,6 +36,14 @@ def realize(*tensors: Tensor) -> None:
     """Compute several tensors in one schedule, so they share kernels."""
     from lazyfuse.runtime.realize import realize as _realize
     _realize([t.node for t in tensors])
+
+
+def get_default_dtype():
+    return _dtypes.default_float
+
+
+def is_floating_point(t: Tensor) -> bool:
+    return t.is_floating_point()
 
 
 def is_tensor(obj) -> bool:

@@ -102,3 +102,41 @@ PADS = [((1, 2),), ((1, 2, 0, 3),), ((-1, 2),), ((2, -1, 1, 1), "constant", 1.5)
 def test_pad_matches_pytorch(args):
     fn = lambda m, x: m.nn.functional.pad(x, *args)  # noqa: E731
     check_against_pytorch(fn, [np.random.default_rng(5).standard_normal((2, 3, 4, 4))])
+
+
+SHAPING = {
+    "roll": lambda m, x: m.roll(x, 2, 1) + x.roll((1, -1), (0, 1)) + m.roll(x, 5),
+    "diff": lambda m, x: m.diff(x, dim=1).sum() + x.diff(n=2, dim=0).sum(),
+    "repeat_interleave": lambda m, x: x.repeat_interleave(2, dim=1).sum(0) + m.repeat_interleave(x, 3)[:12],
+    "unflatten": lambda m, x: x.unflatten(1, (2, -1)),
+    "broadcast": lambda m, x: m.broadcast_to(x[:1], (3, 4, 6)).sum(0) + m.broadcast_tensors(x[:, :1], x[:1])[0],
+    "hstack_vstack": lambda m, x: m.hstack([x, x[:, :2]])[:, :6] + m.vstack([x, x[0]])[:4],
+    "meshgrid": lambda m, x: (m.meshgrid(x[0], x[1, :3], indexing="ij")[1] + m.meshgrid(x[0], x[1, :3], indexing="xy")[0].T),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPING))
+def test_shape_helpers_match_pytorch(name):
+    check_against_pytorch(SHAPING[name], [np.random.default_rng(4).standard_normal((4, 6))])
+
+
+def test_contiguity_count_nonzero_and_grad_modes_are_pytorchs():
+    a = np.arange(24.0).reshape(4, 6)
+    views = lambda t: [t, t.T, t.T.contiguous(), t[:, ::2], t[1:3], t[:, 1:3], t[1], t[:, 1], t.unsqueeze(1),  # noqa: E731
+                       t[:1].expand(3, 6)]
+    assert [v.is_contiguous() for v in views(lf.tensor(a))] == [v.is_contiguous() for v in views(torch.tensor(a))]
+    counts = [0, 3, 0, 2, 0, 0]
+    assert lf.count_nonzero(lf.tensor(counts)).item() == torch.count_nonzero(torch.tensor(counts)).item()
+    assert lf.get_default_dtype() is lf.float32 and lf.is_floating_point(lf.ones(1)) and not lf.tensor([1]).is_cuda
+    y = lf.ones(2, requires_grad=True)
+    with lf.inference_mode():
+        assert not (y * 2).requires_grad
+
+    @lf.inference_mode()
+    def inside():
+        return (y * 2).requires_grad
+
+    @lf.inference_mode(False)
+    def recording():
+        return (y * 2).requires_grad
+    assert (inside(), recording(), (y * 2).requires_grad) == (False, True, True)
