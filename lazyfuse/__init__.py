@@ -17,6 +17,7 @@ from .creation import (arange, as_tensor, bernoulli, empty, empty_like, from_num
 from .generator import initial_seed, manual_seed, seed
 from .serialization import load, save
 from .devices import accelerator, cuda, opencl, synchronize
+from .einsum import einsum
 from .functional import cat, matmul, stack, where
 from .out_argument import accepting_out as _accepting_out
 from .shaping import broadcast_tensors, broadcast_to, count_nonzero, diff, hstack, meshgrid, repeat_interleave, roll, vstack

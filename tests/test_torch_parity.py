@@ -140,3 +140,27 @@ def test_contiguity_count_nonzero_and_grad_modes_are_pytorchs():
     def recording():
         return (y * 2).requires_grad
     assert (inside(), recording(), (y * 2).requires_grad) == (False, True, True)
+
+
+EINSUMS = [("ij,jk->ik", [(3, 4), (4, 5)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]), ("ii", [(4, 4)]),
+           ("ii->i", [(4, 4)]), ("i,j->ij", [(3,), (4,)]), ("ij->", [(3, 4)]), ("ij->ji", [(3, 4)]),
+           ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]), ("ij,jk", [(3, 4), (4, 5)]),
+           ("bn,anm,bm->ba", [(2, 3), (4, 3, 5), (2, 5)]), ("iij->j", [(3, 3, 2)]), ("...i->...", [(2, 3, 4)])]
+
+
+@pytest.mark.parametrize("equation, shapes", EINSUMS, ids=[e for e, _ in EINSUMS])
+def test_einsum_matches_pytorch(equation, shapes):
+    rng = np.random.default_rng(6)
+    check_against_pytorch(lambda m, *xs: m.einsum(equation, *xs), [rng.standard_normal(s) for s in shapes])
+
+
+def test_an_einsum_product_is_a_tiled_matmul_kernel():
+    a, b = (np.random.default_rng(7).standard_normal((64, 64)).astype(np.float32) for _ in range(2))
+    with lf.profile() as prof:
+        out = lf.einsum("ij,kj->ik", lf.tensor(a), lf.tensor(b)).numpy()
+    np.testing.assert_allclose(out, a @ b.T, rtol=1e-4, atol=1e-4)
+    assert [k.name.split("_")[0] for k in prof.kernels] == ["matmul"]
+    with pytest.raises(ValueError, match="2 operands in the equation but 1 given"):
+        lf.einsum("ij,jk->ik", lf.tensor(a))
+    with pytest.raises(ValueError, match="subscripts for operand 0 .* do not match its 2 dimensions"):
+        lf.einsum("ijk->i", lf.tensor(a))
