@@ -275,3 +275,12 @@ def test_loss_modules_pass_their_options():
                                    theirs(torch.tensor(a), torch.tensor(b)).item(), rtol=1e-12)
     with pytest.raises(TypeError, match=r"ELU takes the options \['alpha'\] and inplace"):
         lf.nn.ELU(beta=2.0)
+
+
+@pytest.mark.parametrize("shape, groups", [((2, 6, 5), 3), ((2, 4, 3, 5), 2), ((3, 4), 4)])
+def test_group_norm_matches_pytorch(shape, groups):
+    rng = np.random.default_rng(8)
+    arrays = [rng.standard_normal(shape), rng.standard_normal(shape[1]), rng.standard_normal(shape[1])]
+    check_against_pytorch(lambda m, x, w, b: m.nn.functional.group_norm(x, groups, w, b, eps=1e-3), arrays)
+    torch = pytest.importorskip("torch")
+    assert repr(lf.nn.GroupNorm(groups, shape[1])) == repr(torch.nn.GroupNorm(groups, shape[1]))

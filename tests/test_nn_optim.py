@@ -345,3 +345,21 @@ def test_a_learning_rate_changed_every_step_builds_no_new_kernels(monkeypatch, f
         scheduler.step()
         w.detach().numpy()
     assert built == [] and opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.7 ** 6)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(mode="max", factor=0.5, patience=2, cooldown=1),
+                                     dict(threshold_mode="abs", threshold=0.05, patience=1, min_lr=[0.02, 0.0])],
+                         ids=["defaults", "max_cooldown", "abs_min_lr"])
+def test_reduce_on_plateau_is_pytorchs(options):
+    torch = pytest.importorskip("torch")
+    metrics = [1.0, 0.9, 0.95, 0.95, 0.96, 0.89, 0.9, 0.91, 0.92, 0.93, 0.88, 0.88, 0.88] * 2
+    rates = {}
+    for m in (torch, lf):
+        a, b = m.zeros(2, requires_grad=True), m.zeros(3, requires_grad=True)
+        opt = m.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+        scheduler = m.optim.lr_scheduler.ReduceLROnPlateau(opt, **{"patience": 3, **options})
+        rates[m.__name__] = []
+        for value in metrics:
+            scheduler.step(value)
+            rates[m.__name__].append(tuple(group["lr"] for group in opt.param_groups))
+    assert rates["lazyfuse"] == rates["torch"] and len(set(rates["torch"])) > 1

@@ -5,7 +5,7 @@ from . import functional, init
 from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, MaxPool1d,
                           MaxPool2d)
 from .modules import (BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU, CrossEntropyLoss, Dropout, ELU,
-                      Embedding, Flatten, GELU, GLU, Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, L1Loss,
+                      Embedding, Flatten, GELU, GLU, GroupNorm, Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, L1Loss,
                       LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, Module, ModuleList, MSELoss, NLLLoss,
                       Parameter, ReLU, ReLU6, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss, Softmax, Softmin,
                       Softplus, Softsign, Tanh, Threshold)
@@ -15,4 +15,5 @@ __all__ = ["functional", "init", "Module", "Parameter", "Linear", "LayerNorm", "
            "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "NLLLoss", "CrossEntropyLoss", "Conv1d", "Conv2d",
            "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
            "BatchNorm1d", "BatchNorm2d", "ReLU6", "Hardtanh", "ELU", "SELU", "CELU", "Softplus", "LogSigmoid", "Mish",
-           "Softsign", "Hardsigmoid", "Hardswish", "Threshold", "GLU", "Softmin", "SmoothL1Loss", "HuberLoss"]
+           "Softsign", "Hardsigmoid", "Hardswish", "Threshold", "GLU", "Softmin", "SmoothL1Loss", "HuberLoss",
+           "GroupNorm"]

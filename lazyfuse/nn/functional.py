@@ -263,6 +263,21 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None, bias: 
     return out if bias is None else out + bias
 
 
+def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each sample's channels (dim 1) in `num_groups` groups, each over its
+    channels and every later dim, then scale and shift per channel."""
+    if x.ndim < 2 or x.shape[1] % num_groups:
+        raise RuntimeError(f"group_norm: expected input of shape (N, C, ...) with C divisible by num_groups="
+                           f"{num_groups}, but got input of size {list(x.shape)}")
+    grouped = x.reshape(x.shape[0], num_groups, -1)
+    out = layer_norm(grouped, grouped.shape[2:], eps=eps).reshape(x.shape)
+    per_channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    return out if bias is None else out + bias.reshape(per_channel)
+
+
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,
                bias: Tensor | None = None, training: bool = False, momentum=0.1, eps: float = 1e-5) -> Tensor:
     """Normalise each channel (dim 1) over every other dim: with this batch's statistics
