@@ -154,7 +154,10 @@ def write_history(t, value):
         return None
     base = t._base
     if base is None:
-        if value.grad_fn is not None:
+        # a value computed from t itself (t + x for add_) carries t's history; any other
+        # value (copy_ of another result) replaces it, and t's old history then gets a
+        # zero gradient, as in PyTorch (not none at all)
+        if value.grad_fn is not None and (t.grad_fn is None or any(n is t.grad_fn for n in value.grad_fn.next)):
             return value.grad_fn
         return GradFn("copy_slices", (), (t, value)) if value.requires_grad or t.requires_grad else None
     if not (value.requires_grad or base.requires_grad):

@@ -134,3 +134,18 @@ def test_writing_through_a_view_of_a_leaf_that_requires_grad_raises():
     (a * a).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), [10.0, 2.0, 2.0, 2.0])
     assert a.is_leaf
+
+
+def test_a_result_overwritten_by_an_unrelated_value_passes_its_inputs_a_zero_gradient():
+    """t.copy_(v) for a v not computed from t: t's old history gets zeros, as in PyTorch, not no gradient at all."""
+    x, y = lf.tensor([1.0, 2.0], requires_grad=True), lf.tensor([0.5, -1.0], requires_grad=True)
+    t = x * 3
+    t.copy_(y.tanh())
+    t.sum().backward()
+    assert x.grad is not None and x.grad.tolist() == [0.0, 0.0]
+    np.testing.assert_allclose(y.grad.numpy(), 1 - np.tanh([0.5, -1.0]) ** 2, rtol=1e-6)
+    a = lf.tensor([1.0, 2.0], requires_grad=True)
+    u = a * 3
+    u.add_(1)  # a value computed from u carries u's history
+    u.sum().backward()
+    assert a.grad.tolist() == [3.0, 3.0]

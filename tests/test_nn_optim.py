@@ -108,8 +108,9 @@ def _optimizer_step_kernels(opt_factory, rng) -> tuple[int, int]:
 @pytest.mark.parametrize("factory", [lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9),
                                      lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
                                      lambda p: lf.optim.Adam(p, lr=1e-2), lambda p: lf.optim.AdamW(p, lr=1e-2),
-                                     lambda p: lf.optim.RMSprop(p, lr=1e-2, momentum=0.9, centered=True)],
-                         ids=["sgd_momentum", "sgd_nesterov", "adam", "adamw", "rmsprop"])
+                                     lambda p: lf.optim.RMSprop(p, lr=1e-2, momentum=0.9, centered=True),
+                                     lambda p: lf.optim.Adagrad(p, lr=1e-2, lr_decay=0.01)],
+                         ids=["sgd_momentum", "sgd_nesterov", "adam", "adamw", "rmsprop", "adagrad"])
 def test_an_optimizer_step_adds_no_kernels_to_the_gradients(rng, factory):
     gradients, step = _optimizer_step_kernels(factory, rng)
     # each parameter and its state are updated in its gradient's kernel; Adam's step
@@ -185,7 +186,7 @@ def test_training_matches_pytorch_at_every_step(rng, optimizer):
     assert losses_l[-1] < losses_l[0]
 
 
-@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "AdamW", "RMSprop"])
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
 def test_parameter_groups_and_a_learning_rate_schedule_match_pytorch(rng, optimizer):
     """Per-layer options in param_groups, and the learning rate changed through them
     every 10 steps, as a scheduler does."""
@@ -194,7 +195,8 @@ def test_parameter_groups_and_a_learning_rate_schedule_match_pytorch(rng, optimi
     x, y = rng.standard_normal((64, 8)).astype(np.float32), rng.standard_normal((64, 1)).astype(np.float32)
     model_t, model_l = _pair(torch, rng, (8, 16), 1)
     first = {"SGD": dict(momentum=0.5), "Adam": dict(betas=(0.8, 0.99)), "AdamW": dict(weight_decay=0.1),
-             "RMSprop": dict(centered=True, momentum=0.5, weight_decay=0.01)}[optimizer]
+             "RMSprop": dict(centered=True, momentum=0.5, weight_decay=0.01),
+             "Adagrad": dict(lr_decay=0.05, initial_accumulator_value=0.1, weight_decay=0.01)}[optimizer]
     defaults = dict(lr=0.05, momentum=0.9) if optimizer == "SGD" else dict(lr=0.01)
     optimizers = [getattr(m.optim, optimizer)([{"params": model[0].parameters(), **first},
                                                {"params": model[2].parameters()}], **defaults)
@@ -325,7 +327,8 @@ def test_learning_rate_schedules_are_pytorchs(name):
 
 
 @pytest.mark.parametrize("factory", [lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9),
-                                     lambda p: lf.optim.AdamW(p, lr=0.1)], ids=["sgd", "adamw"])
+                                     lambda p: lf.optim.AdamW(p, lr=0.1),
+                                     lambda p: lf.optim.Adagrad(p, lr=0.1, lr_decay=0.1)], ids=["sgd", "adamw", "adagrad"])
 def test_a_learning_rate_changed_every_step_builds_no_new_kernels(monkeypatch, factory):
     """The rate is read from a device scalar, not written into the kernels' source as a
     constant: a schedule changing it every step compiled a new program every step."""
@@ -363,3 +366,19 @@ def test_reduce_on_plateau_is_pytorchs(options):
             scheduler.step(value)
             rates[m.__name__].append(tuple(group["lr"] for group in opt.param_groups))
     assert rates["lazyfuse"] == rates["torch"] and len(set(rates["torch"])) > 1
+
+
+def test_adagrad_options_are_pytorchs():
+    """The constructor's initial_accumulator_value fills the sums (PyTorch ignores a group's), lr_decay counts steps."""
+    torch = pytest.importorskip("torch")
+    values = {}
+    for m in (torch, lf):
+        p = m.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+        opt = m.optim.Adagrad([{"params": [p], "initial_accumulator_value": 9.0}], lr=0.1, lr_decay=0.2,
+                              initial_accumulator_value=5.0, weight_decay=0.1, eps=1e-6)
+        for _ in range(4):
+            (p * p * p).sum().backward()
+            opt.step()
+            opt.zero_grad()
+        values[m.__name__] = p.detach().numpy()
+    np.testing.assert_allclose(values["lazyfuse"], values["torch"], rtol=1e-12)

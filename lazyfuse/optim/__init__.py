@@ -1,4 +1,4 @@
-"""lazyfuse.optim: SGD (momentum, weight decay, nesterov), RMSprop, Adam and AdamW;
+"""lazyfuse.optim: SGD (momentum, weight decay, nesterov), RMSprop, Adagrad, Adam and AdamW;
 learning-rate schedules in lazyfuse.optim.lr_scheduler.
 
 A step records in-place updates of the parameters and of the optimizer state
@@ -155,6 +155,37 @@ class RMSprop(Optimizer):
         return written
 
 
+class Adagrad(Optimizer):
+    """PyTorch's Adagrad: each gradient divided by the root of the sum of its squares
+    so far; with lr_decay the rate falls as lr / (1 + (step - 1) lr_decay), the step
+    counted on the device (so the same kernels serve every step)."""
+
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
+        if lr < 0 or lr_decay < 0 or weight_decay < 0 or initial_accumulator_value < 0 or eps < 0:
+            raise ValueError(f"invalid Adagrad hyper-parameters: lr={lr}, lr_decay={lr_decay}, "
+                             f"weight_decay={weight_decay}, initial_accumulator_value={initial_accumulator_value}, "
+                             f"eps={eps}")
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+        # PyTorch fills the sums from this argument, whatever a parameter group says
+        self.initial_accumulator_value = initial_accumulator_value
+
+    def _update(self, p, grad, state, d):
+        from ..creation import full_like, zeros
+        if d["weight_decay"]:
+            grad = grad + d["weight_decay"] * p
+        if not state:
+            state.update(step=zeros((), dtype=p.dtype, device=p.node.device),
+                         sum=full_like(p, self.initial_accumulator_value))
+        step, total = state["step"].add_(1), state["sum"].add_(grad * grad)
+        rate = self._rate(p, d)
+        if d["lr_decay"]:
+            rate = rate / (1 + (step - 1) * d["lr_decay"])
+        p.sub_(rate * grad / (total.sqrt() + d["eps"]))
+        return [p, step, total]
+
+
 class Adam(Optimizer):
     decoupled = False  # AdamW decays the weights directly instead of through the gradient
 
@@ -211,4 +242,4 @@ class AdamW(Adam):
 
 from . import lr_scheduler  # noqa: E402 - PyTorch's torch.optim.lr_scheduler
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "lr_scheduler"]
