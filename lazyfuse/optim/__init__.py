@@ -146,12 +146,11 @@ class RMSprop(Optimizer):
             written.append(grad_avg)
         else:
             average = square_avg.sqrt() + d["eps"]
+        step = grad / average
         if d["momentum"]:
-            buf = state["momentum_buffer"].mul_(d["momentum"]).add_(grad / average)
-            p.sub_(self._rate(p, d) * buf)
-            written.append(buf)
-        else:
-            p.sub_(self._rate(p, d) * grad / average)
+            step = state["momentum_buffer"].mul_(d["momentum"]).add_(step)
+            written.append(step)
+        p.sub_(self._rate(p, d) * step)
         return written
 
 
@@ -227,9 +226,10 @@ class Adam(Optimizer):
         m.mul_(beta1).add_(grad, alpha=1 - beta1)
         v.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
         denominator = (v * second).sqrt() + d["eps"]
+        rate = self._rate(p, d)
         if d["weight_decay"] and self.decoupled:
-            p.mul_(1 - self._rate(p, d) * d["weight_decay"])
-        p.sub_(self._rate(p, d) * first * m / denominator)
+            p.mul_(1 - rate * d["weight_decay"])
+        p.sub_(rate * first * m / denominator)
         return [p, m, v]
 
 
