@@ -102,7 +102,8 @@ class CudaDevice:
     def alloc(self, nbytes: int) -> Buffer:
         return self.pool.take(nbytes, self.name)
 
-    def upload(self, array: np.ndarray) -> Buffer:
+    def upload(self, array: np.ndarray, wait: bool = True) -> Buffer:
+        """A buffer holding `array`, copied at once (`wait` is for OpenCL's queue)."""
         array = np.ascontiguousarray(array)
         buffer = self.alloc(array.nbytes)
         if array.nbytes:

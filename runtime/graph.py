@@ -108,11 +108,22 @@ class Node:
 
     def set_buffer(self, buffer) -> None:
         """Record the computed value: the node becomes a leaf holding `buffer`."""
+        self._leave_interned()
+        self.op, self.srcs, self.arg, self.buffer = Op.BUFFER, (), None, buffer
+
+    def read_through(self, source: "Node", view: View) -> None:
+        """Take the same value from `source` read through `view` from now on (a constant
+        becoming a device scalar: see runtime/changing_constants.py)."""
+        self._leave_interned()
+        self.op, self.srcs, self.arg = Op.VIEW, (source,), view
+        self._key = (Op.VIEW, (id(source),), view, self.shape, self.dtype, self.device)  # not interned: read by walks
+
+    def _leave_interned(self) -> None:
+        """A node whose op changes no longer answers to its key."""
         ref = Node._interned.get(self._key) if self._key is not None else None
         if ref is not None and ref() is self:
             del Node._interned[self._key]
         self._key = None
-        self.op, self.srcs, self.arg, self.buffer = Op.BUFFER, (), None, buffer
 
     @property
     def numel(self) -> int:

@@ -117,11 +117,16 @@ class OpenCLDevice:
     def alloc(self, nbytes: int) -> Buffer:
         return self.rt.pool.take(nbytes, self.name)
 
-    def upload(self, array: np.ndarray) -> Buffer:
+    def upload(self, array: np.ndarray, wait: bool = True) -> Buffer:
+        """A buffer holding `array`. With wait=False the copy is enqueued after the
+        kernels before it (PyOpenCL keeps the array alive until it has run): only for
+        an array nothing writes to afterwards."""
         array = np.ascontiguousarray(array)
         buffer = self.alloc(array.nbytes)
         if array.nbytes:
-            cl.enqueue_copy(self.rt.queue, buffer.handle, array, is_blocking=True)
+            event = cl.enqueue_copy(self.rt.queue, buffer.handle, array, is_blocking=wait)
+            if not wait:
+                buffer.written = self.rt.enqueued(event, array.nbytes)
         return buffer
 
     def download(self, buffer: Buffer, dtype: np.dtype, count: int) -> np.ndarray:

@@ -6,7 +6,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from . import capture, debug
+from . import capture, changing_constants, debug
 from .devices import backend
 from .graph import Node, Op
 from .schedule import Scheduler
@@ -50,6 +50,12 @@ def realize(nodes: list[Node]) -> None:
         order, structure = _walk(group)
         key = (structure, device.parallelism, debug.fusion_enabled())
         schedule = _schedules.get(key)
+        # a step being captured keeps its numbers: its replay reads no new upload
+        if schedule is None and capture.active is None and changing_constants.lift(
+                order, structure, lambda array, dtype: upload(array, device_name, dtype, wait=False)):
+            order, structure = _walk(group)
+            key = (structure, device.parallelism, debug.fusion_enabled())
+            schedule = _schedules.get(key)
         if schedule is None:
             kernels = Scheduler(device.parallelism, debug.fusion_enabled()).schedule(group)
             schedule = _CachedSchedule(device.prepare(kernels), order)
@@ -134,9 +140,10 @@ def read(node: Node) -> np.ndarray:
     return flat.reshape(node.shape)
 
 
-def upload(array: np.ndarray, device_name: str, dtype) -> Node:
+def upload(array: np.ndarray, device_name: str, dtype, wait: bool = True) -> Node:
+    """A node holding `array`; wait=False for an array nothing writes to afterwards."""
     array = np.ascontiguousarray(array, dtype=dtype.np_dtype).reshape(np.shape(array))  # keeps 0-d as 0-d
-    buffer = backend(device_name).upload(array)
+    buffer = backend(device_name).upload(array, wait)
     if capture.active is not None:
         capture.active.uploaded_buffer(buffer)
     return Node.from_buffer(buffer, tuple(array.shape), dtype, device_name)

@@ -133,7 +133,8 @@ class TritonInterpreterDevice:
     def alloc(self, nbytes: int) -> Buffer:
         return self.pool.take(nbytes, self.name)
 
-    def upload(self, array: np.ndarray) -> Buffer:
+    def upload(self, array: np.ndarray, wait: bool = True) -> Buffer:
+        """A buffer holding `array`, copied at once (`wait` is for OpenCL's queue)."""
         buffer = self.alloc(array.nbytes)
         buffer.handle[:array.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
         return buffer
