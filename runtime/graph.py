@@ -59,7 +59,7 @@ MIN_SWEEP_ENTRIES = 4096
 class Node:
     """One value in the lazy graph. Create nodes with `Node.make`, never directly."""
 
-    __slots__ = ("op", "srcs", "arg", "shape", "dtype", "device", "buffer", "_key", "__weakref__")
+    __slots__ = ("op", "srcs", "arg", "shape", "dtype", "device", "buffer", "_key", "walks", "__weakref__")
     # key -> weak reference to the node with that key. A plain dict of weak references
     # (WeakValueDictionary's bookkeeping was a tenth of the Python time of a small
     # training step), without removal callbacks (which cost 0.2-0.3 us per node): the
@@ -75,6 +75,7 @@ class Node:
         self.shape, self.dtype, self.device = shape, dtype, device
         self.buffer = None
         self._key: Optional[tuple] = None
+        self.walks = 0  # realizes whose graph held this node while it was not computed (runtime/realize.py)
 
     @staticmethod
     def make(op: Op, srcs: tuple["Node", ...], arg: Any, shape: tuple[int, ...], dtype: DType, device: str) -> "Node":

@@ -24,6 +24,13 @@ MAX_CACHED_SCHEDULES = 256
 # optimizer's update that follows fuses into the kernels computing the gradients)
 _deferred: dict[int, "weakref.ref"] = {}
 
+# a value computed by this many schedules without being stored is stored by the next
+# one: the first two may be a step's forward and backward, which fuse it into their
+# kernels (a relu's mask); a third means a tensor read step after step (the inputs of
+# PyTorch's tutorials, `x = torch.randn(...)`, were drawn again in every kernel
+# reading them, in every step)
+WALKS_BEFORE_STORING = 2
+
 
 def defer(tensor) -> None:
     """Compute `tensor`'s value (anything with a `.node`) with the next schedule."""
@@ -47,13 +54,16 @@ def realize(nodes: list[Node]) -> None:
             pending[n.device].append(n)
     for device_name, group in pending.items():
         device = backend(device_name)
-        order, structure = _walk(group)
+        order, structure, again = _walk(group)
+        if again:  # values an earlier schedule computed without storing them: store them this time
+            group += again
+            order, structure, _ = _walk(group)
         key = (structure, device.parallelism, debug.fusion_enabled())
         schedule = _schedules.get(key)
         # a step being captured keeps its numbers: its replay reads no new upload
         if schedule is None and capture.active is None and changing_constants.lift(
                 order, structure, lambda array, dtype: upload(array, device_name, dtype, wait=False)):
-            order, structure = _walk(group)
+            order, structure, _ = _walk(group)
             key = (structure, device.parallelism, debug.fusion_enabled())
             schedule = _schedules.get(key)
         if schedule is None:
@@ -67,13 +77,17 @@ def realize(nodes: list[Node]) -> None:
         schedule.run(device, order)
 
 
-def _walk(targets: list[Node]) -> tuple[list[Node], tuple]:
-    """The nodes below targets, sources first (a depth-first walk without recursion),
-    and the graph's structure: a part per node of that order and the targets'
-    positions, equal for graphs that differ only in which buffers they read.
+def _walk(targets: list[Node]) -> tuple[list[Node], tuple, list[Node]]:
+    """The nodes below targets, sources first (a depth-first walk without recursion);
+    the graph's structure: a part per node of that order and the targets'
+    positions, equal for graphs that differ only in which buffers they read; and
+    the nodes that compute a value and were in WALKS_BEFORE_STORING earlier walks'
+    graphs without being stored (a tensor made lazily, `x = randn(...)`, and read
+    at every step), which the caller stores.
     One pass: these were half the Python time of realizing a cached schedule."""
     order: list[Node] = []
     parts: list[tuple] = []
+    again: list[Node] = []
     position: dict[int, int] = {}
     for root in targets:
         if id(root) in position:
@@ -93,9 +107,14 @@ def _walk(targets: list[Node]) -> tuple[list[Node], tuple]:
             stack.pop()
             position[id(node)] = len(order)
             order.append(node)
-            parts.append((node.shape, node.dtype) if node.buffer is not None else
-                         (node.op, node._key[2], node.shape, node.dtype, tuple([position[id(s)] for s in srcs])))
-    return order, (tuple(parts), tuple([position[id(t)] for t in targets]))
+            if node.buffer is not None:
+                parts.append((node.shape, node.dtype))
+                continue
+            parts.append((node.op, node._key[2], node.shape, node.dtype, tuple([position[id(s)] for s in srcs])))
+            if node.walks >= WALKS_BEFORE_STORING and node.op is not Op.VIEW and node.op is not Op.CONST:
+                again.append(node)  # (a view or a constant costs nothing to read)
+            node.walks += 1
+    return order, (tuple(parts), tuple([position[id(t)] for t in targets])), again
 
 
 class _CachedSchedule:

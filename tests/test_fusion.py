@@ -483,3 +483,21 @@ def test_work_needed_at_several_indices_through_ops_above_it_is_stored_once(rng)
     out = a[1:] + b[:-1]
     assert kernels(out) == 2
     check(out)
+
+
+def test_a_lazy_tensor_read_step_after_step_is_stored_by_the_third_schedule(rng):
+    """`x = randn(...)` read by every step (PyTorch's tutorials): its draws ran again in
+    every kernel reading it, in every step (a tutorial's step 10x slower). A value
+    two schedules computed without storing it is stored by the third."""
+    lf.manual_seed(0)
+    x = lf.randn(64, 32)
+    w = rng.standard_normal((32, 8)).astype(np.float32)
+    results, names = [], []
+    for _ in range(5):
+        with lf.profile() as prof:
+            results.append((x @ lf.tensor(w)).relu().sum(0).numpy())
+        names.append([k.name for k in prof.kernels])
+    assert [any("rand" in n for n in step) for step in names] == [True, True, True, False, False], names
+    assert x.node.is_realized
+    for got in results:
+        np.testing.assert_allclose(got, np.maximum(x.numpy() @ w, 0).sum(0), rtol=1e-5, atol=1e-5)
