@@ -68,3 +68,26 @@ class Buffer:
             self._pool.give_back(self.handle, self.nbytes)
         except Exception:  # interpreter shutdown: the pool may already be gone
             pass
+
+
+class BufferPart:
+    """Bytes [start, start + nbytes) of a buffer under a handle of their own: a slice
+    of a computed tensor, read with no copy (runtime/movement.py). It holds the
+    whole buffer, which goes back to its pool only when no part of it is in use."""
+
+    __slots__ = ("handle", "nbytes", "whole", "start")
+
+    def __init__(self, handle: Any, nbytes: int, whole: Buffer, start: int):
+        self.handle, self.nbytes, self.whole, self.start = handle, nbytes, whole, start
+
+    @property
+    def written(self):
+        return self.whole.written
+
+
+def buffer_part(buffer, start: int, nbytes: int, handle_of: Callable[[Any, int, int], Any]) -> BufferPart:
+    """Bytes [start, start + nbytes) of `buffer` (a Buffer or a part of one);
+    `handle_of(whole handle, start, nbytes)` is the device's handle for them."""
+    if isinstance(buffer, BufferPart):
+        buffer, start = buffer.whole, buffer.start + start
+    return BufferPart(handle_of(buffer.handle, start, nbytes), nbytes, buffer, start)

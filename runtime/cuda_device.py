@@ -14,9 +14,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .buffer import Buffer, BufferPool
+from .buffer import Buffer, BufferPart, BufferPool, buffer_part
 from .schedule import Kernel
-from .triton_device import Launch, TritonKernelLoader, launch_triton
+from .triton_device import PART_ALIGNMENT, Launch, TritonKernelLoader, launch_triton
 
 # enough programs per streaming multiprocessor to keep it busy
 PROGRAMS_PER_SM = 4
@@ -93,6 +93,7 @@ class CudaDevice:
             driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device))
         self.parallelism = int(sms) * PROGRAMS_PER_SM
         self.max_alloc_bytes = int(_checked(driver.cuDeviceTotalMem(device)))
+        self.part_alignment = PART_ALIGNMENT
         self.pool = BufferPool(self._allocate, self.max_alloc_bytes, release=DeviceMemory.release)
         self.loader = TritonKernelLoader()
 
@@ -109,6 +110,10 @@ class CudaDevice:
         if array.nbytes:
             _checked(self.driver.cuMemcpyHtoD(buffer.handle.pointer, array.ctypes.data, array.nbytes))
         return buffer
+
+    def part(self, buffer, start: int, nbytes: int) -> BufferPart:
+        """Bytes [start, start + nbytes) of `buffer`: its pointer moved on (never released: not pooled)."""
+        return buffer_part(buffer, start, nbytes, lambda memory, at, size: DeviceMemory(memory.pointer + at, size))
 
     def download(self, buffer: Buffer, dtype: np.dtype, count: int) -> np.ndarray:
         out = np.empty(count, dtype=dtype)

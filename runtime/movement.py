@@ -1,9 +1,15 @@
 """Movement ops on nodes: each composes into the node's existing view when one
-strided view can express the result, and stacks a new view node otherwise."""
+strided view can express the result, and stacks a new view node otherwise.
+A slice of a computed value that is one contiguous run of it (a batch of rows,
+`x[i:i + 64]`, or a row, `x[t]`) is a part of its buffer instead, so that a loop
+over the slices runs the same kernels for every slice: a view's offset is
+written into the kernels reading it (a compile per batch, ~0.5 s each)."""
 from __future__ import annotations
 
 from typing import Optional
 
+from . import capture
+from .devices import backend
 from .graph import Node, Op, view_node
 from .view import View
 
@@ -29,8 +35,29 @@ def _apply(node: Node, method: str, arg) -> Node:
     if node.op is Op.VIEW:
         composed = _compose(node.arg, method, arg)
         if composed is not None:
-            return view_node(node.srcs[0], composed)
-    return view_node(node, _compose(View.contiguous(node.shape), method, arg))
+            return _read(node.srcs[0], composed)
+    return _read(node, _compose(View.contiguous(node.shape), method, arg))
+
+
+def _read(src: Node, view: View) -> Node:
+    """src read through view. Not while a step is captured: its replay must read the
+    tensors the step used, and a part's buffer is no tensor's."""
+    if src.buffer is not None and view.is_flat_shift and 0 < view.numel < src.numel and capture.active is None:
+        return _buffer_part(src, view)
+    return view_node(src, view)
+
+
+def _buffer_part(src: Node, view: View) -> Node:
+    """The contiguous run of src's buffer that `view` reads, from the nearest start a
+    device buffer's part may have: a run starting elsewhere is read from there through
+    a view with a small offset (below the alignment: few kernels serve every slice)."""
+    device, itemsize = backend(src.device), src.dtype.itemsize
+    lead = view.offset % max(device.part_alignment // itemsize, 1)
+    part = device.part(src.buffer, (view.offset - lead) * itemsize, (lead + view.numel) * itemsize)
+    if lead == 0:
+        return Node.from_buffer(part, view.shape, src.dtype, src.device)
+    run = Node.from_buffer(part, (lead + view.numel,), src.dtype, src.device)
+    return view_node(run, View._make(view.shape, view.strides, lead, None))
 
 
 def reshape(node: Node, shape: tuple[int, ...]) -> Node:

@@ -12,7 +12,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import debug
-from .buffer import Buffer, BufferPool
+from .buffer import Buffer, BufferPart, BufferPool, buffer_part
 from .profiler import KernelRecord, Profile
 from .schedule import Kernel
 
@@ -113,6 +113,7 @@ class OpenCLDevice:
         self.name, self.rt = name, runtime
         self.parallelism = runtime.cl_device.max_compute_units * WORK_ITEMS_PER_UNIT
         self.max_alloc_bytes = runtime.pool.limit_bytes
+        self.part_alignment = runtime.cl_device.mem_base_addr_align // 8  # a sub-buffer's start, in bytes
 
     def alloc(self, nbytes: int) -> Buffer:
         return self.rt.pool.take(nbytes, self.name)
@@ -128,6 +129,10 @@ class OpenCLDevice:
             if not wait:
                 buffer.written = self.rt.enqueued(event, array.nbytes)
         return buffer
+
+    def part(self, buffer, start: int, nbytes: int) -> BufferPart:
+        """Bytes [start, start + nbytes) of `buffer` as a sub-buffer; start is a multiple of part_alignment."""
+        return buffer_part(buffer, start, nbytes, lambda handle, at, size: handle.get_sub_region(at, size))
 
     def download(self, buffer: Buffer, dtype: np.dtype, count: int) -> np.ndarray:
         """Read a buffer as soon as the kernel that wrote it is done: the read goes on

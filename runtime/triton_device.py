@@ -14,12 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from . import debug
-from .buffer import Buffer, BufferPool
+from .buffer import Buffer, BufferPart, BufferPool, buffer_part
 from .profiler import KernelRecord, Profile
 from .schedule import Kernel
 
 # the interpreter runs one program at a time: a few programs keep split reductions small
 INTERPRETER_PARALLELISM = 4
+# where a part of a buffer may start, in bytes: Triton treats pointers 16-byte aligned as
+# divisible by 16, and vectorises their loads
+PART_ALIGNMENT = 16
 HOST_ALLOCATION_LIMIT = 1 << 34
 
 
@@ -61,8 +64,9 @@ class HostTensor:
         return self
 
     def copy_(self, other: "HostTensor") -> "HostTensor":
-        if other.array is not self.array:
-            np.copyto(self.array, other.array)
+        """Nothing to copy: every 'host copy' above is this memory (the interpreter
+        pairs arguments by data_ptr, so a buffer and a part of it starting where it
+        starts are one pair, of two sizes)."""
         return self
 
 
@@ -127,6 +131,7 @@ class TritonInterpreterDevice:
         self.name = name
         self.parallelism = INTERPRETER_PARALLELISM
         self.max_alloc_bytes = HOST_ALLOCATION_LIMIT
+        self.part_alignment = PART_ALIGNMENT
         self.pool = BufferPool(lambda n: np.empty(n, dtype=np.uint8), HOST_ALLOCATION_LIMIT)
         self.loader = TritonKernelLoader()
 
@@ -138,6 +143,10 @@ class TritonInterpreterDevice:
         buffer = self.alloc(array.nbytes)
         buffer.handle[:array.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
         return buffer
+
+    def part(self, buffer, start: int, nbytes: int) -> BufferPart:
+        """Bytes [start, start + nbytes) of `buffer`, as a numpy view."""
+        return buffer_part(buffer, start, nbytes, lambda handle, at, size: handle[at:at + size])
 
     def download(self, buffer: Buffer, dtype: np.dtype, count: int) -> np.ndarray:
         return buffer.handle[:count * np.dtype(dtype).itemsize].view(dtype).copy()

@@ -1,6 +1,7 @@
-"""Python numbers that change from step to step (runtime/changing_constants.py):
-after the second value a computation is not scheduled again (so it builds no new
-programs), and every value's result equals numpy's."""
+"""Loops whose steps differ in a Python number (runtime/changing_constants.py) or
+in which slice of a tensor they read (parts of buffers, runtime/movement.py):
+after the second step a computation is not scheduled again (so it builds no new
+programs), and every step's result equals numpy's."""
 from __future__ import annotations
 
 import numpy as np
@@ -78,9 +79,54 @@ def test_gradients_through_a_changing_number(rng):
 def test_on_the_triton_path(monkeypatch, scheduled):
     pytest.importorskip("triton")
     monkeypatch.setenv("TRITON_INTERPRET", "1")
-    x = lf.tensor(np.arange(6, dtype=np.float32).reshape(2, 3), device="cuda")
-    for c in (1.5, 2.5, 3.5, 4.5):
-        if c == 3.5:
+    x = np.arange(24, dtype=np.float32).reshape(8, 3)
+    xs = lf.tensor(x, device="cuda")
+    for step, c in enumerate((1.5, 2.5, 3.5, 4.5)):
+        if step == 2:
             scheduled.clear()
-        np.testing.assert_allclose((x * c - c).numpy(), np.arange(6).reshape(2, 3) * c - c)
+        np.testing.assert_allclose((xs[4 * (step % 2):][:4] * c - c).numpy(), x[4 * (step % 2):][:4] * c - c)
     assert scheduled == []
+
+
+def test_a_loop_over_batches_of_rows_runs_the_same_kernels(rng, scheduled):
+    """Batches sliced by hand, X[i:i + 64]: each offset was a new kernel (~0.5 s)."""
+    x, w = rng.standard_normal((640, 8)).astype(np.float32), rng.standard_normal((8, 1)).astype(np.float32)
+    xs, ws = lf.tensor(x), lf.tensor(w)
+    for i in range(0, 640, 64):
+        if i == 128:
+            scheduled.clear()
+        np.testing.assert_allclose(((xs[i:i + 64] @ ws) ** 2).mean().item(), ((x[i:i + 64] @ w) ** 2).mean(), rtol=1e-5)
+    assert scheduled == []
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int32, np.bool_, np.float16])
+def test_rows_at_any_offset(rng, dtype):
+    """Rows of 3 elements start off the alignment of a buffer's parts: each is read from an aligned start."""
+    x = (rng.standard_normal((40, 3)) * 4).astype(dtype)
+    xs = lf.tensor(x)
+    for t in range(39):
+        np.testing.assert_array_equal(lf.where(xs[t] > xs[t + 1], xs[t], xs[t + 1]).numpy(), np.maximum(x[t], x[t + 1]))
+
+
+def test_a_slice_of_a_slice_and_a_write_through_a_slice(rng):
+    x = rng.standard_normal((50, 8)).astype(np.float32)
+    xs = lf.tensor(x)
+    inner = xs[10:50][4:20]
+    np.testing.assert_array_equal(inner.numpy(), x[14:30])
+    np.testing.assert_array_equal(inner[3].numpy(), x[17])
+    batch = xs[8:16]
+    batch += 1  # writes through to xs, as in PyTorch
+    x[8:16] += 1
+    np.testing.assert_array_equal(xs.numpy(), x)
+    np.testing.assert_array_equal(batch.numpy(), x[8:16])
+    np.testing.assert_array_equal(inner.numpy(), x[14:30])
+
+
+def test_gradients_of_slices_of_a_leaf(rng):
+    x0 = rng.standard_normal((12, 4)).astype(np.float32)
+    x = lf.tensor(x0, requires_grad=True)
+    x.detach()[4:8].sum()  # a part of the leaf's buffer, read outside autograd
+    (x[4:8] * 3).sum().backward()
+    expected = np.zeros_like(x0)
+    expected[4:8] = 3
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
