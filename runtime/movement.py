@@ -1,9 +1,10 @@
 """Movement ops on nodes: each composes into the node's existing view when one
 strided view can express the result, and stacks a new view node otherwise.
-A slice of a computed value that is one contiguous run of it (a batch of rows,
-`x[i:i + 64]`, or a row, `x[t]`) is a part of its buffer instead, so that a loop
-over the slices runs the same kernels for every slice: a view's offset is
-written into the kernels reading it (a compile per batch, ~0.5 s each)."""
+A slice of a computed value (a batch of rows `x[i:i + 64]`, a row `x[t]`, a
+column `x[:, t]`) reads a part of its buffer instead, from a start near the
+slice's, so that a loop over the slices runs the same kernels for every slice:
+a view's offset is written into the kernels reading it (a compile per batch,
+~0.5 s each)."""
 from __future__ import annotations
 
 from typing import Optional
@@ -42,21 +43,31 @@ def _apply(node: Node, method: str, arg) -> Node:
 def _read(src: Node, view: View) -> Node:
     """src read through view. Not while a step is captured: its replay must read the
     tensors the step used, and a part's buffer is no tensor's."""
-    if src.buffer is not None and view.is_flat_shift and 0 < view.numel < src.numel and capture.active is None:
-        return _buffer_part(src, view)
+    if src.buffer is not None and view.mask is None and capture.active is None:
+        span = _span(view)
+        if span is not None and span < src.numel:
+            return _buffer_part(src, view, span)
     return view_node(src, view)
 
 
-def _buffer_part(src: Node, view: View) -> Node:
-    """The contiguous run of src's buffer that `view` reads, from the nearest start a
-    device buffer's part may have: a run starting elsewhere is read from there through
-    a view with a small offset (below the alignment: few kernels serve every slice)."""
+def _span(view: View) -> Optional[int]:
+    """How many elements from view.offset on the view reads from (None for a view
+    that reads backwards, or nothing)."""
+    if view.numel == 0 or any(st < 0 for st in view.strides):
+        return None
+    return 1 + sum((size - 1) * st for size, st in zip(view.shape, view.strides))
+
+
+def _buffer_part(src: Node, view: View, span: int) -> Node:
+    """The run of src's buffer that `view` reads (`span` elements from its offset) as
+    a part of the buffer, from the nearest start a part may have; the view reads the
+    part with an offset below that alignment, so few kernels serve every slice."""
     device, itemsize = backend(src.device), src.dtype.itemsize
     lead = view.offset % max(device.part_alignment // itemsize, 1)
-    part = device.part(src.buffer, (view.offset - lead) * itemsize, (lead + view.numel) * itemsize)
-    if lead == 0:
+    part = device.part(src.buffer, (view.offset - lead) * itemsize, (lead + span) * itemsize)
+    if lead == 0 and view.is_flat_shift:
         return Node.from_buffer(part, view.shape, src.dtype, src.device)
-    run = Node.from_buffer(part, (lead + view.numel,), src.dtype, src.device)
+    run = Node.from_buffer(part, (lead + span,), src.dtype, src.device)
     return view_node(run, View._make(view.shape, view.strides, lead, None))
 
 

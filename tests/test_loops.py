@@ -130,3 +130,25 @@ def test_gradients_of_slices_of_a_leaf(rng):
     expected = np.zeros_like(x0)
     expected[4:8] = 3
     np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+def test_a_loop_over_time_steps_of_batch_first_sequences_runs_the_same_kernels(rng, scheduled):
+    """x[:, t] of (batch, time, features): a strided slice, read from a part of the buffer."""
+    x = rng.standard_normal((8, 10, 32)).astype(np.float32)
+    xs, h = lf.tensor(x), np.zeros((8, 32), np.float32)
+    hs = lf.tensor(h)
+    for t in range(10):
+        if t == 2:
+            scheduled.clear()
+        hs = lf.tanh(xs[:, t] + 0.5 * hs)
+        h = np.tanh(x[:, t] + 0.5 * h)
+        np.testing.assert_allclose(hs.numpy(), h, rtol=1e-5, atol=1e-6)
+    assert scheduled == []
+
+
+def test_strided_and_transposed_slices(rng):
+    x = rng.standard_normal((6, 7, 5)).astype(np.float32)
+    xs = lf.tensor(x)
+    for got, expected in ((xs[:, 3], x[:, 3]), (xs[2:5, :, 1], x[2:5, :, 1]), (xs[1:, 2:4].transpose(0, 2), x[1:, 2:4].transpose(2, 1, 0)),
+                          (xs[::2, 1], x[::2, 1]), (xs[4].flip(0), x[4, ::-1]), (xs[1:3].expand(4, 2, 7, 5)[3], x[1:3])):
+        np.testing.assert_array_equal(got.numpy(), expected)
