@@ -48,6 +48,12 @@ def _prod(fn, g, a):
     return [_spread(g, a, fn.arg) * grad]
 
 
+def _sigmoid_slope(a):
+    """s * (1 - s) for s = sigmoid(a): the same nodes as the forward's sigmoid, so not computed again."""
+    s = a.sigmoid()
+    return s * (1 - s)
+
+
 def _tie_share(wins, a, b, g):
     """g where this input wins, half of it where the two tie."""
     return g * (wins.cast(a.dtype) + (a == b).cast(a.dtype) * 0.5)
@@ -76,6 +82,9 @@ ELEMENTWISE_RULES = {
     Op.MAX: (lambda g, a, b: _tie_share(a > b, a, b, g), lambda g, a, b: _tie_share(b > a, a, b, g)),
     Op.MIN: (lambda g, a, b: _tie_share(a < b, a, b, g), lambda g, a, b: _tie_share(b < a, a, b, g)),
     Op.WHERE: (None, lambda g, c, a, b: g.where(c, 0), lambda g, c, a, b: g.where(~c, 0)),
+    # composites recorded as one op (Tensor._recorded_as_one), with PyTorch's formulas
+    "sigmoid": (lambda g, a: g * _sigmoid_slope(a),),
+    "relu": (lambda g, a: g.where(a > 0, 0),),
 }
 
 

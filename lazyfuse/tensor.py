@@ -501,18 +501,20 @@ class Tensor:
         return self.sqrt().reciprocal()
 
     def sigmoid(self):
-        from .functional import where
         x = self if self.dtype.is_floating_point else self.cast(dtypes.default_float)
-        # from exp(-|x|), which never overflows: 1 / (1 + exp(-x)) had exp(-x) = inf below
-        # x = -88 in float32, and a gradient of 0 * inf = NaN there
-        positive = x >= 0
-        e = where(positive, -x, x).exp()
-        r = (e + 1).reciprocal()
-        return shown_as(where(positive, r, e * r), "SigmoidBackward0")
+        return x._recorded_as_one("sigmoid", _logistic)
 
     def relu(self):
         from .functional import where
-        return shown_as(where(self <= 0, 0, self), "ReluBackward0")  # NaN stays NaN, no gradient at 0, as in PyTorch
+        # NaN stays NaN, and the gradient at 0 is 0 (the rule), as in PyTorch
+        return self._recorded_as_one("relu", lambda x: where(x <= 0, 0, x))
+
+    def _recorded_as_one(self, name: str, forward) -> "Tensor":
+        """forward(self) computed by ops that record nothing, recorded for autograd as
+        the one op `name` (its rule, in autograd/rules.py, reads self): a composite of
+        several primitives then records one GradFn, not one per primitive (sigmoid's
+        eight took 100 us to record), and its backward is the rule's few nodes."""
+        return record(forward(Tensor._wrap(self.node)), name, None, (self,))
 
     def square(self):
         return self * self
@@ -977,3 +979,12 @@ def promote(a: Tensor, b: Tensor, other_is_scalar: bool, scalar: Tensor) -> DTyp
             dims.append(t.dtype)
     return dtypes.result_type(dims, zero_dims, scalars)
 
+
+def _logistic(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)) from exp(-|x|), which never overflows (exp(-x) was inf below
+    x = -88 in float32, and the gradient 0 * inf = NaN there)."""
+    from .functional import where
+    positive = x >= 0
+    e = where(positive, -x, x).exp()
+    r = (e + 1).reciprocal()
+    return where(positive, r, e * r)

@@ -522,3 +522,17 @@ def test_an_op_returning_its_input_unchanged_keeps_the_inputs_backward_name():
         assert same is x
     assert repr(x.grad_fn) == "<MulBackward0>"
     assert repr(x.unsqueeze(0).squeeze(0).grad_fn) == "<SqueezeBackward1>"
+
+
+@pytest.mark.parametrize("name, slope", [("sigmoid", lambda x: 1 / (1 + np.exp(-x)) * (1 - 1 / (1 + np.exp(-x)))),
+                                         ("relu", lambda x: (x > 0).astype(x.dtype))])
+def test_a_composite_activation_records_one_op_with_pytorchs_formula(name, slope):
+    """sigmoid (eight primitives) and relu record one GradFn each, straight onto x's
+    accumulator, whose rule is PyTorch's: s * (1 - s) from the output, g where x > 0."""
+    x0 = np.array([-40.0, -3.0, -0.5, 0.0, 0.5, 3.0, 40.0, np.nan])
+    x = lf.tensor(x0, requires_grad=True)
+    y = getattr(x, name)()
+    assert type(y.grad_fn.next[0]).__name__ == "AccumulateGrad"
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.nan_to_num(slope(x0), nan=0.0 if name == "relu" else np.nan),
+                               rtol=1e-12, atol=0)
