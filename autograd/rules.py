@@ -85,6 +85,12 @@ ELEMENTWISE_RULES = {
     # composites recorded as one op (Tensor._recorded_as_one), with PyTorch's formulas
     "sigmoid": (lambda g, a: g * _sigmoid_slope(a),),
     "relu": (lambda g, a: g.where(a > 0, 0),),
+    "atan": (lambda g, a: g / (1 + a * a),),
+    "asin": (lambda g, a: g / ((1 - a) * (1 + a)).sqrt(),),
+    "acos": (lambda g, a: -g / ((1 - a) * (1 + a)).sqrt(),),
+    "asinh": (lambda g, a: g / (a * a + 1).sqrt(),),
+    "acosh": (lambda g, a: g / ((a - 1) * (a + 1)).sqrt(),),
+    "atanh": (lambda g, a: g / ((1 - a) * (1 + a)),),
 }
 
 

@@ -299,9 +299,12 @@ class Tensor:
             return Tensor._wrap(Node.make(Op.CONST, (), value, shape, dtype, node.device))
         return self.cast(dtype)._broadcast_to(shape)
 
+    def _float(self) -> "Tensor":
+        """Self, or an integer or bool tensor cast to the default float dtype (as PyTorch's exp takes ints)."""
+        return self if self.dtype.is_floating_point else self.cast(dtypes.default_float)
+
     def _float_unary(self, op: Op) -> "Tensor":
-        x = self if self.dtype.is_floating_point else self.cast(dtypes.default_float)
-        return x._prim(op)
+        return self._float()._prim(op)
 
     # ------------------------------------------------------------------ arithmetic
     def add(self, other, alpha: Scalar = 1) -> "Tensor":
@@ -501,8 +504,7 @@ class Tensor:
         return self.sqrt().reciprocal()
 
     def sigmoid(self):
-        x = self if self.dtype.is_floating_point else self.cast(dtypes.default_float)
-        return x._recorded_as_one("sigmoid", _logistic)
+        return self._float()._recorded_as_one("sigmoid", _logistic)
 
     def relu(self):
         from .functional import where

@@ -266,3 +266,54 @@ def test_log1p_and_expm1_keep_their_precision_near_zero_and_at_the_ends(dtype):
     np.testing.assert_allclose(lf.tensor(x[x > -1]).log1p().numpy(), np.log1p(x[x > -1]), rtol=4 * np.finfo(dtype).eps)
     assert lf.tensor([-1.0]).log1p().item() == -math.inf and math.isnan(lf.tensor([-2.0]).log1p().item())
     assert lf.tensor([1.0, 0.0, 2.0]).logical_xor(lf.tensor([1.0, 1.0, 0.0])).tolist() == [False, True, True]
+
+
+_INVERSE = {  # name: (numpy's function, its derivative, inputs where it is defined and special values)
+    "atan": (np.arctan, lambda x: 1 / (1 + x * x), [np.linspace(-30, 30, 241), [0.66, 2.4142135, 2.4142136, 1e-300, 1e300]]),
+    "asin": (np.arcsin, lambda x: 1 / np.sqrt((1 - x) * (1 + x)), [np.linspace(-0.999, 0.999, 181), [1 - 1e-12, -1 + 1e-12]]),
+    "acos": (np.arccos, lambda x: -1 / np.sqrt((1 - x) * (1 + x)), [np.linspace(-0.999, 0.999, 181), [1 - 1e-12, 1e-9]]),
+    "asinh": (np.arcsinh, lambda x: 1 / np.sqrt(x * x + 1), [np.linspace(-30, 30, 241), [1e-9, -1e-9, 1e9, -1e12]]),
+    "acosh": (np.arccosh, lambda x: 1 / np.sqrt((x - 1) * (x + 1)), [np.linspace(1.001, 30, 241), [1 + 1e-12, 1e9, 1e12]]),
+    "atanh": (np.arctanh, lambda x: 1 / ((1 - x) * (1 + x)), [np.linspace(-0.999, 0.999, 181), [1 - 1e-12, -1e-9]]),
+}
+_EDGES = [0.0, -0.0, 1.0, -1.0, 1.5, -1.5, np.inf, -np.inf, np.nan]
+
+
+@pytest.mark.parametrize("name", sorted(_INVERSE))
+def test_inverse_functions_match_numpy_to_the_last_bits_with_exact_gradients(name):
+    reference, slope, parts = _INVERSE[name]
+    x0 = np.concatenate(parts)
+    x = lf.tensor(x0, requires_grad=True)
+    y = getattr(lf, name)(x)
+    np.testing.assert_allclose(y.detach().numpy(), reference(x0), rtol=1e-15, atol=0)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), slope(x0), rtol=1e-14)
+    edges = np.array(_EDGES)
+    with np.errstate(all="ignore"):
+        expected = reference(edges)
+    got = getattr(lf.tensor(edges), "arc" + name[1:])().numpy()  # PyTorch's other name
+    np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(expected[~np.isnan(expected)]))
+    x32 = x0[np.isfinite(x0)].astype(np.float32)
+    np.testing.assert_allclose(getattr(lf.tensor(x32), name)().numpy(), reference(x32), rtol=3e-7, atol=1e-37)
+
+
+def test_atan2_follows_ieee_for_signs_zeros_and_infinities():
+    values = np.array([0.0, -0.0, 1.0, -1.0, 2.5, -3.0, np.inf, -np.inf, np.nan])
+    y0, x0 = (a.ravel() for a in np.meshgrid(values, values))
+    got = lf.atan2(lf.tensor(y0), lf.tensor(x0)).numpy()
+    expected = np.arctan2(y0, x0)
+    np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0)
+    np.testing.assert_array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(expected[~np.isnan(expected)]))
+    y, x = (lf.tensor(np.array(a), requires_grad=True) for a in ([0.5, -2.0, 3.0], [1.5, -1.0, -4.0]))
+    lf.arctan2(y, x).sum().backward()
+    r2 = np.array([0.5, -2.0, 3.0]) ** 2 + np.array([1.5, -1.0, -4.0]) ** 2
+    np.testing.assert_allclose(y.grad.numpy(), np.array([1.5, -1.0, -4.0]) / r2, rtol=1e-14)
+    np.testing.assert_allclose(x.grad.numpy(), -np.array([0.5, -2.0, 3.0]) / r2, rtol=1e-14)
+    t = lf.tensor([1.0, -1.0])  # float32
+    t.atan2_(lf.tensor([-1.0, -1.0]))
+    np.testing.assert_array_equal(t.numpy(), np.arctan2(np.float32([1.0, -1.0]), np.float32([-1.0, -1.0])))
+
+
+def test_log1p_at_the_infinities():
+    np.testing.assert_array_equal(lf.tensor([np.inf, -np.inf]).log1p().numpy(), [np.inf, np.nan])
