@@ -2,8 +2,8 @@
 erf and erfc, NaN and infinity tests, masking (masked_fill, tril, triu), blends (lerp, addcmul,
 addcdiv), scans (cumsum, cumprod), diagonals, small linear algebra, norms,
 comparisons of whole tensors, new_* constructors and the in-place variants; with
-selection.py's gather and index_select and sorting.py's sort, argsort and topk,
-each is attached to Tensor here. Their gradients come from the ops they are made
+selection.py's gather, index_select, scatter_add, index_add and nonzero and
+sorting.py's sort, argsort, topk, median and unique, each is attached to Tensor here. Their gradients come from the ops they are made
 of (rounding passes none, as the gradient PyTorch defines for it is zero)."""
 from __future__ import annotations
 
@@ -454,9 +454,12 @@ METHODS = {
     "bernoulli": creation.bernoulli, "swapdims": Tensor.transpose,
     "gather": selection.gather, "index_select": selection.index_select, "cumsum": cumsum, "cumprod": cumprod,
     "erf": erf, "erfc": erfc, "sort": sorting.sort, "argsort": sorting.argsort, "topk": sorting.topk,
+    "median": sorting.median, "nanmedian": sorting.nanmedian, "unique": sorting.unique,
+    "scatter_add": selection.scatter_add, "index_add": selection.index_add, "nonzero": selection.nonzero,
+    "argwhere": selection.argwhere,
 }
 # x.name_(...) is x.copy_(x.name(...)), for these and for Tensor's own elementwise methods
-IN_PLACE = ["cumsum", "erf", "erfc", "floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",
+IN_PLACE = ["scatter_add", "index_add", "cumsum", "erf", "erfc", "floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",
             "tril", "triu", "lerp", "addcmul", "addcdiv", "exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos",
             "tanh", "sigmoid", "relu", "abs", "neg", "reciprocal", "square"]
 

@@ -1,5 +1,6 @@
 """Selecting elements by index tensors: gather, index_select and advanced
-indexing (integer tensors, lists and boolean masks in `t[...]`, read and written).
+indexing (integer tensors, lists and boolean masks in `t[...]`, read and written);
+adding at index tensors (scatter_add, index_add); and nonzero.
 
 A selection along a dim of size N compares each index with 0..N-1 and sums the
 matching element: elementwise work and a reduction, so it fuses with what
@@ -106,6 +107,51 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     values = source.movedim(d, -1).unsqueeze(-2)  # (..., 1, N)
     picked = _matching(index.movedim(d, -1).unsqueeze(-1), values)  # (..., K)
     return _poison(picked.movedim(-1, d), valid)
+
+
+def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """x with src[..., i, ...] added at x[..., index[..., i, ...], ...] along dim, for the
+    positions index covers (src may be larger), as PyTorch's. Each position of x's dim
+    sums the src elements whose index names it: the comparison of a selection, run
+    the other way (index's size along dim times N operations per element of x)."""
+    d = _normalize_dim(dim, x.ndim)
+    if not index.ndim == src.ndim == x.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
+    for k, (i, s, n) in enumerate(zip(index.shape, src.shape, x.shape)):
+        if i > s or (k != d and i > n):
+            raise RuntimeError(f"Expected index {list(index.shape)} to be smaller than self {list(x.shape)} apart "
+                               f"from dimension {d} and to be smaller size than src {list(src.shape)}")
+    index, valid = _as_index(index, x.shape[d], f"dimension {d}", x.dtype.is_floating_point, x.device,
+                             negative_ok=False)
+    src = x._operand(src)._shrink(tuple((0, i) for i in index.shape)).cast(x.dtype)
+    hit = index.movedim(d, -1).unsqueeze(-1) == creation.arange(x.shape[d], device=x.device)  # (..., I, N)
+    zero = creation.zeros((), dtype=x.dtype, device=x.device)
+    added = where(hit, _poison(src, valid).movedim(d, -1).unsqueeze(-1), zero).sum(-2).cast(x.dtype).movedim(-1, d)
+    return x + added._pad(tuple((0, n - a) for a, n in zip(added.shape, x.shape)))
+
+
+def index_add(x: Tensor, dim: int, index, source: Tensor, alpha=1) -> Tensor:
+    """x with alpha * source[..., i, ...] added at x[..., index[i], ...] along dim."""
+    d = _normalize_dim(dim, x.ndim)
+    index = index if isinstance(index, Tensor) else creation.tensor(index, dtype=dtypes.int64, device=x.device)
+    if index.ndim > 1 or source.ndim != x.ndim or source.shape[d] != index.numel():
+        raise RuntimeError(f"index_add_(): expected a 1-D index with one entry per slice of source along dim {d}; "
+                           f"got index {list(index.shape)}, source {list(source.shape)}, self {list(x.shape)}")
+    spread = index.reshape(tuple(-1 if k == d else 1 for k in range(x.ndim)))._broadcast_to(source.shape)
+    return scatter_add(x, d, spread, source * alpha if alpha != 1 else source)
+
+
+def nonzero(x: Tensor, as_tuple: bool = False):
+    """The positions of the non-zero elements, read on the host (their number sets the shape)."""
+    positions = np.argwhere(x.detach().numpy())
+    if as_tuple:
+        return tuple(creation.tensor(positions[:, k], dtype=dtypes.int64, device=x.device)
+                     for k in range(max(x.ndim, 1)))
+    return creation.tensor(positions.reshape(-1, x.ndim), dtype=dtypes.int64, device=x.device)
+
+
+def argwhere(x: Tensor) -> Tensor:
+    return nonzero(x)
 
 
 # ---------------------------------------------------------------- advanced indexing

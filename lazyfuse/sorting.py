@@ -1,4 +1,5 @@
-"""sort, argsort and topk as a bitonic sorting network: log2(n) * (log2(n) + 1) / 2
+"""sort, argsort and topk as a bitonic sorting network, median and nanmedian from
+a sort, and unique (on the host). The sorting network has log2(n) * (log2(n) + 1) / 2
 stages, each comparing every element with the one `stride` places away (two views
 of the previous stage) and exchanging them, so a sort is elementwise work the
 scheduler stores every stage or two (see MAX_RECOMPUTED_WORK): about 55 kernels
@@ -106,3 +107,52 @@ def _exchange(values: Tensor, positions: Tensor, block: int, stride: int, descen
         return cat([x.unsqueeze(-2), y.unsqueeze(-2)], -2).reshape(lead + (width,))
 
     return join(first, second), join(first_at, second_at)
+
+
+MedianResult = collections.namedtuple("MedianResult", ["values", "indices"])
+
+
+def median(x: Tensor, dim=None, keepdim: bool = False):
+    """The lower of the two middle values, as PyTorch's; NaN where the values hold a NaN
+    (with its position). Without dim, of all values, with no position."""
+    return _middle(x, dim, keepdim, skip_nan=False)
+
+
+def nanmedian(x: Tensor, dim=None, keepdim: bool = False):
+    """median of the values that are not NaN (NaN where all are)."""
+    return _middle(x, dim, keepdim, skip_nan=True)
+
+
+def _middle(x: Tensor, dim, keepdim: bool, skip_nan: bool):
+    if dim is None:
+        return _middle(x.reshape(-1), 0, False, skip_nan).values
+    d = _normalize_dim(dim, max(x.ndim, 1))
+    if x.ndim == 0:
+        return MedianResult(x.clone(), creation.zeros((), dtype=dtypes.int64, device=x.device))
+    n = x.shape[d]
+    if n == 0:
+        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
+    ordered = sort(x, d)  # NaN sorts last
+    nans = (x != x).sum(d, keepdim=True) if x.dtype.is_floating_point else creation.zeros_like(x.narrow(d, 0, 1),
+                                                                                               dtype=dtypes.int64)
+    if skip_nan:  # the middle of the numbers; the first NaN where there are none
+        at = where(nans == n, 0, (n - nans - 1).floor_divide(2))
+    else:  # the first NaN where there is one
+        at = where(nans > 0, n - nans, (n - 1) // 2)
+    values, indices = ordered.values.gather(d, at), ordered.indices.gather(d, at)
+    if not keepdim:
+        values, indices = values.squeeze(d), indices.squeeze(d)
+    return MedianResult(values, indices)
+
+
+def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
+           dim=None):
+    """The distinct values (sorted), read on the host: their number sets the result's shape."""
+    values, inverse, counts = np.unique(x.detach().numpy(), return_inverse=True, return_counts=True, axis=dim)
+    made = [creation.tensor(values, dtype=x.dtype, device=x.device)]
+    if return_inverse:
+        shape = x.shape if dim is None else (x.shape[_normalize_dim(dim, x.ndim)],)
+        made.append(creation.tensor(inverse.reshape(shape), dtype=dtypes.int64, device=x.device))
+    if return_counts:
+        made.append(creation.tensor(counts, dtype=dtypes.int64, device=x.device))
+    return made[0] if len(made) == 1 else tuple(made)

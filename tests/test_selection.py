@@ -122,3 +122,74 @@ def test_a_float_result_of_an_out_of_range_tensor_index_is_nan():
     out = lf.tensor(X).index_select(0, lf.tensor([1, 7])).numpy()
     np.testing.assert_array_equal(out[0], X[1])
     assert np.isnan(out[1]).all()
+
+
+# ---------------------------------------------------------------- scatter_add, index_add, median, unique, nonzero
+SCATTER_INDEX = np.array([[[0, 3, 1]], [[3, 3, 3]], [[2, 0, 0]]])  # (3, 1, 3) into dim 0 of size 4
+
+
+def _numpy_scatter_add(x, dim, index, src):
+    out = x.copy()
+    for position in np.ndindex(index.shape):
+        target = list(position)
+        target[dim] = index[position]
+        out[tuple(target)] += src[position]
+    return out
+
+
+@pytest.mark.parametrize("dim", [0, 2])
+def test_scatter_add_matches_numpy_and_its_gradients_pytorch(dim):
+    index = SCATTER_INDEX if dim == 0 else np.array([[[2, 0, 2, 1]]])
+    src = np.random.default_rng(3).standard_normal((4, 2, 5))
+    got = lf.scatter_add(lf.tensor(X), dim, lf.tensor(index), lf.tensor(src))
+    np.testing.assert_allclose(got.numpy(), _numpy_scatter_add(X, dim, index, src), rtol=1e-15, atol=1e-15)
+    fitted = src[tuple(slice(0, n) for n in index.shape)]  # PyTorch's gradient takes src of index's shape only
+    check_against_pytorch(lambda m, x, s: x.scatter_add(dim, m.tensor(index), s), [X, fitted])
+    x, s = lf.tensor(X, requires_grad=True), lf.tensor(src, requires_grad=True)
+    assert gradcheck(lambda x, s: x.scatter_add(dim, lf.tensor(index), s) ** 2, (x, s))
+
+
+def test_index_add_and_the_in_place_forms():
+    source = np.random.default_rng(4).standard_normal((4, 2, 3))
+    check_against_pytorch(lambda m, x, s: x.index_add(1, m.tensor([4, 0]), s, alpha=-1.5), [X, source])
+    t = lf.tensor(X.copy())
+    t.index_add_(1, [4, 4], lf.tensor(source))
+    expected = X.copy()
+    expected[:, 4] += source[:, 0] + source[:, 1]
+    np.testing.assert_allclose(t.numpy(), expected, rtol=1e-15)
+    u = lf.zeros(4, 5, 3, dtype=lf.float64)
+    u.scatter_add_(0, lf.tensor(SCATTER_INDEX), lf.tensor(X))
+    np.testing.assert_allclose(u.numpy(), _numpy_scatter_add(np.zeros_like(X), 0, SCATTER_INDEX, X), rtol=1e-15)
+    with pytest.raises(RuntimeError, match="Index tensor must have the same number of dimensions"):
+        lf.tensor(X).scatter_add(0, lf.tensor([0, 1]), lf.tensor(X))
+
+
+@pytest.mark.parametrize("rows", [5, 6])
+def test_median_and_nanmedian_match_numpy_with_positions(rows):
+    x = np.random.default_rng(5).standard_normal((rows, 4))
+    x[1, 2] = x[3, 2] = np.nan
+    x[:, 3] = np.nan
+    t = lf.tensor(x)
+    lower = np.sort(x, 0)[(rows - 1) // 2]  # the lower middle, as PyTorch's
+    values, indices = t.median(0)
+    np.testing.assert_array_equal(values.numpy()[:2], lower[:2])
+    assert np.isnan(values.numpy()[2:]).all() and np.isnan(x[indices.numpy()[2:], [2, 3]]).all()
+    np.testing.assert_array_equal(x[indices.numpy()[:2], [0, 1]], lower[:2])
+    finite = [np.sort(c[~np.isnan(c)])[(np.sum(~np.isnan(c)) - 1) // 2] for c in x.T[:3]]
+    np.testing.assert_array_equal(lf.nanmedian(t, 0, keepdim=True).values.numpy()[0, :3], finite)
+    assert np.isnan(lf.nanmedian(t, 0).values.numpy()[3]) and np.isnan(lf.median(t).item())
+    assert lf.tensor(x[:, :2]).median().item() == np.sort(x[:, :2].ravel())[(2 * rows - 1) // 2]
+    check_against_pytorch(lambda m, a: m.median(a, 1).values + a.nanmedian(0, keepdim=True).values.sum(), [x[:, :3]])
+
+
+def test_unique_and_nonzero_match_numpy():
+    a = np.array([[3, 1, 3], [2, 2, 0]])
+    values, inverse, counts = lf.unique(lf.tensor(a), return_inverse=True, return_counts=True)
+    expected = np.unique(a, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(values.numpy(), expected[0])
+    np.testing.assert_array_equal(inverse.numpy(), expected[1].reshape(a.shape))
+    np.testing.assert_array_equal(counts.numpy(), expected[2])
+    np.testing.assert_array_equal(lf.tensor(a).unique(dim=1).numpy(), np.unique(a, axis=1))
+    np.testing.assert_array_equal(lf.tensor(a).nonzero().numpy(), np.argwhere(a))
+    np.testing.assert_array_equal(lf.argwhere(lf.tensor(a) > 1).numpy(), np.argwhere(a > 1))
+    assert [t.numpy().tolist() for t in lf.nonzero(lf.tensor(a), as_tuple=True)] == [r.tolist() for r in np.nonzero(a)]
