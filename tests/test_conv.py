@@ -191,3 +191,54 @@ def test_cifar_tutorial_network_trains_as_in_pytorch():
             optimizer.step()
             losses[m.__name__].append(loss.item())
     np.testing.assert_allclose(losses["lazyfuse"], losses["torch"], rtol=2e-5)
+
+
+TRANSPOSED = [dict(stride=1), dict(stride=2, padding=1, output_padding=1), dict(stride=3, padding=2, dilation=2, groups=2),
+              dict(stride=2, output_padding=1, dilation=2), dict(stride=2, padding=3)]
+
+
+@pytest.mark.parametrize("options", TRANSPOSED, ids=lambda o: "-".join(f"{k}{v}" for k, v in o.items()))
+def test_conv_transpose2d_is_the_adjoint_of_conv2d(options):
+    """<conv2d(x, w), y> = <x, conv_transpose2d(y, w)> for the same stride, padding,
+    dilation and groups, with the output size chosen to fit x (no torch needed)."""
+    rng = np.random.default_rng(9)
+    groups = options.get("groups", 1)
+    x, w = rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((6, 4 // groups, 3, 2))
+    conv_options = {k: v for k, v in options.items() if k != "output_padding"}
+    forward = lf.nn.functional.conv2d(lf.tensor(x), lf.tensor(w), **conv_options)
+    y = rng.standard_normal(forward.shape)
+    back = lf.nn.functional.conv_transpose2d(lf.tensor(y), lf.tensor(w), **conv_options,
+                                             output_padding=tuple((9, 8)[i] - (forward.shape[2 + i] - 1) * options["stride"]
+                                                                  + 2 * options.get("padding", 0)
+                                                                  - options.get("dilation", 1) * ((3, 2)[i] - 1) - 1
+                                                                  for i in range(2)))
+    assert back.shape == x.shape
+    np.testing.assert_allclose((forward.numpy() * y).sum(), (x * back.numpy()).sum(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("options", TRANSPOSED, ids=lambda o: "-".join(f"{k}{v}" for k, v in o.items()))
+def test_conv_transpose2d_matches_pytorch(options):
+    groups = options.get("groups", 1)
+    rng = np.random.default_rng(10)
+    arrays = [rng.standard_normal((2, 4, 5, 6)), rng.standard_normal((4, 6 // groups, 3, 2)), rng.standard_normal(6)]
+    check_against_pytorch(lambda m, x, w, b: m.nn.functional.conv_transpose2d(x, w, b, **options), arrays)
+
+
+def test_conv_transpose_modules_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    for name, args, options, shape in (("ConvTranspose2d", (4, 6, 3), dict(stride=2, padding=1, groups=2), (2, 4, 5, 5)),
+                                       ("ConvTranspose1d", (4, 2, 4), dict(stride=3, output_padding=2, bias=False),
+                                        (4, 7))):
+        theirs = getattr(torch.nn, name)(*args, dtype=torch.float64, **options)
+        ours = getattr(lf.nn, name)(*args, dtype=lf.float64, **options)
+        assert repr(ours) == repr(theirs)
+        assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == [
+            (n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+        ours.load_state_dict({k: lf.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+        x = np.random.default_rng(11).standard_normal(shape)
+        np.testing.assert_allclose(ours(lf.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                                   rtol=1e-12, atol=1e-12)
+    up = lf.nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, dtype=lf.float64)
+    assert up(lf.zeros(1, 3, 4, 4, dtype=lf.float64), output_size=(8, 8)).shape == (1, 2, 8, 8)
+    with pytest.raises(ValueError, match="output padding"):
+        up(lf.zeros(1, 3, 4, 4, dtype=lf.float64), output_size=(10, 10))

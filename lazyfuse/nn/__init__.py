@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from . import functional, init
-from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, MaxPool1d,
-                          MaxPool2d)
+from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvTranspose1d,
+                          ConvTranspose2d, MaxPool1d, MaxPool2d)
 from .modules import (BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU, CrossEntropyLoss, Dropout, ELU,
                       Embedding, Flatten, GELU, GLU, GroupNorm, Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, L1Loss,
                       LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, Module, ModuleList, MSELoss, NLLLoss,
@@ -17,4 +17,4 @@ __all__ = ["functional", "init", "Module", "Parameter", "Linear", "LayerNorm", "
            "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
            "BatchNorm1d", "BatchNorm2d", "ReLU6", "Hardtanh", "ELU", "SELU", "CELU", "Softplus", "LogSigmoid", "Mish",
            "Softsign", "Hardsigmoid", "Hardswish", "Threshold", "GLU", "Softmin", "SmoothL1Loss", "HuberLoss",
-           "GroupNorm", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+           "GroupNorm", "ConvTranspose1d", "ConvTranspose2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]

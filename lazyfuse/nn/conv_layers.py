@@ -25,9 +25,13 @@ class _ConvNd(Module):
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel
         self.stride, self.dilation, self.groups = stride, dilation, groups
         self.padding = padding if isinstance(padding, str) else _tuple(padding, self.spatial)
-        fan_in = in_channels // groups * math.prod(kernel)
-        self.weight = uniform_parameter((out_channels, in_channels // groups, *kernel), fan_in, device, dtype)
+        # PyTorch's fan-in is the weight's dim 1 times the kernel: (out, in / groups, *kernel) here
+        fan_in = self._weight_shape()[1] * math.prod(kernel)
+        self.weight = uniform_parameter(self._weight_shape(), fan_in, device, dtype)
         self.bias = uniform_parameter((out_channels,), fan_in, device, dtype) if bias else None
+
+    def _weight_shape(self) -> tuple:
+        return (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
 
     def forward(self, x: Tensor) -> Tensor:
         conv = F.conv1d if self.spatial == 1 else F.conv2d
@@ -54,6 +58,8 @@ class _ConvNd(Module):
             text += f", padding={self.padding}"
         if self.dilation != (1,) * self.spatial:
             text += f", dilation={self.dilation}"
+        if getattr(self, "output_padding", (0,) * self.spatial) != (0,) * self.spatial:
+            text += f", output_padding={self.output_padding}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         if self.padding_mode != "zeros":
@@ -70,6 +76,39 @@ class Conv1d(_ConvNd):
 
 
 class Conv2d(_ConvNd):
+    spatial = 2
+
+
+class _ConvTransposeNd(_ConvNd):
+    """The gradient of a convolution with respect to its input (see convolution.conv_transpose),
+    with PyTorch's weight layout (in_channels, out_channels / groups, *kernel) and initialisation."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+        self.output_padding = _tuple(output_padding, self.spatial)
+
+    def _weight_shape(self) -> tuple:
+        return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
+
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
+        conv = F.conv_transpose1d if self.spatial == 1 else F.conv_transpose2d
+        if output_size is None:
+            return conv(x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups,
+                        self.dilation)
+        from .convolution import conv_transpose
+        return conv_transpose(x, self.weight, self.bias, self.stride, self.padding, 0, self.groups, self.dilation,
+                              self.spatial, output_size)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    spatial = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
     spatial = 2
 
 

@@ -1,5 +1,5 @@
-"""Convolution and pooling, functional forms (conv1d/2d, max_pool1d/2d,
-avg_pool1d/2d, adaptive_avg_pool1d/2d), built from sliding windows.
+"""Convolution and pooling, functional forms (conv1d/2d, conv_transpose1d/2d,
+max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d), built from sliding windows.
 
 The windows are a view (View.windows: one strided read per element), and a
 convolution is the product of their im2col columns with the weight: the
@@ -114,6 +114,48 @@ def conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride, padding, dil
            .reshape(n, out_channels, *counts))
     if bias is not None:
         out = out + bias.reshape(1, out_channels, *ones)
+    return out if batched else out.squeeze(0)
+
+
+def conv_transpose(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride, padding, output_padding, groups: int,
+                   dilation, spatial: int, output_size=None) -> Tensor:
+    """The gradient of a convolution with respect to its input, as a convolution: x
+    spread out by the stride (zeros between its elements), padded by
+    dilation * (kernel - 1) - padding on each side (output_padding more after; a
+    negative amount crops), then read by the weight flipped in space, with its two
+    channel dims swapped in each group. Every step but the product is a view."""
+    what = f"conv_transpose{spatial}d"
+    x, batched = _batched(x, spatial, what)
+    if weight.ndim != spatial + 2:
+        raise RuntimeError(f"{what}: weight must have {spatial + 2} dims (in_channels, out_channels / groups, "
+                           f"*kernel), got size {list(weight.shape)}")
+    channels, (in_channels, per_group), kernel = x.shape[1], weight.shape[:2], weight.shape[2:]
+    if groups < 1 or in_channels % groups or channels != in_channels:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input {list(x.shape)} "
+                           f"to have {in_channels} channels, but got {channels} channels instead")
+    stride, padding, dilation = (_per_dim(v, spatial, name) for v, name in
+                                 ((stride, "stride"), (padding, "padding"), (dilation, "dilation")))
+    sizes = x.shape[2:]
+    smallest = [(n - 1) * s - 2 * p + d * (k - 1) + 1 for n, s, p, d, k in zip(sizes, stride, padding, dilation, kernel)]
+    if output_size is not None:  # the extra rows after, within one stride
+        output_padding = tuple(o - m for o, m in zip(tuple(output_size)[-spatial:], smallest))
+    output_padding = _per_dim(output_padding, spatial, "output_padding")
+    if any(not 0 <= e < max(s, d) for e, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"{what}: output padding {output_padding} must be smaller than either stride {stride} or "
+                         f"dilation {dilation}, and not negative (output sizes from {smallest} on)")
+    spread = x
+    for dim, s in enumerate(stride, start=2):
+        if s > 1:  # each element followed by s - 1 zeros, the last ones cut off
+            n = spread.shape[dim]
+            spread = spread.unsqueeze(dim + 1)._pad(((0, 0),) * (dim + 1) + ((0, s - 1),) + ((0, 0),) * (spatial - dim + 1))
+            spread = spread.reshape(*spread.shape[:dim], n * s, *spread.shape[dim + 2:]).narrow(dim, 0, (n - 1) * s + 1)
+    pads = [(d * (k - 1) - p, d * (k - 1) - p + e) for k, p, d, e in zip(kernel, padding, dilation, output_padding)]
+    spread = spread._shrink(tuple((0, n) for n in spread.shape[:2]) + tuple(
+        (max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(pads, spread.shape[2:])))
+    spread = spread._pad(((0, 0),) * 2 + tuple((max(b, 0), max(a, 0)) for b, a in pads))
+    flipped = (weight.reshape(groups, in_channels // groups, per_group, *kernel).transpose(1, 2)
+               .reshape(groups * per_group, in_channels // groups, *kernel).flip(tuple(range(2, 2 + spatial))))
+    out = conv(spread, flipped, bias, 1, 0, dilation, groups, spatial)
     return out if batched else out.squeeze(0)
 
 

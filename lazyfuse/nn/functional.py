@@ -205,6 +205,16 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return convolution.conv(input, weight, bias, stride, padding, dilation, groups, spatial=2)
 
 
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    return convolution.conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, spatial=1)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    return convolution.conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, spatial=2)
+
+
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False) -> Tensor:
     return convolution.max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, spatial=1)
