@@ -242,3 +242,29 @@ def test_conv_transpose_modules_are_pytorchs():
     assert up(lf.zeros(1, 3, 4, 4, dtype=lf.float64), output_size=(8, 8)).shape == (1, 2, 8, 8)
     with pytest.raises(ValueError, match="output padding"):
         up(lf.zeros(1, 3, 4, 4, dtype=lf.float64), output_size=(10, 10))
+
+
+INTERPOLATIONS = [dict(scale_factor=2), dict(size=(3, 11)), dict(scale_factor=1.7, mode="nearest-exact"),
+                  dict(size=(8, 4), mode="bilinear"), dict(size=(8, 4), mode="bilinear", align_corners=True),
+                  dict(scale_factor=(2.5, 0.6), mode="bilinear"),
+                  dict(scale_factor=(2.5, 0.6), mode="bilinear", recompute_scale_factor=True)]
+
+
+@pytest.mark.parametrize("options", INTERPOLATIONS, ids=lambda o: "-".join(f"{k}{v}" for k, v in o.items()))
+def test_interpolate_matches_pytorch(options):
+    x = np.random.default_rng(12).standard_normal((2, 3, 5, 7))
+    check_against_pytorch(lambda m, x: m.nn.functional.interpolate(x, **options), [x])
+
+
+def test_interpolate_against_numpy():
+    x = np.random.default_rng(13).standard_normal((1, 2, 4, 3))
+    nearest = lf.nn.functional.interpolate(lf.tensor(x), scale_factor=(2, 3)).numpy()
+    np.testing.assert_array_equal(nearest, x.repeat(2, axis=2).repeat(3, axis=3))
+    line = np.random.default_rng(14).standard_normal((1, 1, 5))
+    corners = lf.nn.functional.interpolate(lf.tensor(line), size=9, mode="linear", align_corners=True).numpy()
+    np.testing.assert_allclose(corners[0, 0], np.interp(np.linspace(0, 4, 9), np.arange(5), line[0, 0]), rtol=1e-14)
+    up = lf.nn.Upsample(scale_factor=2, mode="bilinear")
+    assert repr(up) == "Upsample(scale_factor=2.0, mode='bilinear')"
+    assert up(lf.tensor(x)).shape == (1, 2, 8, 6)
+    with pytest.raises(ValueError, match="expects 4-D input"):
+        lf.nn.functional.interpolate(lf.tensor(line), scale_factor=2, mode="bilinear")

@@ -10,6 +10,7 @@ from .modules import (BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU
                       Parameter, ReLU, ReLU6, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss, Softmax, Softmin,
                       Softplus, Softsign, Tanh, Threshold)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .resampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = ["functional", "init", "Module", "Parameter", "Linear", "LayerNorm", "Embedding", "ReLU", "LeakyReLU", "GELU", "SiLU",
            "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Identity", "Flatten", "Dropout", "Sequential", "ModuleList",
@@ -17,4 +18,5 @@ __all__ = ["functional", "init", "Module", "Parameter", "Linear", "LayerNorm", "
            "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
            "BatchNorm1d", "BatchNorm2d", "ReLU6", "Hardtanh", "ELU", "SELU", "CELU", "Softplus", "LogSigmoid", "Mish",
            "Softsign", "Hardsigmoid", "Hardswish", "Threshold", "GLU", "Softmin", "SmoothL1Loss", "HuberLoss",
-           "GroupNorm", "ConvTranspose1d", "ConvTranspose2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+           "GroupNorm", "ConvTranspose1d", "ConvTranspose2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Upsample",
+           "UpsamplingNearest2d", "UpsamplingBilinear2d"]

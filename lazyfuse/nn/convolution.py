@@ -287,16 +287,23 @@ def adaptive_avg_pool(x: Tensor, output_size, spatial: int) -> Tensor:
     sizes = x.shape[2:]
     outputs = _per_dim(output_size, spatial, "output_size") if not isinstance(output_size, (tuple, list)) or \
         None not in output_size else tuple(n if m is None else m for m, n in zip(output_size, sizes))
-    for d, (m, n) in enumerate(zip(outputs, sizes)):
-        dim = x.ndim - spatial + d
-        x = x.movedim(dim, -1).matmul(_averaging(m, n, x).T).movedim(-1, dim)
-    return x if batched else x.squeeze(0)
+    out = along_each_dim(x, [_averaging(m, n) for m, n in zip(outputs, sizes)])
+    return out if batched else out.squeeze(0)
 
 
-def _averaging(m: int, n: int, like: Tensor) -> Tensor:
-    from ..creation import tensor
+def _averaging(m: int, n: int) -> np.ndarray:
     weights = np.zeros((m, n))
     for i in range(m):
         lo, hi = (i * n) // m, -(-((i + 1) * n) // m)
         weights[i, lo:hi] = 1.0 / (hi - lo)
-    return tensor(weights, dtype=like.dtype, device=like.device)
+    return weights
+
+
+def along_each_dim(x: Tensor, matrices: list[np.ndarray]) -> Tensor:
+    """x's last len(matrices) dims each multiplied by its (new size, old size) matrix:
+    a resampling that treats the dims apart (averaging, interpolation) as small products."""
+    from ..creation import tensor
+    for d, weights in enumerate(matrices):
+        dim = x.ndim - len(matrices) + d
+        x = x.movedim(dim, -1).matmul(tensor(weights.T, dtype=x.dtype, device=x.device)).movedim(-1, dim)
+    return x

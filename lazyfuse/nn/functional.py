@@ -236,6 +236,12 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                                 spatial=2)
 
 
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                recompute_scale_factor=None, antialias: bool = False) -> Tensor:
+    from .resampling import interpolate as resample
+    return resample(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias)
+
+
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     return convolution.adaptive_avg_pool(input, output_size, spatial=1)
 
