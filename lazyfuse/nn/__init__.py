@@ -9,6 +9,7 @@ from .modules import (BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU
                       LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, Module, ModuleList, MSELoss, NLLLoss,
                       Parameter, ReLU, ReLU6, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss, Softmax, Softmin,
                       Softplus, Softsign, Tanh, Threshold)
+from .attention import MultiheadAttention
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .resampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
@@ -19,4 +20,4 @@ __all__ = ["functional", "init", "Module", "Parameter", "Linear", "LayerNorm", "
            "BatchNorm1d", "BatchNorm2d", "ReLU6", "Hardtanh", "ELU", "SELU", "CELU", "Softplus", "LogSigmoid", "Mish",
            "Softsign", "Hardsigmoid", "Hardswish", "Threshold", "GLU", "Softmin", "SmoothL1Loss", "HuberLoss",
            "GroupNorm", "ConvTranspose1d", "ConvTranspose2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Upsample",
-           "UpsamplingNearest2d", "UpsamplingBilinear2d"]
+           "UpsamplingNearest2d", "UpsamplingBilinear2d", "MultiheadAttention"]
