@@ -78,3 +78,30 @@ def test_multihead_attention_matches_pytorch(case):
                        + [p.grad.numpy() for p in module.parameters()])
     for theirs_value, ours_value in zip(*results):
         np.testing.assert_allclose(ours_value, theirs_value, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(norm_first=True, activation="gelu", batch_first=True)],
+                         ids=["post-norm", "pre-norm-gelu-batch-first"])
+def test_transformer_encoder_matches_pytorch(options):
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(8, 2, 16, dtype=torch.float64, **options), 2,
+                                         norm=torch.nn.LayerNorm(8, dtype=torch.float64), enable_nested_tensor=False)
+    ours = lf.nn.TransformerEncoder(lf.nn.TransformerEncoderLayer(8, 2, 16, dtype=lf.float64, **options), 2,
+                                    norm=lf.nn.LayerNorm(8, dtype=lf.float64))
+    assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == [
+        (n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+    state = {k: v + 0.1 * torch.randn_like(v) for k, v in theirs.state_dict().items()}
+    theirs.load_state_dict(state)
+    ours.load_state_dict({k: lf.tensor(v.numpy()) for k, v in state.items()})
+    theirs.eval(), ours.eval()  # no dropout
+    x0 = np.random.default_rng(17).standard_normal((3, 5, 8) if options.get("batch_first") else (5, 3, 8))
+    causal = np.triu(np.full((5, 5), -np.inf), 1)
+    results = []
+    for m, module in ((torch, theirs), (lf, ours)):
+        x = m.tensor(x0, requires_grad=True)
+        out = module(x, mask=m.tensor(causal))
+        (out * m.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)))).sum().backward()
+        results.append([out.detach().numpy(), x.grad.numpy()] + [p.grad.numpy() for p in module.parameters()])
+    for theirs_value, ours_value in zip(*results):
+        np.testing.assert_allclose(ours_value, theirs_value, rtol=1e-9, atol=1e-11)
+    assert ours.layers[0].self_attn is not ours.layers[1].self_attn  # copies, each with its own parameters

@@ -12,6 +12,7 @@ from .modules import (BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU
 from .attention import MultiheadAttention
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .resampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from .transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = ["functional", "init", "Module", "Parameter", "Linear", "LayerNorm", "Embedding", "ReLU", "LeakyReLU", "GELU", "SiLU",
            "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Identity", "Flatten", "Dropout", "Sequential", "ModuleList",
@@ -20,4 +21,5 @@ __all__ = ["functional", "init", "Module", "Parameter", "Linear", "LayerNorm", "
            "BatchNorm1d", "BatchNorm2d", "ReLU6", "Hardtanh", "ELU", "SELU", "CELU", "Softplus", "LogSigmoid", "Mish",
            "Softsign", "Hardsigmoid", "Hardswish", "Threshold", "GLU", "Softmin", "SmoothL1Loss", "HuberLoss",
            "GroupNorm", "ConvTranspose1d", "ConvTranspose2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Upsample",
-           "UpsamplingNearest2d", "UpsamplingBilinear2d", "MultiheadAttention"]
+           "UpsamplingNearest2d", "UpsamplingBilinear2d", "MultiheadAttention",
+           "TransformerEncoderLayer", "TransformerEncoder"]
