@@ -21,7 +21,7 @@ from .einsum import einsum
 from .functional import cat, matmul, stack, where
 from .out_argument import accepting_out as _accepting_out
 from .shaping import broadcast_tensors, broadcast_to, count_nonzero, diff, hstack, meshgrid, repeat_interleave, roll, vstack
-from .tensor import Tensor, broadcast_shapes
+from .tensor import Size, Tensor, broadcast_shapes
 
 bool = _dtypes.bool_  # noqa: A001 - PyTorch's name
 int32 = int = _dtypes.int32  # noqa: A001

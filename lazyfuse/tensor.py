@@ -67,6 +67,30 @@ def _shape_arg(shape) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
+class Size(tuple):
+    """A tensor's shape: a tuple of ints that prints as PyTorch's torch.Size does."""
+
+    def __repr__(self) -> str:
+        return f"lazyfuse.Size({list(self)})"
+
+    def numel(self) -> int:
+        return math.prod(self)
+
+
+# one Size per shape seen, as a tensor's shape is read by nearly every op
+_sizes: dict[tuple, Size] = {}
+MAX_SIZES = 4096
+
+
+def _size(shape: tuple[int, ...]) -> Size:
+    size = _sizes.get(shape)
+    if size is None:
+        if len(_sizes) >= MAX_SIZES:
+            _sizes.clear()
+        size = _sizes[shape] = Size(shape)
+    return size
+
+
 class Tensor:
     __slots__ = ("_node", "_base", "_steps", "_seen_version", "_version", "requires_grad", "grad", "grad_fn",
                  "_grad_accumulator", "_detached", "__weakref__")
@@ -112,8 +136,8 @@ class Tensor:
 
     # ------------------------------------------------------------------ attributes
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self._node.shape
+    def shape(self) -> Size:
+        return _size(self._node.shape)
 
     def size(self, dim: Optional[int] = None):
         return self.shape if dim is None else self.shape[_normalize_dim(dim, self.ndim)]

@@ -604,3 +604,12 @@ def test_reducing_a_0d_tensor_and_joining_one_tensor_make_new_tensors():
     joined = lf.cat([w])
     joined.add_(1)
     assert (w.tolist(), joined.tolist()) == ([1.0] * 3, [2.0] * 3)
+
+
+def test_shapes_are_sizes_as_in_pytorch():
+    """t.shape and t.size() are tuples that print as PyTorch's torch.Size."""
+    x = lf.zeros(3, 4)
+    assert repr(x.shape) == "lazyfuse.Size([3, 4])" and str(x.size()) == "lazyfuse.Size([3, 4])"
+    assert isinstance(x.shape, lf.Size) and isinstance(x.shape, tuple) and x.shape == (3, 4)
+    assert x.shape.numel() == 12 and lf.Size([2, 5]) == (2, 5) and x.size(-1) == 4
+    assert lf.zeros(lf.Size([2, 1])).shape == (2, 1)
