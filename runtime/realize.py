@@ -57,13 +57,13 @@ def realize(nodes: list[Node]) -> None:
         order, structure, again = _walk(group)
         if again:  # values an earlier schedule computed without storing them: store them this time
             group += again
-            order, structure, _ = _walk(group)
+            order, structure, _ = _walk(group, counting=False)
         key = (structure, device.parallelism, debug.fusion_enabled())
         schedule = _schedules.get(key)
         # a step being captured keeps its numbers: its replay reads no new upload
         if schedule is None and capture.active is None and changing_constants.lift(
                 order, structure, lambda array, dtype: upload(array, device_name, dtype, wait=False)):
-            order, structure, _ = _walk(group)
+            order, structure, _ = _walk(group, counting=False)
             key = (structure, device.parallelism, debug.fusion_enabled())
             schedule = _schedules.get(key)
         if schedule is None:
@@ -77,13 +77,14 @@ def realize(nodes: list[Node]) -> None:
         schedule.run(device, order)
 
 
-def _walk(targets: list[Node]) -> tuple[list[Node], tuple, list[Node]]:
+def _walk(targets: list[Node], counting: bool = True) -> tuple[list[Node], tuple, list[Node]]:
     """The nodes below targets, sources first (a depth-first walk without recursion);
     the graph's structure: a part per node of that order and the targets'
     positions, equal for graphs that differ only in which buffers they read; and
     the nodes that compute a value and were in WALKS_BEFORE_STORING earlier walks'
     graphs without being stored (a tensor made lazily, `x = randn(...)`, and read
-    at every step), which the caller stores.
+    at every step), which the caller stores; `counting`: this walk counts as one
+    (a second walk of the same realize does not).
     One pass: these were half the Python time of realizing a cached schedule."""
     order: list[Node] = []
     parts: list[tuple] = []
@@ -113,7 +114,7 @@ def _walk(targets: list[Node]) -> tuple[list[Node], tuple, list[Node]]:
             parts.append((node.op, node._key[2], node.shape, node.dtype, tuple([position[id(s)] for s in srcs])))
             if node.walks >= WALKS_BEFORE_STORING and node.op is not Op.VIEW and node.op is not Op.CONST:
                 again.append(node)  # (a view or a constant costs nothing to read)
-            node.walks += 1
+            node.walks += counting
     return order, (tuple(parts), tuple([position[id(t)] for t in targets])), again
 
 
