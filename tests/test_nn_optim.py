@@ -330,8 +330,10 @@ def test_learning_rate_schedules_are_pytorchs(name):
                                      lambda p: lf.optim.AdamW(p, lr=0.1),
                                      lambda p: lf.optim.Adagrad(p, lr=0.1, lr_decay=0.1)], ids=["sgd", "adamw", "adagrad"])
 def test_a_learning_rate_changed_every_step_builds_no_new_kernels(monkeypatch, factory):
-    """The rate is read from a device scalar, not written into the kernels' source as a
-    constant: a schedule changing it every step compiled a new program every step."""
+    """A rate written into the kernels' source as a constant compiled a new program at
+    every step of a schedule. A number seen to change is passed in a device scalar
+    (runtime/changing_constants.py): its second value compiles once more (here at
+    step 2: step 0 makes the optimizer state), later ones nothing."""
     from lazyfuse.kernels import program_cache
     built = []
     original = program_cache.build
@@ -340,7 +342,7 @@ def test_a_learning_rate_changed_every_step_builds_no_new_kernels(monkeypatch, f
     opt = factory([w])
     scheduler = lf.optim.lr_scheduler.ExponentialLR(opt, gamma=0.7)
     for step in range(6):
-        if step == 2:
+        if step == 3:
             built.clear()
         (w * w).sum().backward()
         opt.step()

@@ -12,7 +12,6 @@ from typing import Iterable
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor
 from ..step_capture import watch
-from ..runtime import capture
 from ..runtime.realize import realize
 
 
@@ -28,7 +27,6 @@ class Optimizer:
         self.defaults = defaults
         self.param_groups: list[dict] = []
         self.state: dict[int, dict] = {}
-        self._rates: dict[tuple, tuple] = {}  # (group, dtype, device) -> (lr, that lr as a 0-d tensor)
         for group in params if isinstance(params[0], dict) else [{"params": params}]:
             self.add_param_group(group)
 
@@ -69,22 +67,6 @@ class Optimizer:
         """Record what a step updates once for all parameters; return the tensors it wrote."""
         return []
 
-    def _rate(self, p, group: dict):
-        """The group's learning rate as a 0-d tensor in p's dtype on p's device, uploaded
-        again only when it changes: a schedule changing it every step then runs the same
-        kernels (a number would be a constant in their source: a new kernel per rate).
-        A step being captured takes the number, as it takes the other hyper-parameters:
-        a replay would read an upload's captured copy, and a new rate captures again."""
-        from ..creation import tensor
-        if capture.active is not None:
-            return group["lr"]
-        key = (id(group), p.dtype, p.node.device)
-        lr, rate = self._rates.get(key, (None, None))
-        if lr != group["lr"]:
-            lr, rate = group["lr"], tensor(group["lr"], dtype=p.dtype, device=p.node.device)
-            self._rates[key] = (lr, rate)
-        return rate
-
     def _update(self, p, grad, state: dict, options: dict) -> list:
         """Record the update of one parameter with its group's options; return the tensors it wrote."""
         raise NotImplementedError
@@ -112,7 +94,7 @@ class SGD(Optimizer):
             buf = state["momentum_buffer"]
             grad = grad + d["momentum"] * buf if d["nesterov"] else buf
             written.append(buf)
-        p.sub_(self._rate(p, d) * grad)
+        p.sub_(d["lr"] * grad)
         return written
 
 
@@ -150,7 +132,7 @@ class RMSprop(Optimizer):
         if d["momentum"]:
             step = state["momentum_buffer"].mul_(d["momentum"]).add_(step)
             written.append(step)
-        p.sub_(self._rate(p, d) * step)
+        p.sub_(d["lr"] * step)
         return written
 
 
@@ -178,7 +160,7 @@ class Adagrad(Optimizer):
             state.update(step=zeros((), dtype=p.dtype, device=p.node.device),
                          sum=full_like(p, self.initial_accumulator_value))
         step, total = state["step"].add_(1), state["sum"].add_(grad * grad)
-        rate = self._rate(p, d)
+        rate = d["lr"]
         if d["lr_decay"]:
             rate = rate / (1 + (step - 1) * d["lr_decay"])
         p.sub_(rate * grad / (total.sqrt() + d["eps"]))
@@ -226,7 +208,7 @@ class Adam(Optimizer):
         m.mul_(beta1).add_(grad, alpha=1 - beta1)
         v.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
         denominator = (v * second).sqrt() + d["eps"]
-        rate = self._rate(p, d)
+        rate = d["lr"]
         if d["weight_decay"] and self.decoupled:
             p.mul_(1 - rate * d["weight_decay"])
         p.sub_(rate * first * m / denominator)
