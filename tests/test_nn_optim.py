@@ -2,6 +2,8 @@
 fused kernel per parameter."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -384,3 +386,43 @@ def test_adagrad_options_are_pytorchs():
             opt.zero_grad()
         values[m.__name__] = p.detach().numpy()
     np.testing.assert_allclose(values["lazyfuse"], values["torch"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf])
+def test_clip_grad_norm_scales_as_pytorch_without_reading_the_host(norm_type, monkeypatch):
+    arrays = [np.random.default_rng(20).standard_normal((3, 4)), np.random.default_rng(21).standard_normal(5)]
+    params = [lf.tensor(a, requires_grad=True) for a in arrays]
+    sum(((p * 3) ** 2).sum() for p in params).backward()
+    grads = [2 * 9 * a for a in arrays]
+    expected_norm = (np.max([np.abs(g).max() for g in grads]) if norm_type == math.inf
+                     else np.sum([np.sum(np.abs(g) ** norm_type) for g in grads]) ** (1 / norm_type))
+    import importlib
+    tensor_module = importlib.import_module("lazyfuse.tensor")  # (lf.tensor is the function)
+    reads = []
+    original = tensor_module.read
+    monkeypatch.setattr(tensor_module, "read", lambda node: reads.append(1) or original(node))
+    total = lf.nn.utils.clip_grad_norm_(params, 5.0, norm_type=norm_type)
+    assert reads == []
+    np.testing.assert_allclose(total.item(), expected_norm, rtol=1e-12)
+    for p, g in zip(params, grads):
+        np.testing.assert_allclose(p.grad.numpy(), g * min(1.0, 5.0 / (expected_norm + 1e-6)), rtol=1e-12)
+    check = pytest.importorskip("torch")
+    theirs = [check.tensor(a, requires_grad=True) for a in arrays]
+    sum(((p * 3) ** 2).sum() for p in theirs).backward()
+    assert check.nn.utils.clip_grad_norm_(theirs, 5.0, norm_type=norm_type).item() == pytest.approx(total.item(), rel=1e-12)
+
+
+def test_clip_grad_value_and_parameter_vectors():
+    p = lf.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    (p * p).sum().backward()
+    lf.nn.utils.clip_grad_value_([p], 3.0)
+    np.testing.assert_array_equal(p.grad.numpy(), [2.0, -3.0, 3.0])
+    q = lf.tensor(np.arange(6.0).reshape(2, 3))
+    vector = lf.nn.utils.parameters_to_vector([p, q])
+    np.testing.assert_array_equal(vector.detach().numpy(), [1.0, -2.0, 3.0, 0, 1, 2, 3, 4, 5])
+    lf.nn.utils.vector_to_parameters(vector.detach() * 2, [p, q])
+    np.testing.assert_array_equal(q.numpy(), np.arange(6.0).reshape(2, 3) * 2)
+    with pytest.raises(RuntimeError, match="non-finite"):
+        r = lf.tensor(np.array([1.0]), requires_grad=True)
+        (r * math.inf).sum().backward()
+        lf.nn.utils.clip_grad_norm_(r, 1.0, error_if_nonfinite=True)

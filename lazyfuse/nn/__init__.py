@@ -1,7 +1,7 @@
 """lazyfuse.nn: modules, parameters, losses and initialisers with PyTorch's names and behaviour."""
 from __future__ import annotations
 
-from . import functional, init
+from . import functional, init, utils
 from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvTranspose1d,
                           ConvTranspose2d, MaxPool1d, MaxPool2d)
 from .modules import (BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU, CrossEntropyLoss, Dropout, ELU,
@@ -14,7 +14,7 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .resampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .transformer import TransformerEncoder, TransformerEncoderLayer
 
-__all__ = ["functional", "init", "Module", "Parameter", "Linear", "LayerNorm", "Embedding", "ReLU", "LeakyReLU", "GELU", "SiLU",
+__all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "LayerNorm", "Embedding", "ReLU", "LeakyReLU", "GELU", "SiLU",
            "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Identity", "Flatten", "Dropout", "Sequential", "ModuleList",
            "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "NLLLoss", "CrossEntropyLoss", "Conv1d", "Conv2d",
            "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
