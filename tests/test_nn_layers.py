@@ -284,3 +284,50 @@ def test_group_norm_matches_pytorch(shape, groups):
     check_against_pytorch(lambda m, x, w, b: m.nn.functional.group_norm(x, groups, w, b, eps=1e-3), arrays)
     torch = pytest.importorskip("torch")
     assert repr(lf.nn.GroupNorm(groups, shape[1])) == repr(torch.nn.GroupNorm(groups, shape[1]))
+
+
+@pytest.mark.parametrize("options", [dict(), dict(reduction="batchmean"), dict(reduction="sum"),
+                                     dict(reduction="none", log_target=True)], ids=lambda o: "-".join(map(str, o.values())))
+def test_kl_div_matches_numpy_and_pytorch(options):
+    rng = np.random.default_rng(22)
+    log_input = np.log(rng.random((2, 3, 4)) + 0.1)
+    target = rng.random((2, 3, 4))
+    target[0, 0, 0] = 0.0  # contributes 0, not NaN
+    given = np.log(target + 0.5) if options.get("log_target") else target
+    got = lf.nn.KLDivLoss(**options)(lf.tensor(log_input), lf.tensor(given)).numpy()
+    pointwise = (np.exp(given) * (given - log_input) if options.get("log_target")
+                 else np.where(target == 0, 0, target * np.log(np.where(target == 0, 1, target))) - target * log_input)
+    expected = {"mean": pointwise.mean(), "batchmean": pointwise.sum() / 2, "sum": pointwise.sum(),
+                "none": pointwise}[options.get("reduction", "mean")]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    check_against_pytorch(lambda m, x, t: m.nn.functional.kl_div(x, t, **options), [log_input, given])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_prelu_matches_pytorch(channels):
+    x = np.random.default_rng(23).standard_normal((2, 3, 4))
+    check_against_pytorch(lambda m, x, w: m.nn.functional.prelu(x, w), [x, np.array([0.25, -0.5, 2.0][:channels])])
+    module = lf.nn.PReLU(channels, dtype=lf.float64)
+    np.testing.assert_array_equal(module(lf.tensor(x)).detach().numpy(), np.where(x > 0, x, 0.25 * x))
+    assert repr(module) == f"PReLU(num_parameters={channels})"
+
+
+def test_module_dict_holds_modules_by_name():
+    d = lf.nn.ModuleDict({"a": lf.nn.Linear(2, 3), "b": lf.nn.ReLU()})
+    d["c"] = lf.nn.Linear(3, 1)
+    assert list(d) == ["a", "b", "c"] and "b" in d and len(d) == 3
+    assert [n for n, _ in d.named_parameters()] == ["a.weight", "a.bias", "c.weight", "c.bias"]
+    assert isinstance(d.pop("a"), lf.nn.Linear) and list(d.keys()) == ["b", "c"]
+    assert [n for n, _ in d.named_parameters()] == ["c.weight", "c.bias"]
+    assert repr(d) == "ModuleDict(\n  (b): ReLU()\n  (c): Linear(in_features=3, out_features=1, bias=True)\n)"
+
+
+def test_dropout2d_zeroes_whole_channels():
+    x = lf.ones(8, 16, 3, 3)
+    lf.manual_seed(1)
+    out = lf.nn.Dropout2d(0.25)(x).numpy()
+    per_channel = out.reshape(8, 16, 9)
+    assert set(np.unique(per_channel)) <= {0.0, np.float32(1 / 0.75)}
+    assert (per_channel.min(-1) == per_channel.max(-1)).all()  # a channel is kept or dropped whole
+    assert 0.1 < (per_channel[..., 0] == 0).mean() < 0.4
+    assert (lf.nn.Dropout2d(0.25).eval()(x).numpy() == 1).all()

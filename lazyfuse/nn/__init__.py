@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import functional, init, utils
 from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvTranspose1d,
                           ConvTranspose2d, MaxPool1d, MaxPool2d)
-from .modules import (BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU, CrossEntropyLoss, Dropout, ELU,
+from .modules import (BatchNorm1d, Dropout2d, KLDivLoss, ModuleDict, PReLU, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU, CrossEntropyLoss, Dropout, ELU,
                       Embedding, Flatten, GELU, GLU, GroupNorm, Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, L1Loss,
                       LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, Module, ModuleList, MSELoss, NLLLoss,
                       Parameter, ReLU, ReLU6, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss, Softmax, Softmin,
@@ -22,4 +22,4 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Laye
            "Softsign", "Hardsigmoid", "Hardswish", "Threshold", "GLU", "Softmin", "SmoothL1Loss", "HuberLoss",
            "GroupNorm", "ConvTranspose1d", "ConvTranspose2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Upsample",
            "UpsamplingNearest2d", "UpsamplingBilinear2d", "MultiheadAttention",
-           "TransformerEncoderLayer", "TransformerEncoder"]
+           "TransformerEncoderLayer", "TransformerEncoder", "Dropout2d", "KLDivLoss", "ModuleDict", "PReLU"]

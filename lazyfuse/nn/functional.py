@@ -118,15 +118,32 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return (x1 * x2).sum(dim) / squares.clamp_min(eps * eps).sqrt()
 
 
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, else weight * x; a weight of several values is per channel (dim 1)."""
+    if weight.numel() > 1 and input.ndim >= 2:
+        weight = weight.reshape((-1,) + (1,) * (input.ndim - 2))
+    return input.where(input > 0, weight * input)
+
+
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zeroes each element with probability p and scales the rest by 1 / (1 - p), when training."""
+    return _dropout(x, p, training, x.shape)
+
+
+def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zeroes whole channels (dim 1 of a batch) with probability p, scaling the rest by 1 / (1 - p)."""
+    return _dropout(x, p, training, x.shape[:2] + (1,) * (x.ndim - 2))
+
+
+def _dropout(x: Tensor, p: float, training: bool, drawn: tuple) -> Tensor:
+    """Dropout drawing one keep-or-zero per element of a `drawn`-shaped tensor broadcast over x."""
     check_dropout_probability(p)
     if not training or p == 0.0:
         return x
     if p == 1.0:
         return x * 0.0
     from ..creation import rand
-    keep = rand(x.shape, dtype=x.dtype, device=x.device) >= p
+    keep = rand(drawn, dtype=x.dtype, device=x.device) >= p
     return x.where(keep, 0.0) * (1.0 / (1.0 - p))
 
 
@@ -344,6 +361,20 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
         raise RuntimeError(f"mse_loss: input shape {input.shape} and target shape {target.shape} differ")
     diff = input - target
     return shown_as(_reduce(diff * diff, reduction), "MseLossBackward0")
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """target * (log(target) - input) per element (input holds log-probabilities; 0 where
+    target is 0), or with log_target exp(target) * (target - input); "batchmean" divides
+    the sum by the batch size, as the KL divergence's definition asks."""
+    if log_target:
+        pointwise = target.exp() * (target - input)
+    else:
+        pointwise = target.xlogy(target) - target * input
+    if reduction == "batchmean":
+        return pointwise.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(pointwise, reduction)
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
