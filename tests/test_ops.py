@@ -613,3 +613,19 @@ def test_shapes_are_sizes_as_in_pytorch():
     assert isinstance(x.shape, lf.Size) and isinstance(x.shape, tuple) and x.shape == (3, 4)
     assert x.shape.numel() == 12 and lf.Size([2, 5]) == (2, 5) and x.size(-1) == 4
     assert lf.zeros(lf.Size([2, 1])).shape == (2, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_where_with_numbers_and_tensors_of_the_conditions_shape(dtype):
+    """The direct path for a bool condition and same-shaped float tensors or numbers
+    keeps the tensor's dtype (a number does not promote it), as PyTorch's where."""
+    x0 = np.random.default_rng(24).standard_normal((3, 5)).astype(dtype)
+    x = lf.tensor(x0)
+    positive = x > 0
+    for got, expected in ((lf.where(positive, x, 0), np.where(x0 > 0, x0, 0)),
+                          (lf.where(positive, 1.5, x * 2), np.where(x0 > 0, 1.5, x0 * 2)),
+                          (lf.where(positive, -x, x), np.where(x0 > 0, -x0, x0))):
+        assert got.dtype == lf.tensor(x0).dtype
+        np.testing.assert_array_equal(got.numpy(), expected.astype(dtype))
+    mixed = lf.where(positive, x, lf.tensor(x0.astype(np.float64)))  # other dtypes take the general path
+    assert mixed.dtype == lf.float64
