@@ -82,8 +82,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False)
 
 def _filled_node(fill_value, shape: tuple[int, ...], dtype, device_name: str, requires_grad: bool) -> Tensor:
     """fill_value (converted to dtype) at every index of shape, as one CONST node."""
-    node = Node.make(Op.CONST, (), dtype.np_dtype.type(fill_value).item(), shape, dtype, device_name)
-    return _finish(Tensor._wrap(node), requires_grad)
+    return _finish(Tensor._number(fill_value, shape, dtype, device_name), requires_grad)
 
 
 def _check_size(shape, dtype, device_name: str) -> None:

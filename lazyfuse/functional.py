@@ -52,8 +52,7 @@ def _where_of_one_shape(condition, input, other):
         return None
 
     def operand(v) -> Tensor:
-        return v if type(v) is Tensor else Tensor._wrap(Node.make(
-            Op.CONST, (), node.dtype.np_dtype.type(v).item(), node.shape, node.dtype, node.device))
+        return v if type(v) is Tensor else Tensor._number(v, node.shape, node.dtype, node.device)
     return condition._prim(Op.WHERE, operand(input), operand(other), dtype=node.dtype)
 
 

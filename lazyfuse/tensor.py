@@ -267,14 +267,18 @@ class Tensor:
         out._detached = self._detached
         return record(out, name, arg, (self,))
 
+    @staticmethod
+    def _number(value, shape: tuple[int, ...], dtype: DType, device: str) -> "Tensor":
+        """value, converted to dtype, at every index of shape: one CONST node."""
+        return Tensor._wrap(Node.make(Op.CONST, (), dtype.np_dtype.type(value).item(), shape, dtype, device))
+
     def cast(self, dtype: DType) -> "Tensor":
         dtype = dtypes.as_dtype(dtype)
         if dtype is self.dtype:
             return self
         node = self.node
         if node.op is Op.CONST and not self.requires_grad:  # fold: a number needs no kernel to change type
-            value = dtype.np_dtype.type(node.arg).item()
-            return Tensor._wrap(Node.make(Op.CONST, (), value, node.shape, dtype, node.device))
+            return Tensor._number(node.arg, node.shape, dtype, node.device)
         return self._prim(Op.CAST, dtype=dtype)
 
     def _broadcast_to(self, shape: tuple[int, ...]) -> "Tensor":
@@ -303,8 +307,7 @@ class Tensor:
                         a, b = a._broadcast_to(shape), b._broadcast_to(shape)
                     return a._prim(op, b, dtype=out_dtype or mine.dtype)
             elif type(other) in (int, float) and mine.dtype.is_floating_point:  # a number, in the tensor's dtype
-                value = mine.dtype.np_dtype.type(other).item()
-                number = Tensor._wrap(Node.make(Op.CONST, (), value, mine.shape, mine.dtype, mine.device))
+                number = Tensor._number(other, mine.shape, mine.dtype, mine.device)
                 a, b = (number, self) if reverse else (self, number)
                 return a._prim(op, b, dtype=out_dtype or mine.dtype)
         a, b = self, self._operand(other)
@@ -319,8 +322,7 @@ class Tensor:
         """This tensor cast to dtype and broadcast to shape; a number is made so in one node."""
         node = self.node
         if node.op is Op.CONST and not self.requires_grad:
-            value = dtype.np_dtype.type(node.arg).item()
-            return Tensor._wrap(Node.make(Op.CONST, (), value, shape, dtype, node.device))
+            return Tensor._number(node.arg, shape, dtype, node.device)
         return self.cast(dtype)._broadcast_to(shape)
 
     def _float(self) -> "Tensor":

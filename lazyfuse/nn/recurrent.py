@@ -14,7 +14,7 @@ from typing import Optional
 from .. import creation, functional as tensor_ops
 from ..tensor import Tensor
 from . import functional as F
-from .modules import Module, Parameter, uniform_parameter
+from .modules import Module, uniform_parameter
 
 # rows of the stacked gate weights per hidden unit
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -88,7 +88,8 @@ class RNNBase(Module):
         directions = 2 if self.bidirectional else 1
         h0, c0 = (hx if lstm else (hx, None)) if hx is not None else (None, None)
         state_shape = (self.num_layers * directions, x.shape[1], self.hidden_size)
-        h0, c0 = (self._initial_state(s, state_shape, x, batched) for s in (h0, c0))
+        h0 = self._initial_state(h0, state_shape, x, batched)
+        c0 = self._initial_state(c0, state_shape, x, batched) if lstm else None
         step = _STEPS[self.mode]
         last_h, last_c = [], []
         for layer in range(self.num_layers):
