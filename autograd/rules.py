@@ -2,8 +2,9 @@
 the gradient of its output, written with lazy tensor ops so the backward
 pass is more graph that the scheduler fuses.
 
-Inputs of elementwise primitives are already broadcast and cast to the output's
-shape, so only `expand` reduces a gradient. Ties: `maximum`/`minimum` split the
+Inputs of elementwise primitives are cast to the output's dtype, and may be
+broadcast to its shape: their gradients are summed back to their own shapes
+(`_sum_to`), as is `expand`'s. Ties: `maximum`/`minimum` split the
 gradient equally between tied inputs, and amax/amin share it equally among the
 tied elements of a row, as PyTorch does; so does x ** 0 pass no gradient to x,
 even at x = 0.
@@ -135,8 +136,8 @@ def gradients(fn, g, saved, needed):
     `needed` says, needs none)."""
     op = fn.op
     if op in ELEMENTWISE_RULES:
-        return [rule(g, *saved) if rule is not None and need else None
-                for rule, need in zip(ELEMENTWISE_RULES[op], needed)]
+        return [_sum_to(rule(g, *saved), a.shape) if rule is not None and need else None
+                for rule, need, a in zip(ELEMENTWISE_RULES[op], needed, saved)]
     if op in NO_GRADIENT:
         return [None] * len(saved)
     if op == "custom_function":
@@ -155,6 +156,16 @@ def gradients(fn, g, saved, needed):
     if op == "copy_slices":
         return _copy_slices(fn.arg, g, saved[1], needed)
     return [_movement_gradient(fn, g, a)]
+
+
+def _sum_to(g, shape):
+    """The gradient g of a value broadcast from `shape` (leading dims added, size-1
+    dims repeated), summed back over the dims broadcasting made."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + d for d, s in enumerate(shape) if s != g.shape[lead + d])
+    return g.sum(axes, keepdim=True).reshape(shape) if axes else g.reshape(shape)
 
 
 def _matrix_product(g, a, b, needed):
@@ -182,10 +193,8 @@ def _movement_gradient(fn, g, a):
         return g.reshape(a.shape)
     if name == "permute":
         return g.permute(tuple(sorted(range(len(arg)), key=lambda d: arg[d])))
-    if name == "expand":  # over the leading dims it added and the size-1 dims it repeated
-        lead = len(arg) - a.ndim
-        axes = tuple(range(lead)) + tuple(lead + d for d, s in enumerate(a.shape) if s != arg[lead + d])
-        return g.sum(axes, keepdim=True).reshape(a.shape) if axes else g
+    if name == "expand":
+        return _sum_to(g, a.shape)
     if name == "pad":
         return g._shrink(tuple((before, before + s) for (before, _), s in zip(arg, a.shape)))
     if name in ("shrink", "stride"):

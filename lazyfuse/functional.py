@@ -28,9 +28,8 @@ def where(condition, input, other) -> Tensor:
                     scalar=b if not isinstance(other, Tensor) else a)
     shape = broadcast_shapes(cond.shape, a.shape, b.shape)
     if cond.node.op is Op.CONST:  # known when recorded (a derivative rule's test of a number)
-        return (a if cond.node.arg else b)._conform(dtype, shape)
-    cond = cond._broadcast_to(shape)
-    return cond._prim(Op.WHERE, a._conform(dtype, shape), b._conform(dtype, shape), dtype=dtype)
+        return (a if cond.node.arg else b)._conform(dtype, shape)._broadcast_to(shape)
+    return cond._prim(Op.WHERE, a._conform(dtype, shape), b._conform(dtype, shape), shape=shape, dtype=dtype)
 
 
 def _where_of_one_shape(condition, input, other):

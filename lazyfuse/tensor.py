@@ -242,14 +242,20 @@ class Tensor:
         raise TypeError(f"unsupported operand type: {type(other).__name__}; expected a tensor or a number")
 
     def _prim(self, op: Op, *others: "Tensor", arg=None, shape=None, dtype: Optional[DType] = None) -> "Tensor":
-        """Record one primitive op on self and others (already broadcast and cast)."""
+        """Record one primitive op on self and others (already cast). Given `shape`, the
+        inputs of other shapes are broadcast to it in the graph, and autograd sums their
+        gradients back, as PyTorch's AddBackward0 does (recording the broadcast as an op
+        of its own took a bias add twice as long)."""
         srcs = (self,) + others
         nodes = tuple([t.node for t in srcs])  # (a list, not a generator: this is the hottest line in recording)
         mine = nodes[0]
+        if shape is None:
+            shape = mine.shape
+        else:
+            nodes = tuple([n if n.shape == shape else movement.broadcast(n, shape) for n in nodes])
         if op in ELEMENTWISE and all([n.op is Op.CONST for n in nodes]) and not any([t.requires_grad for t in srcs]):
-            return Tensor._wrap(fold_constants(op, arg, list(nodes), mine.shape if shape is None else shape,
-                                               dtype or mine.dtype))
-        node = Node.make(op, nodes, arg, mine.shape if shape is None else shape, dtype or mine.dtype, mine.device)
+            return Tensor._wrap(fold_constants(op, arg, list(nodes), shape, dtype or mine.dtype))
+        node = Node.make(op, nodes, arg, shape, dtype or mine.dtype, mine.device)
         return record(Tensor._wrap(node), op, arg, srcs)
 
     def _replay(self, steps: list[Step]) -> "Tensor":
@@ -302,10 +308,8 @@ class Tensor:
                 theirs = other.node
                 if mine.dtype is theirs.dtype and mine.device == theirs.device:
                     a, b = (other, self) if reverse else (self, other)
-                    if mine.shape != theirs.shape:
-                        shape = broadcast_shapes(mine.shape, theirs.shape)
-                        a, b = a._broadcast_to(shape), b._broadcast_to(shape)
-                    return a._prim(op, b, dtype=out_dtype or mine.dtype)
+                    shape = mine.shape if mine.shape == theirs.shape else broadcast_shapes(mine.shape, theirs.shape)
+                    return a._prim(op, b, shape=shape, dtype=out_dtype or mine.dtype)
             elif type(other) in (int, float) and mine.dtype.is_floating_point:  # a number, in the tensor's dtype
                 number = Tensor._number(other, mine.shape, mine.dtype, mine.device)
                 a, b = (number, self) if reverse else (self, number)
@@ -316,14 +320,15 @@ class Tensor:
         dtype = compute_dtype or promote(a, b, other_is_scalar=not isinstance(other, Tensor), scalar=b if not reverse else a)
         shape = broadcast_shapes(a.shape, b.shape)
         a, b = a._conform(dtype, shape), b._conform(dtype, shape)
-        return a._prim(op, b, dtype=out_dtype or dtype)
+        return a._prim(op, b, shape=shape, dtype=out_dtype or dtype)
 
     def _conform(self, dtype: DType, shape: tuple[int, ...]) -> "Tensor":
-        """This tensor cast to dtype and broadcast to shape; a number is made so in one node."""
+        """This tensor cast to dtype, for an op of the given shape (which _prim broadcasts
+        it to); a number is made of that dtype and shape in one node."""
         node = self.node
         if node.op is Op.CONST and not self.requires_grad:
             return Tensor._number(node.arg, shape, dtype, node.device)
-        return self.cast(dtype)._broadcast_to(shape)
+        return self.cast(dtype)
 
     def _float(self) -> "Tensor":
         """Self, or an integer or bool tensor cast to the default float dtype (as PyTorch's exp takes ints)."""

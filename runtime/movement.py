@@ -75,6 +75,11 @@ def reshape(node: Node, shape: tuple[int, ...]) -> Node:
     return node if shape == node.shape else _apply(node, "reshape", tuple(shape))
 
 
+def broadcast(node: Node, shape: tuple[int, ...]) -> Node:
+    """node spread over `shape` as broadcasting does: leading dims added, size-1 dims repeated."""
+    return expand(reshape(node, (1,) * (len(shape) - len(node.shape)) + node.shape), shape)
+
+
 def permute(node: Node, order: tuple[int, ...]) -> Node:
     return node if tuple(order) == tuple(range(len(order))) else _apply(node, "permute", tuple(order))
 
