@@ -32,6 +32,16 @@ class AccumulateGrad:
     def name(self) -> str:
         return "AccumulateGrad"
 
+    @property
+    def variable(self):
+        """The leaf this edge accumulates into (PyTorch's AccumulateGrad.variable)."""
+        return self.leaf
+
+    next_functions = ()
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
 
 # PyTorch's names for the backward of ops lazyfuse names otherwise
 _PYTORCH_NAMES = {"copy_slices": "CopySlices", "shrink": "SliceBackward0", "stride": "SliceBackward0",
@@ -59,6 +69,13 @@ class GradFn:
             return _PYTORCH_NAMES[self.op]
         label = self.op if isinstance(self.op, str) else self.op.name
         return "".join(part.capitalize() for part in label.split("_")) + "Backward0"
+
+    @property
+    def next_functions(self) -> tuple:
+        """(the GradFn or AccumulateGrad each input's gradient goes to, or None, 0) per
+        input, as PyTorch shows a backward graph."""
+        edges = self.next[1:] if self.op is Op.WHERE else self.next  # (where's condition is no input to PyTorch's)
+        return tuple((nxt, 0) for nxt in edges)
 
     def needed(self) -> list[bool]:
         """Which inputs get a gradient."""

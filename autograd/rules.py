@@ -86,6 +86,7 @@ ELEMENTWISE_RULES = {
     # composites recorded as one op (Tensor._recorded_as_one), with PyTorch's formulas
     "sigmoid": (lambda g, a: g * _sigmoid_slope(a),),
     "relu": (lambda g, a: g.where(a > 0, 0),),
+    "square": (lambda g, a: g * a * 2,),
     "atan": (lambda g, a: g / (1 + a * a),),
     "asin": (lambda g, a: g / ((1 - a) * (1 + a)).sqrt(),),
     "acos": (lambda g, a: -g / ((1 - a) * (1 + a)).sqrt(),),
@@ -115,7 +116,7 @@ NO_GRADIENT = {Op.NOT, Op.LT, Op.LE, Op.EQ, Op.NE, Op.FLOORDIV}
 # other rules that use only their inputs' shapes and dtypes, not values: modifying
 # such an input in place afterwards is fine, as in PyTorch
 # ("custom_function": its backward reads what its ctx saved, checked there)
-VALUE_FREE = {Op.CAST, Op.SUM, "reshape", "permute", "expand", "pad", "shrink", "stride", "windows", "to", "clone",
+VALUE_FREE = {Op.CAST, Op.SUM, "mean", "reshape", "permute", "expand", "pad", "shrink", "stride", "windows", "to", "clone",
               "copy_slices", "custom_function"}
 
 
@@ -147,6 +148,9 @@ def gradients(fn, g, saved, needed):
         return [g.cast(a.dtype) if a.dtype.is_floating_point else None]
     if op is Op.SUM:
         return [_spread(g, a, fn.arg)]
+    if op == "mean":  # arg: the axes and 1 / their size
+        axes, scale = fn.arg
+        return [_spread(g, a, axes) * scale]
     if op is Op.PROD:
         return _prod(fn, g, a)
     if op in (Op.REDUCE_MAX, Op.REDUCE_MIN):

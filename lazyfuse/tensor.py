@@ -386,7 +386,7 @@ class Tensor:
         if type(exponent) is int and exponent < 0 and not self.dtype.is_floating_point:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         if type(exponent) in (int, float) and exponent == 2 and self.dtype is not dtypes.bool_:
-            return shown_as(self * self, "PowBackward0")  # exact and far cheaper than pow()
+            return shown_as(self._recorded_as_one("square", lambda x: x * x), "PowBackward0")  # exact, unlike pow()
         return shown_as(self._binary(Op.POW, exponent), "PowBackward1" if isinstance(exponent, Tensor) else "PowBackward0")
 
     def maximum(self, other) -> "Tensor":
@@ -542,15 +542,15 @@ class Tensor:
         # NaN stays NaN, and the gradient at 0 is 0 (the rule), as in PyTorch
         return self._recorded_as_one("relu", lambda x: where(x <= 0, 0, x))
 
-    def _recorded_as_one(self, name: str, forward) -> "Tensor":
+    def _recorded_as_one(self, name: str, forward, arg=None) -> "Tensor":
         """forward(self) computed by ops that record nothing, recorded for autograd as
-        the one op `name` (its rule, in autograd/rules.py, reads self): a composite of
-        several primitives then records one GradFn, not one per primitive (sigmoid's
-        eight took 100 us to record), and its backward is the rule's few nodes."""
-        return record(forward(Tensor._wrap(self.node)), name, None, (self,))
+        the one op `name` (its rule, in autograd/rules.py, reads self and `arg`): a
+        composite of several primitives then records one GradFn, not one per primitive
+        (sigmoid's eight took 100 us to record), and its backward is the rule's few nodes."""
+        return record(forward(Tensor._wrap(self.node)), name, arg, (self,))
 
     def square(self):
-        return self * self
+        return self.pow(2)
 
     def clamp(self, min=None, max=None) -> "Tensor":
         if min is None and max is None:
@@ -801,7 +801,7 @@ class Tensor:
         x = self.cast(dtypes.as_dtype(dtype)) if dtype is not None else self
         if not x.dtype.is_floating_point:
             x = x.cast(dtypes.int64)  # integer sums are int64, as in PyTorch
-        return x._reduce(Op.SUM, dim, keepdim)
+        return shown_as(x._reduce(Op.SUM, dim, keepdim), "SumBackward0" if dim is None else "SumBackward1")
 
     def prod(self, dim=None, keepdim: bool = False, dtype=None) -> "Tensor":
         x = self.cast(dtypes.as_dtype(dtype)) if dtype is not None else self
@@ -821,8 +821,11 @@ class Tensor:
         x = self.cast(dtypes.as_dtype(dtype)) if dtype is not None else self
         x._need_float("mean")
         n = x._count(dim)
-        return shown_as(x.sum(dim, keepdim) * (1.0 / n if n else math.nan),
-                        "MeanBackward0" if dim is None else "MeanBackward1")
+        scale = 1.0 / n if n else math.nan
+        if not x.shape:  # nothing to reduce: a new tensor, as sum() gives
+            return shown_as(x.sum() * scale, "MeanBackward0")
+        mean = x._recorded_as_one("mean", lambda t: t.sum(dim, keepdim) * scale, (_dims(dim, x.ndim), scale))
+        return shown_as(mean, "MeanBackward0" if dim is None else "MeanBackward1")
 
     def var(self, dim=None, unbiased: Optional[bool] = None, keepdim: bool = False, *, correction=None) -> "Tensor":
         self._need_float("var")

@@ -94,6 +94,32 @@ def test_results_show_the_backward_pytorch_shows(name):
                                                for t in theirs]
 
 
+def _backward_graph(fn) -> list:
+    """The backward graph under fn as (depth, name) pairs, depth first through next_functions."""
+    if fn is None:
+        return [None]
+    name = fn.name().replace("torch::autograd::", "")
+    return [name] + [[_backward_graph(nxt)] for nxt, _ in fn.next_functions]
+
+
+GRAPHS = {
+    "regression": lambda m, x, w, b: ((x @ w + b - x[:, :1]) ** 2).mean(),
+    "broadcasts": lambda m, x, w, b: (x * b - w.T).square().mean(0, keepdim=True).sum() + (b / x).mean(),
+    "where_and_activations": lambda m, x, w, b: m.where(x > 0, x, b).relu().sigmoid().sum(1).mean(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_backward_graphs_are_pytorchs(name):
+    """grad_fn.next_functions walks the graph PyTorch records: broadcasting is part of
+    the binary op, mean and ** 2 are one op each, leaves end in AccumulateGrad."""
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 1)), rng.standard_normal(1)
+    graphs = [_backward_graph(GRAPHS[name](m, m.tensor(x), m.tensor(w, requires_grad=True),
+                                           m.tensor(b, requires_grad=True)).grad_fn) for m in (lf, torch)]
+    assert graphs[0] == graphs[1]
+
+
 PADS = [((1, 2),), ((1, 2, 0, 3),), ((-1, 2),), ((2, -1, 1, 1), "constant", 1.5), ((0, 0, 1, 1, 1, 0), "constant", -2.0),
         ((1, 2, 2, 1), "reflect"), ((1, 2, 3, 0), "replicate"), ((2, 1, 1, 2), "circular"), ((0, 4, 1, 0), "circular")]
 
