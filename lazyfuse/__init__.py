@@ -83,6 +83,6 @@ for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh
               "log10", "tan", "sinh", "cosh", "hypot", "xlogy", "logaddexp", "deg2rad", "rad2deg", "logical_xor",
               "negative", "absolute", "true_divide", "atan", "asin", "acos", "atan2", "asinh", "acosh", "atanh",
               "arctan", "arcsin", "arccos", "arctan2", "arcsinh", "arccosh", "arctanh", "median", "nanmedian",
-              "unique", "scatter_add", "index_add", "nonzero", "argwhere"):
+              "unique", "scatter_add", "scatter", "scatter_reduce", "index_add", "nonzero", "argwhere"):
     globals()[_name] = _tensor_function(_name)
 cat, matmul, stack, where = (_accepting_out(f) for f in (cat, matmul, stack, where))

@@ -455,11 +455,12 @@ METHODS = {
     "gather": selection.gather, "index_select": selection.index_select, "cumsum": cumsum, "cumprod": cumprod,
     "erf": erf, "erfc": erfc, "sort": sorting.sort, "argsort": sorting.argsort, "topk": sorting.topk,
     "median": sorting.median, "nanmedian": sorting.nanmedian, "unique": sorting.unique,
-    "scatter_add": selection.scatter_add, "index_add": selection.index_add, "nonzero": selection.nonzero,
+    "scatter_add": selection.scatter_add, "scatter": selection.scatter, "scatter_reduce": selection.scatter_reduce,
+    "index_add": selection.index_add, "nonzero": selection.nonzero,
     "argwhere": selection.argwhere,
 }
 # x.name_(...) is x.copy_(x.name(...)), for these and for Tensor's own elementwise methods
-IN_PLACE = ["scatter_add", "index_add", "cumsum", "erf", "erfc", "floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",
+IN_PLACE = ["scatter_add", "scatter", "scatter_reduce", "index_add", "cumsum", "erf", "erfc", "floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",
             "tril", "triu", "lerp", "addcmul", "addcdiv", "exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos",
             "tanh", "sigmoid", "relu", "abs", "neg", "reciprocal", "square"]
 

@@ -1,6 +1,7 @@
 """Selecting elements by index tensors: gather, index_select and advanced
 indexing (integer tensors, lists and boolean masks in `t[...]`, read and written);
-adding at index tensors (scatter_add, index_add); and nonzero.
+writing and reducing at index tensors (scatter, scatter_reduce, scatter_add, index_add);
+and nonzero.
 
 A selection along a dim of size N compares each index with 0..N-1 and sums the
 matching element: elementwise work and a reduction, so it fuses with what
@@ -23,7 +24,7 @@ import numpy as np
 from lazyfuse.runtime import dtypes
 
 from . import creation
-from .functional import where
+from .functional import cat, where
 from .tensor import Tensor, _normalize_dim
 
 
@@ -109,25 +110,94 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     return _poison(picked.movedim(-1, d), valid)
 
 
+def _scattered(x: Tensor, dim: int, index: Tensor, src, name: str):
+    """A scatter's arguments checked, as (d, hit, values, region): along x's dim d
+    (moved last, size N), hit (..., I, N) says which of the I src elements along
+    index's dim names each position, values (..., I, 1) are those src elements, and
+    region (..., N) is the part of x that index's other dims cover. src may be larger
+    than index (only index's part is read) or a number."""
+    d = _normalize_dim(dim, x.ndim)
+    if isinstance(src, Tensor) and src.ndim != x.ndim or index.ndim != x.ndim:
+        raise RuntimeError(f"{name}(): Index tensor must have the same number of dimensions as self tensor")
+    for k, (i, n) in enumerate(zip(index.shape, x.shape)):
+        if (isinstance(src, Tensor) and i > src.shape[k]) or (k != d and i > n):
+            raise RuntimeError(f"{name}(): Expected index {list(index.shape)} to be smaller than self {list(x.shape)} "
+                               f"apart from dimension {d} and to be smaller size than src "
+                               f"{list(src.shape) if isinstance(src, Tensor) else list(index.shape)}")
+    index, valid = _as_index(index, x.shape[d], f"dimension {d}", x.dtype.is_floating_point, x.device,
+                             negative_ok=False)
+    if isinstance(src, Tensor):
+        src = x._operand(src)._shrink(tuple((0, i) for i in index.shape)).cast(x.dtype)
+    else:
+        src = creation.full(index.shape, src, dtype=x.dtype, device=x.device)
+    hit = index.movedim(d, -1).unsqueeze(-1) == creation.arange(x.shape[d], device=x.device)  # (..., I, N)
+    region = x._shrink(tuple((0, i) if k != d else (0, n) for k, (i, n) in enumerate(zip(index.shape, x.shape))))
+    return d, hit, _poison(src, valid).movedim(d, -1).unsqueeze(-1), region.movedim(d, -1)
+
+
+def _placed(x: Tensor, d: int, hit: Tensor, result: Tensor) -> Tensor:
+    """x with result (over the region, dim d last) at the positions some index names."""
+    result = result.movedim(-1, d)
+    taken = hit.any(-2).movedim(-1, d)
+    pads = tuple((0, n - a) for a, n in zip(result.shape, x.shape))
+    return where(taken._pad(pads), result._pad(pads), x)
+
+
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """x with src[..., i, ...] added at x[..., index[..., i, ...], ...] along dim, for the
     positions index covers (src may be larger), as PyTorch's. Each position of x's dim
     sums the src elements whose index names it: the comparison of a selection, run
     the other way (index's size along dim times N operations per element of x)."""
-    d = _normalize_dim(dim, x.ndim)
-    if not index.ndim == src.ndim == x.ndim:
-        raise RuntimeError("Index tensor must have the same number of dimensions as self tensor")
-    for k, (i, s, n) in enumerate(zip(index.shape, src.shape, x.shape)):
-        if i > s or (k != d and i > n):
-            raise RuntimeError(f"Expected index {list(index.shape)} to be smaller than self {list(x.shape)} apart "
-                               f"from dimension {d} and to be smaller size than src {list(src.shape)}")
-    index, valid = _as_index(index, x.shape[d], f"dimension {d}", x.dtype.is_floating_point, x.device,
-                             negative_ok=False)
-    src = x._operand(src)._shrink(tuple((0, i) for i in index.shape)).cast(x.dtype)
-    hit = index.movedim(d, -1).unsqueeze(-1) == creation.arange(x.shape[d], device=x.device)  # (..., I, N)
+    d, hit, values, _ = _scattered(x, dim, index, src, "scatter_add")
     zero = creation.zeros((), dtype=x.dtype, device=x.device)
-    added = where(hit, _poison(src, valid).movedim(d, -1).unsqueeze(-1), zero).sum(-2).cast(x.dtype).movedim(-1, d)
+    added = where(hit, values, zero).sum(-2).cast(x.dtype).movedim(-1, d)
     return x + added._pad(tuple((0, n - a) for a, n in zip(added.shape, x.shape)))
+
+
+def scatter(x: Tensor, dim: int, index: Tensor, src=None, value=None, reduce=None) -> Tensor:
+    """x with src[..., i, ...] (or the number `value`) written at x[..., index[..., i, ...], ...]
+    along dim. Where several indices name one position, the last along dim is written,
+    as PyTorch does on the CPU (it leaves the choice unspecified). reduce="add" or
+    "multiply" combines them with x's value instead."""
+    if (src is None) == (value is None):
+        raise TypeError("scatter() takes either src (a tensor) or value (a number)")
+    src = src if src is not None else value
+    if reduce is not None:
+        if reduce not in ("add", "multiply"):
+            raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce!r}")
+        return scatter_reduce(x, dim, index, src, "sum" if reduce == "add" else "prod")
+    d, hit, values, _ = _scattered(x, dim, index, src, "scatter")
+    order = creation.arange(hit.shape[-2], device=x.device).unsqueeze(-1)  # (I, 1)
+    last = where(hit, order, -1).amax(-2, keepdim=True)
+    zero = creation.zeros((), dtype=x.dtype, device=x.device)
+    return _placed(x, d, hit, where(hit & (order == last), values, zero).sum(-2).cast(x.dtype))
+
+
+# per reduction of scatter_reduce: the value a position not hit contributes, and the reduction
+_SCATTER_REDUCTIONS = {"sum": (0, "sum"), "mean": (0, "sum"), "prod": (1, "prod"),
+                       "amax": (-math.inf, "amax"), "amin": (math.inf, "amin")}
+
+
+def scatter_reduce(x: Tensor, dim: int, index: Tensor, src, reduce: str, include_self: bool = True) -> Tensor:
+    """x where index names a position along dim: the reduction (sum, prod, mean, amax,
+    amin) of the src elements naming it, and of x's value with include_self. x's value
+    takes part as one more element, so ties in amax and amin share the gradient
+    equally among all tied values, x's included, as in PyTorch."""
+    if reduce not in _SCATTER_REDUCTIONS:
+        raise RuntimeError(f"reduce argument must be one of {', '.join(_SCATTER_REDUCTIONS)}, got {reduce!r}")
+    d, hit, values, region = _scattered(x, dim, index, src, "scatter_reduce")
+    fill, reduction = _SCATTER_REDUCTIONS[reduce]
+    if not x.dtype.is_floating_point and math.isinf(fill):
+        bounds = np.iinfo(x.dtype.np_dtype) if x.dtype is not dtypes.bool_ else None
+        fill = (bounds.min if fill < 0 else bounds.max) if bounds is not None else fill < 0
+    elements = where(hit, values, creation.full((), fill, dtype=x.dtype, device=x.device))  # (..., I, N)
+    if include_self:
+        elements = cat([region.unsqueeze(-2), elements], -2)
+    reduced = getattr(elements, reduction)(-2)
+    if reduce == "mean":
+        count = (hit.sum(-2) + int(include_self)).clamp_min(1)
+        reduced = reduced / count if x.dtype.is_floating_point else reduced.floor_divide(count)
+    return _placed(x, d, hit, reduced.cast(x.dtype))
 
 
 def index_add(x: Tensor, dim: int, index, source: Tensor, alpha=1) -> Tensor:

@@ -149,6 +149,59 @@ def test_scatter_add_matches_numpy_and_its_gradients_pytorch(dim):
     assert gradcheck(lambda x, s: x.scatter_add(dim, lf.tensor(index), s) ** 2, (x, s))
 
 
+def _numpy_scatter(x, dim, index, src):
+    """Each position written in order, so the last index naming a position wins."""
+    out = x.copy()
+    for position in np.ndindex(index.shape):
+        target = list(position)
+        target[dim] = index[position]
+        out[tuple(target)] = src[position] if np.ndim(src) else src
+    return out
+
+
+@pytest.mark.parametrize("dim", [0, 2])
+def test_scatter_writes_the_last_value_named_and_its_gradients_are_pytorchs(dim):
+    index = SCATTER_INDEX if dim == 0 else np.array([[[2, 0, 2, 1]]])
+    src = np.random.default_rng(6).standard_normal((4, 2, 5))
+    got = lf.tensor(X).scatter(dim, lf.tensor(index), lf.tensor(src))
+    np.testing.assert_array_equal(got.numpy(), _numpy_scatter(X, dim, index, src))
+    np.testing.assert_array_equal(lf.tensor(X).scatter(dim, lf.tensor(index), value=-2.5).numpy(),
+                                  _numpy_scatter(X, dim, index, -2.5))
+    # PyTorch gives an overwritten src element the gradient of the position too (its
+    # gradient is specified for unique indices only): compare with unique ones
+    unique = np.array([[[0, 3, 1]], [[3, 2, 2]]]) if dim == 0 else np.array([[[2, 0, 1]]])
+    check_against_pytorch(lambda m, x, s: x.scatter(dim, m.tensor(unique), s),
+                          [X, src[tuple(slice(0, n) for n in unique.shape)]])
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_matches_pytorch_with_gradients(reduce, include_self):
+    src = np.random.default_rng(7).standard_normal((3, 1, 3))
+    if include_self:  # a tie with self for amax/amin: the gradient is shared among all tied values (PyTorch
+        src[1, 0, 1] = X[3, 0, 1]  # also shares it with a self that is not included: a tie only where it is)
+    check_against_pytorch(lambda m, x, s: x.scatter_reduce(0, m.tensor(SCATTER_INDEX), s, reduce,
+                                                           include_self=include_self), [X, src])
+
+
+def test_scatter_forms_and_errors():
+    t = lf.tensor(X.copy())
+    t.scatter_(0, lf.tensor(SCATTER_INDEX), value=1.0)
+    np.testing.assert_array_equal(t.numpy(), _numpy_scatter(X, 0, SCATTER_INDEX, 1.0))
+    ints = np.arange(20).reshape(4, 5)
+    out = lf.tensor(ints).scatter_reduce(0, lf.tensor([[3, 3, 0, 1, 1]]), lf.tensor(-ints), "mean", include_self=True)
+    expected = ints.copy()
+    for k, row in enumerate([3, 3, 0, 1, 1]):
+        expected[row, k] = (ints[row, k] - ints[0, k]) // 2
+    np.testing.assert_array_equal(out.numpy(), expected)
+    with pytest.raises(RuntimeError, match="reduce argument must be one of"):
+        lf.tensor(X).scatter_reduce(0, lf.tensor(SCATTER_INDEX), lf.tensor(X), "max")
+    with pytest.raises(TypeError, match="either src"):
+        lf.tensor(X).scatter(0, lf.tensor(SCATTER_INDEX))
+    with pytest.raises(RuntimeError, match="scatter\\(\\): Expected index"):
+        lf.tensor(X).scatter(1, lf.tensor(np.zeros((5, 1, 1), np.int64)), value=0.0)
+
+
 def test_index_add_and_the_in_place_forms():
     source = np.random.default_rng(4).standard_normal((4, 2, 3))
     check_against_pytorch(lambda m, x, s: x.index_add(1, m.tensor([4, 0]), s, alpha=-1.5), [X, source])
