@@ -8,10 +8,10 @@ from lazyfuse.runtime import dtypes as _dtypes
 from lazyfuse.runtime.devices import device
 from lazyfuse.runtime.profiler import Profile as profile
 
-from . import autograd, composites, elementary, nn, optim, shaping, utils
+from . import autograd, composites, elementary, linalg, nn, optim, shaping, utils
 from .step_capture import capture
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from .creation import (arange, as_tensor, bernoulli, empty, empty_like, from_numpy, full, full_like, linspace, normal,
+from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace, normal,
                        ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor,
                        zeros, zeros_like)
 from .generator import initial_seed, manual_seed, seed
@@ -19,6 +19,7 @@ from .serialization import load, save
 from .devices import accelerator, cuda, opencl, synchronize
 from .einsum import einsum
 from .functional import cat, matmul, stack, where
+from .linalg import cdist, first_dim_cross as cross, inner, kron, tensordot
 from .out_argument import accepting_out as _accepting_out
 from .shaping import broadcast_tensors, broadcast_to, count_nonzero, diff, hstack, meshgrid, repeat_interleave, roll, vstack
 from .tensor import Size, Tensor, broadcast_shapes
@@ -83,6 +84,7 @@ for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh
               "log10", "tan", "sinh", "cosh", "hypot", "xlogy", "logaddexp", "deg2rad", "rad2deg", "logical_xor",
               "negative", "absolute", "true_divide", "atan", "asin", "acos", "atan2", "asinh", "acosh", "atanh",
               "arctan", "arcsin", "arccos", "arctan2", "arcsinh", "arccosh", "arctanh", "median", "nanmedian",
-              "unique", "scatter_add", "scatter", "scatter_reduce", "index_add", "nonzero", "argwhere"):
+              "unique", "scatter_add", "scatter", "scatter_reduce", "index_add", "nonzero", "argwhere", "take_along_dim",
+              "masked_select"):
     globals()[_name] = _tensor_function(_name)
 cat, matmul, stack, where = (_accepting_out(f) for f in (cat, matmul, stack, where))

@@ -457,7 +457,8 @@ METHODS = {
     "median": sorting.median, "nanmedian": sorting.nanmedian, "unique": sorting.unique,
     "scatter_add": selection.scatter_add, "scatter": selection.scatter, "scatter_reduce": selection.scatter_reduce,
     "index_add": selection.index_add, "nonzero": selection.nonzero,
-    "argwhere": selection.argwhere,
+    "argwhere": selection.argwhere, "take_along_dim": selection.take_along_dim,
+    "masked_select": selection.masked_select,
 }
 # x.name_(...) is x.copy_(x.name(...)), for these and for Tensor's own elementwise methods
 IN_PLACE = ["scatter_add", "scatter", "scatter_reduce", "index_add", "cumsum", "erf", "erfc", "floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",

@@ -148,6 +148,17 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
     return _finish(values.cast(dtype), requires_grad)
 
 
+def eye(n: int, m=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Ones on the diagonal of an n x m matrix (m = n by default), computed where it is read."""
+    m = n if m is None else m
+    for name, size in (("n", n), ("m", m)):
+        if size < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {size}")
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
+    rows = arange(n, device=device).unsqueeze(1)
+    return _finish((rows == arange(m, device=device)).cast(dtype), requires_grad)
+
+
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")

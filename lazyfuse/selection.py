@@ -1,5 +1,5 @@
-"""Selecting elements by index tensors: gather, index_select and advanced
-indexing (integer tensors, lists and boolean masks in `t[...]`, read and written);
+"""Selecting elements by index tensors: gather, take_along_dim, index_select,
+masked_select and advanced indexing (integer tensors, lists and boolean masks in `t[...]`, read and written);
 writing and reducing at index tensors (scatter, scatter_reduce, scatter_add, index_add);
 and nonzero.
 
@@ -25,7 +25,7 @@ from lazyfuse.runtime import dtypes
 
 from . import creation
 from .functional import cat, where
-from .tensor import Tensor, _normalize_dim
+from .tensor import Tensor, _normalize_dim, broadcast_shapes
 
 
 def _pick(x: Tensor, dim: int, index: Tensor, valid) -> Tensor:
@@ -108,6 +108,28 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     values = source.movedim(d, -1).unsqueeze(-2)  # (..., 1, N)
     picked = _matching(index.movedim(d, -1).unsqueeze(-1), values)  # (..., K)
     return _poison(picked.movedim(-1, d), valid)
+
+
+def take_along_dim(x: Tensor, indices: Tensor, dim=None) -> Tensor:
+    """gather along dim with x and indices broadcast in their other dims (flattened with dim None)."""
+    if dim is None:
+        return gather(x.reshape(-1), 0, indices.reshape(-1))
+    d = _normalize_dim(dim, x.ndim)
+    if indices.ndim != x.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {x.ndim} dimensions for input, and {indices.ndim} dimensions for indices")
+    shape = broadcast_shapes(*(tuple(1 if k == d else n for k, n in enumerate(t.shape)) for t in (x, indices)))
+    spread = lambda t: t.expand(*(t.shape[k] if k == d else n for k, n in enumerate(shape)))  # noqa: E731
+    return gather(spread(x), d, spread(indices))
+
+
+def masked_select(x: Tensor, mask: Tensor) -> Tensor:
+    """The elements of x where mask (broadcast with x) is true, as a 1-D tensor; the
+    mask is read on the host, as its count sets the shape."""
+    if mask.dtype is not dtypes.bool_:
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask.dtype.name.capitalize()}")
+    shape = broadcast_shapes(x.shape, mask.shape)
+    return x.expand(*shape)[mask.expand(*shape)]
 
 
 def _scattered(x: Tensor, dim: int, index: Tensor, src, name: str):
