@@ -158,7 +158,9 @@ def broadcast_axes(node: Node) -> Optional[tuple[int, ...]]:
     if node.op is not Op.VIEW:
         return None
     src = node.srcs[0]
-    if len(src.shape) != len(node.shape) or node.arg != View.contiguous(src.shape).expand(node.shape):
+    if len(src.shape) != len(node.shape) or any(s != n and s != 1 for s, n in zip(src.shape, node.shape)):
+        return None  # (a view reading one column of a matrix equals the matrix "expanded" to fewer columns)
+    if node.arg != View.contiguous(src.shape).expand(node.shape):
         return None
     return tuple(d for d, (s, n) in enumerate(zip(src.shape, node.shape)) if s != n)
 

@@ -260,6 +260,18 @@ def test_a_stored_reduction_read_at_other_rows_is_loaded_there(rng):
     np.testing.assert_allclose(x.amax(0).tanh().cumsum(0).numpy(), np.cumsum(top), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("column", [0, 2])
+def test_a_column_spread_over_a_row_kernels_rows_is_read_at_its_own_positions(column):
+    """A matrix's column spread along rows is no per-row value of a row kernel (whose
+    per-row values are read at the row's index): column 0's view equals the matrix
+    "expanded" to fewer columns, and was read at position `row` (wrong gradients of
+    adaptive max pooling came from it)."""
+    w, x = np.arange(1.0, 7.0).reshape(2, 3), np.array([[1.0, 2.0], [3.0, 5.0]])
+    spread = (lf.tensor(w) * 2)[:, column:column + 1].expand(2, 2)
+    out = (lf.tensor(x) * spread) / lf.tensor(x).sum(1, keepdim=True)
+    check(out, x * 2 * w[:, column:column + 1] / x.sum(1, keepdims=True))
+
+
 def test_cheap_work_read_at_two_indices_stays_fused(rng):
     a = rng.standard_normal((64, 64), dtype=np.float32)
     x = lf.tensor(a)
