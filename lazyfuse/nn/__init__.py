@@ -1,9 +1,18 @@
 """lazyfuse.nn: modules, parameters, losses and initialisers with PyTorch's names and behaviour."""
 from __future__ import annotations
 
-from . import functional, init, utils
-from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, ConvTranspose1d,
-                          ConvTranspose2d, MaxPool1d, MaxPool2d)
+from . import functional, init, losses, normalization, reshaping, utils
+from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
+                          AvgPool2d, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, MaxPool1d, MaxPool2d)
+from .losses import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
+                     MultiLabelSoftMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
+from .normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, RMSNorm
+from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad2d, ConstantPad3d,
+                      ReflectionPad1d, ReflectionPad2d, ReflectionPad3d, ReplicationPad1d, ReplicationPad2d,
+                      ReplicationPad3d, ZeroPad1d, ZeroPad2d, ZeroPad3d)
+from .reshaping import ChannelShuffle, PixelShuffle, PixelUnshuffle, Unflatten
+from .modules import (CosineSimilarity, Dropout1d, Dropout3d, Hardshrink, PairwiseDistance, ParameterDict,
+                      ParameterList, Softmax2d, Softshrink, Tanhshrink)
 from .modules import (BatchNorm1d, Dropout2d, KLDivLoss, ModuleDict, PReLU, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU, CrossEntropyLoss, Dropout, ELU,
                       Embedding, Flatten, GELU, GLU, GroupNorm, Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, L1Loss,
                       LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, Module, ModuleList, MSELoss, NLLLoss,
@@ -22,4 +31,17 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Laye
            "Softsign", "Hardsigmoid", "Hardswish", "Threshold", "GLU", "Softmin", "SmoothL1Loss", "HuberLoss",
            "GroupNorm", "ConvTranspose1d", "ConvTranspose2d", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "Upsample",
            "UpsamplingNearest2d", "UpsamplingBilinear2d", "MultiheadAttention",
-           "TransformerEncoderLayer", "TransformerEncoder", "Dropout2d", "KLDivLoss", "ModuleDict", "PReLU"]
+           "TransformerEncoderLayer", "TransformerEncoder", "Dropout2d", "KLDivLoss", "ModuleDict", "PReLU",
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
+           "MarginRankingLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
+           "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "RMSNorm", "CircularPad1d", "CircularPad2d",
+           "CircularPad3d", "ConstantPad1d", "ConstantPad2d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d",
+           "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d",
+           "ZeroPad3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Unflatten", "CosineSimilarity",
+           "Dropout1d", "Dropout3d", "Hardshrink", "PairwiseDistance", "ParameterDict", "ParameterList", "Softmax2d",
+           "Softshrink", "Tanhshrink"]
+
+# functional forms defined beside their modules, published where PyTorch has them
+for _module in (losses, normalization, reshaping):
+    for _name in _module.FUNCTIONAL:
+        setattr(functional, _name, getattr(_module, _name))

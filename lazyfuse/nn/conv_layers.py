@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from ..tensor import Tensor
-from . import functional as F
+from . import convolution, functional as F
 from .modules import Module, uniform_parameter
 
 
@@ -179,3 +179,21 @@ class AdaptiveAvgPool1d(Module):
 class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
     def forward(self, x: Tensor) -> Tensor:
         return F.adaptive_avg_pool2d(x, self.output_size)
+
+
+class AdaptiveMaxPool1d(Module):
+    spatial = 1
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return convolution.adaptive_max_pool(x, self.output_size, self.spatial, self.return_indices)
+
+
+class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
+    spatial = 2

@@ -279,24 +279,47 @@ def avg_pool(x: Tensor, kernel_size, stride, padding, ceil_mode: bool, count_inc
     return out if batched else out.squeeze(0)
 
 
+def _adaptive_sizes(output_size, sizes: tuple[int, ...], spatial: int) -> tuple[int, ...]:
+    """The output size per spatial dim (None keeps the input's)."""
+    if isinstance(output_size, (tuple, list)) and None in output_size:
+        return tuple(n if m is None else m for m, n in zip(output_size, sizes))
+    return _per_dim(output_size, spatial, "output_size")
+
+
+def _adaptive_cells(m: int, n: int) -> list[tuple[int, int]]:
+    """Output cell i of a dim of size n covers input [floor(i n / m), ceil((i + 1) n / m)), as in PyTorch."""
+    return [((i * n) // m, -(-((i + 1) * n) // m)) for i in range(m)]
+
+
 def adaptive_avg_pool(x: Tensor, output_size, spatial: int) -> Tensor:
-    """Output cell i of a dim of size n averages input [floor(i n / m), ceil((i + 1) n / m)),
-    as in PyTorch: a product with an (m, n) averaging matrix per dim."""
-    what = f"adaptive_avg_pool{spatial}d"
-    x, batched = _batched(x, spatial, what)
+    """Each output cell averages its input cells: a product with an (m, n) averaging matrix per dim."""
+    x, batched = _batched(x, spatial, f"adaptive_avg_pool{spatial}d")
     sizes = x.shape[2:]
-    outputs = _per_dim(output_size, spatial, "output_size") if not isinstance(output_size, (tuple, list)) or \
-        None not in output_size else tuple(n if m is None else m for m, n in zip(output_size, sizes))
+    outputs = _adaptive_sizes(output_size, sizes, spatial)
     out = along_each_dim(x, [_averaging(m, n) for m, n in zip(outputs, sizes)])
     return out if batched else out.squeeze(0)
 
 
 def _averaging(m: int, n: int) -> np.ndarray:
     weights = np.zeros((m, n))
-    for i in range(m):
-        lo, hi = (i * n) // m, -(-((i + 1) * n) // m)
+    for i, (lo, hi) in enumerate(_adaptive_cells(m, n)):
         weights[i, lo:hi] = 1.0 / (hi - lo)
     return weights
+
+
+def adaptive_max_pool(x: Tensor, output_size, spatial: int, return_indices: bool) -> Tensor:
+    """Each output cell is the largest of its input cells, one dim at a time (the largest
+    over a rectangle is the largest of its rows' largest): per dim, one reduction per
+    output cell, joined."""
+    if return_indices:
+        raise NotImplementedError(f"adaptive_max_pool{spatial}d: return_indices=True is not supported")
+    from ..functional import cat
+    x, batched = _batched(x, spatial, f"adaptive_max_pool{spatial}d")
+    for k, m in enumerate(_adaptive_sizes(output_size, x.shape[2:], spatial)):
+        d, n = 2 + k, x.shape[2 + k]
+        if m != n:
+            x = cat([x.narrow(d, lo, hi - lo).amax(d, keepdim=True) for lo, hi in _adaptive_cells(m, n)], d)
+    return x if batched else x.squeeze(0)
 
 
 def along_each_dim(x: Tensor, matrices: list[np.ndarray]) -> Tensor:

@@ -118,6 +118,23 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return (x1 * x2).sum(dim) / squares.clamp_min(eps * eps).sqrt()
 
 
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """The p-norm of x1 - x2 + eps along the last dim, as PyTorch computes it."""
+    return (x1 - x2 + eps).norm(p, -1, keepdim=keepdim)
+
+
+def hardshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+    return x.where((x > lambd) | (x < -lambd), 0.0)
+
+
+def softshrink(x: Tensor, lambd: float = 0.5) -> Tensor:
+    return (x - lambd).where(x > lambd, (x + lambd).where(x < -lambd, 0.0))
+
+
+def tanhshrink(x: Tensor) -> Tensor:
+    return x - x.tanh()
+
+
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """x where x > 0, else weight * x; a weight of several values is per channel (dim 1)."""
     if weight.numel() > 1 and input.ndim >= 2:
@@ -130,9 +147,27 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return _dropout(x, p, training, x.shape)
 
 
+def dropout1d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zeroes whole channels of (N, C, L) or (C, L) with probability p, scaling the rest by 1 / (1 - p)."""
+    return _channel_dropout(x, p, training, 1)
+
+
 def dropout2d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zeroes whole channels (dim 1 of a batch) with probability p, scaling the rest by 1 / (1 - p)."""
     return _dropout(x, p, training, x.shape[:2] + (1,) * (x.ndim - 2))
+
+
+def dropout3d(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) with probability p."""
+    return _channel_dropout(x, p, training, 3)
+
+
+def _channel_dropout(x: Tensor, p: float, training: bool, spatial: int) -> Tensor:
+    if x.ndim not in (spatial + 1, spatial + 2):
+        raise RuntimeError(f"dropout{spatial}d: Expected {spatial + 1}D or {spatial + 2}D input, but received a "
+                           f"{x.ndim}D input")
+    channels = x.ndim - spatial
+    return _dropout(x, p, training, x.shape[:channels] + (1,) * spatial)
 
 
 def _dropout(x: Tensor, p: float, training: bool, drawn: tuple) -> Tensor:
@@ -272,6 +307,14 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     return convolution.adaptive_avg_pool(input, output_size, spatial=2)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
+    return convolution.adaptive_max_pool(input, output_size, 1, return_indices)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
+    return convolution.adaptive_max_pool(input, output_size, 2, return_indices)
 
 
 def softmax(x: Tensor, dim: int) -> Tensor:

@@ -345,6 +345,18 @@ class _Activation(Module):
                          + (["inplace=True"] if self.inplace else []))
 
 
+class Hardshrink(_Activation):
+    function, options = staticmethod(F.hardshrink), (("lambd", 0.5),)
+
+
+class Softshrink(_Activation):
+    function, options = staticmethod(F.softshrink), (("lambd", 0.5),)
+
+
+class Tanhshrink(_Activation):
+    function = staticmethod(F.tanhshrink)
+
+
 class ReLU(_Activation):
     function = staticmethod(F.relu)
 
@@ -447,6 +459,15 @@ class Softmax(Module):
         return f"dim={self.dim}"
 
 
+class Softmax2d(Module):
+    """Softmax over the channels (dim -3) of (N, C, H, W) or (C, H, W)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input of 3 or 4 dims, got {x.ndim}")
+        return x.softmax(-3)
+
+
 class LogSoftmax(Softmax):
     def forward(self, x: Tensor) -> Tensor:
         return x.log_softmax(self.dim)
@@ -484,11 +505,43 @@ class Dropout(Module):
         return f"p={self.p}, inplace=False"
 
 
+class Dropout1d(Dropout):
+    """Zeroes whole channels of (N, C, L) with probability p in training mode."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout1d(x, self.p, self.training)
+
+
 class Dropout2d(Dropout):
     """Zeroes whole channels with probability p in training mode."""
 
     def forward(self, x: Tensor) -> Tensor:
         return F.dropout2d(x, self.p, self.training)
+
+
+class Dropout3d(Dropout):
+    """Zeroes whole channels of (N, C, D, H, W) with probability p in training mode."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout3d(x, self.p, self.training)
+
+
+class CosineSimilarity(Module):
+    def __init__(self, dim: int = 1, eps: float = 1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+class PairwiseDistance(Module):
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
 
 
 class PReLU(Module):
@@ -542,77 +595,129 @@ class Sequential(Module):
         return len(self._modules)
 
 
-class ModuleList(Module):
-    """A list of modules whose parameters the owner sees, as PyTorch's."""
+class _Listed:
+    """A list view of one of a module's ordered stores (`store`: "_modules" or
+    "_parameters"), its items named "0", "1", ...; `_entry` makes what is stored."""
 
-    def __init__(self, modules=()):
-        super().__init__()
-        for m in modules:
-            self.append(m)
+    store = "_modules"
 
-    def append(self, module: Module) -> "ModuleList":
-        setattr(self, str(len(self._modules)), module)
+    def _entry(self, value):
+        return value
+
+    def _items(self):
+        return getattr(self, self.store)
+
+    def append(self, value):
+        setattr(self, str(len(self._items())), self._entry(value))
         return self
 
-    def extend(self, modules) -> "ModuleList":
-        for m in modules:
-            self.append(m)
+    def extend(self, values):
+        for value in values:
+            self.append(value)
         return self
 
-    def __getitem__(self, i: int) -> Module:
-        return list(self.children())[i]
+    def __getitem__(self, i: int):
+        return list(self._items().values())[i]
+
+    def __setitem__(self, i: int, value) -> None:
+        setattr(self, str(range(len(self))[i]), self._entry(value))
 
     def __iter__(self):
-        return self.children()
+        return iter(self._items().values())
 
     def __len__(self) -> int:
-        return len(self._modules)
+        return len(self._items())
 
 
-class ModuleDict(Module):
-    """Modules by name, whose parameters the owner sees, as PyTorch's."""
+class _Named:
+    """A dict view of one of a module's ordered stores (see _Listed)."""
 
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
+    store = "_modules"
 
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
+    def _entry(self, value):
+        return value
 
-    def __setitem__(self, key: str, module: Module) -> None:
-        setattr(self, key, module)
+    def _items(self):
+        return getattr(self, self.store)
+
+    def __getitem__(self, key: str):
+        return self._items()[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        setattr(self, key, self._entry(value))
 
     def __delitem__(self, key: str) -> None:
-        del self._modules[key]
+        del self._items()[key]
         object.__delattr__(self, key)
 
     def __len__(self) -> int:
-        return len(self._modules)
+        return len(self._items())
 
     def __iter__(self):
-        return iter(self._modules)
+        return iter(self._items())
 
     def __contains__(self, key: str) -> bool:
-        return key in self._modules
+        return key in self._items()
 
     def keys(self):
-        return self._modules.keys()
+        return self._items().keys()
 
     def items(self):
-        return self._modules.items()
+        return self._items().items()
 
     def values(self):
-        return self._modules.values()
+        return self._items().values()
 
-    def update(self, modules) -> None:
-        for key, module in (modules.items() if hasattr(modules, "items") else modules):
-            self[key] = module
+    def update(self, values) -> None:
+        for key, value in (values.items() if hasattr(values, "items") else values):
+            self[key] = value
 
-    def pop(self, key: str) -> Module:
-        module = self[key]
+    def pop(self, key: str):
+        value = self[key]
         del self[key]
-        return module
+        return value
+
+
+def _as_parameter(value) -> Parameter:
+    return value if isinstance(value, Parameter) else Parameter(value)
+
+
+class ModuleList(_Listed, Module):
+    """A list of modules whose parameters the owner sees, as PyTorch's."""
+
+    def __init__(self, modules=()):
+        Module.__init__(self)
+        self.extend(modules)
+
+
+class ModuleDict(_Named, Module):
+    """Modules by name, whose parameters the owner sees, as PyTorch's."""
+
+    def __init__(self, modules=None):
+        Module.__init__(self)
+        if modules is not None:
+            self.update(modules)
+
+
+class ParameterList(_Listed, Module):
+    """A list of parameters whose owner sees them, as PyTorch's; tensors put in become Parameters."""
+
+    store, _entry = "_parameters", staticmethod(_as_parameter)
+
+    def __init__(self, values=()):
+        Module.__init__(self)
+        self.extend(values)
+
+
+class ParameterDict(_Named, Module):
+    """Parameters by name whose owner sees them, as PyTorch's; tensors put in become Parameters."""
+
+    store, _entry = "_parameters", staticmethod(_as_parameter)
+
+    def __init__(self, parameters=None):
+        Module.__init__(self)
+        if parameters is not None:
+            self.update(parameters)
 
 
 class _Loss(Module):
