@@ -142,7 +142,8 @@ def _broadcastable(a, b) -> bool:
 def _view(rec: Recorder, x: lf.Tensor, writable: bool = False) -> lf.Tensor:
     if x.ndim == 0:
         return x.reshape(1)
-    choice = rec.pick(st.sampled_from(["T", "slice", "flatten", "permute"] + ([] if writable else ["unsqueeze_expand"])))
+    choice = rec.pick(st.sampled_from(["T", "slice", "flatten", "permute"]
+                                      + ([] if writable else ["unsqueeze_expand", "spread_slice"])))
     if choice == "T":
         return x.T
     if choice == "slice":
@@ -155,6 +156,9 @@ def _view(rec: Recorder, x: lf.Tensor, writable: bool = False) -> lf.Tensor:
         return x[tuple(index)]
     if choice == "flatten":
         return x.flatten()
+    if choice == "spread_slice":  # one row or column read across the others (x[:, i:i + 1].expand_as(x))
+        d = rec.pick(st.integers(0, x.ndim - 1))
+        return x.narrow(d, rec.pick(st.integers(0, x.shape[d] - 1)), 1).expand(*x.shape) if x.shape[d] else x
     if choice == "unsqueeze_expand":  # capped, so graphs stay small enough for Triton's interpreter
         return x.unsqueeze(0).expand(3, *x.shape) if x.numel() <= 200 else x.unsqueeze(0)
     order = rec.pick(st.permutations(range(x.ndim)))
