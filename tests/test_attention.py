@@ -105,3 +105,43 @@ def test_transformer_encoder_matches_pytorch(options):
     for theirs_value, ours_value in zip(*results):
         np.testing.assert_allclose(ours_value, theirs_value, rtol=1e-9, atol=1e-11)
     assert ours.layers[0].self_attn is not ours.layers[1].self_attn  # copies, each with its own parameters
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # (PyTorch's, about its own fast path)
+@pytest.mark.parametrize("options", [dict(), dict(norm_first=True, activation="gelu", batch_first=True)],
+                         ids=["post-norm", "pre-norm-gelu-batch-first"])
+def test_transformer_matches_pytorch(options):
+    """Encoder and decoder stacks with masks: outputs, input and parameter gradients."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    theirs = torch.nn.Transformer(8, 2, 2, 2, 16, dtype=torch.float64, **options)
+    ours = lf.nn.Transformer(8, 2, 2, 2, 16, dtype=lf.float64, **options)
+    assert [(n, tuple(p.shape)) for n, p in ours.named_parameters()] == [
+        (n, tuple(p.shape)) for n, p in theirs.named_parameters()]
+    ours.load_state_dict({k: lf.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    theirs.eval(), ours.eval()
+    rng = np.random.default_rng(19)
+    layout = (lambda length: (3, length, 8)) if options.get("batch_first") else (lambda length: (length, 3, 8))
+    src0, tgt0 = rng.standard_normal(layout(5)), rng.standard_normal(layout(4))
+    padding = np.zeros((3, 5), bool)
+    padding[1, 3:] = True
+    results = []
+    for m, module in ((torch, theirs), (lf, ours)):
+        src, tgt = m.tensor(src0, requires_grad=True), m.tensor(tgt0, requires_grad=True)
+        mask = module.generate_square_subsequent_mask(4, dtype=m.float64)
+        out = module(src, tgt, tgt_mask=mask, src_key_padding_mask=m.tensor(padding),
+                     memory_key_padding_mask=m.tensor(padding))
+        (out * m.tensor(np.cos(np.arange(out.numel())).reshape(tuple(out.shape)))).sum().backward()
+        results.append([mask.numpy(), out.detach().numpy(), src.grad.numpy(), tgt.grad.numpy()]
+                       + [p.grad.numpy() for p in module.parameters()])
+    for theirs_value, ours_value in zip(*results):
+        np.testing.assert_allclose(ours_value, theirs_value, rtol=1e-9, atol=1e-11)
+
+
+def test_transformer_initialises_weight_matrices_xavier_uniform():
+    model = lf.nn.Transformer(16, 2, 1, 1, 32)
+    weight = model.decoder.layers[0].linear1.weight.detach().numpy()
+    bound = np.sqrt(6 / (16 + 32))
+    assert np.abs(weight).max() <= bound and np.abs(weight).max() > 0.9 * bound
+    with pytest.raises(RuntimeError, match="the feature number of src and tgt must be equal to d_model"):
+        model(lf.zeros(3, 2, 16), lf.zeros(3, 2, 8))

@@ -21,7 +21,8 @@ from .modules import (BatchNorm1d, Dropout2d, KLDivLoss, ModuleDict, PReLU, Batc
 from .attention import MultiheadAttention
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .resampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
-from .transformer import TransformerEncoder, TransformerEncoderLayer
+from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                          TransformerEncoderLayer)
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "LayerNorm", "Embedding", "ReLU", "LeakyReLU", "GELU", "SiLU",
            "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Identity", "Flatten", "Dropout", "Sequential", "ModuleList",
@@ -39,7 +40,7 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Laye
            "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d",
            "ZeroPad3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Unflatten", "CosineSimilarity",
            "Dropout1d", "Dropout3d", "Hardshrink", "PairwiseDistance", "ParameterDict", "ParameterList", "Softmax2d",
-           "Softshrink", "Tanhshrink"]
+           "Softshrink", "Tanhshrink", "Transformer", "TransformerDecoder", "TransformerDecoderLayer"]
 
 # functional forms defined beside their modules, published where PyTorch has them
 for _module in (losses, normalization, reshaping):
