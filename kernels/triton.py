@@ -362,14 +362,16 @@ class TritonRenderer(ExpressionRenderer):
             return Index(idx.pos if view.offset == 0 else block.var(f"{idx.pos} + {view.offset}", "i"), idx.valid)
         key = ("view", idx.pos, view)
         if key not in block.cache:
-            terms = [str(view.offset)] if view.offset else []
-            conds = []
+            terms, conds = [], []
             for coord, stride, (lo, hi), size in view_coordinates(idx.pos, view.merged_dims(), "//"):
                 if stride:
                     terms.append(coord if stride == 1 else f"{coord} * {stride}")
                 if (lo, hi) != (0, size):
                     conds.append(f"({coord} >= {lo}) & ({coord} < {hi})")
-            pos = block.var(" + ".join(terms) or f"{idx.pos} * 0", "i")
+            # a view reading one element everywhere still gives a block of positions (a
+            # scalar pointer cannot take the block's mask)
+            terms = (terms or [f"{idx.pos} * 0"]) + ([str(view.offset)] if view.offset else [])
+            pos = block.var(" + ".join(terms), "i")
             valid = block.var(" & ".join(conds), "m") if conds else None
             block.cache[key] = (pos, valid)
         pos, valid = block.cache[key]
