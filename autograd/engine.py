@@ -78,6 +78,9 @@ def _propagate(order, roots, grad_outputs, retain_graph: bool) -> dict:
         g = pending.pop(id(fn), None)
         if g is None:
             continue
+        for hook in list(fn._hooks or ()):
+            replaced = hook(g)
+            g = g if replaced is None else replaced
         arrived[id(fn)] = g
         if isinstance(fn, AccumulateGrad):
             continue

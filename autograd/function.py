@@ -33,6 +33,10 @@ class AccumulateGrad:
         return "AccumulateGrad"
 
     @property
+    def _hooks(self):
+        return self.leaf._hooks
+
+    @property
     def variable(self):
         """The leaf this edge accumulates into (PyTorch's AccumulateGrad.variable)."""
         return self.leaf
@@ -52,12 +56,13 @@ _PYTORCH_NAMES = {"copy_slices": "CopySlices", "shrink": "SliceBackward0", "stri
 class GradFn:
     """The backward of one recorded op: `op` and `arg` select the derivative rule."""
 
-    __slots__ = ("op", "arg", "next", "saved", "versions", "retained", "shown", "__weakref__")
+    __slots__ = ("op", "arg", "next", "saved", "versions", "retained", "shown", "_hooks", "__weakref__")
 
     def __init__(self, op, arg, srcs):
         self.op, self.arg = op, arg
         self.shown = None  # the name PyTorch shows for the op this one ends (see shown_as)
         self.retained = None  # a weak reference to the output, when it called retain_grad()
+        self._hooks = None  # the output's gradient hooks (Tensor.register_hook)
         self.next = [edge(s) for s in srcs]
         self.saved = [_saved(s) for s in srcs]
         self.versions = [(owner, owner._version) for owner in map(_version_owner, srcs)]

@@ -47,11 +47,13 @@ def leaf_gradients(order: list, roots: list, grad_outputs: list, retain_graph: b
 
 def _describe(order, roots, grad_outputs):
     """(structure key, input nodes), or None for a graph no template may stand for
-    (freed saved values, retain_grad outputs, a user-defined Function's backward)."""
+    (freed saved values, retain_grad outputs, gradient hooks, a user-defined Function's backward)."""
     position = {id(fn): i for i, fn in enumerate(order)}
     inputs = [g.node for g in grad_outputs]
     parts: list = [tuple(position[id(r)] for r in roots), tuple(g.requires_grad for g in grad_outputs)]
     for fn in order:
+        if fn._hooks:  # Python to run on the gradient
+            return None
         if isinstance(fn, AccumulateGrad):
             parts.append(None)
             continue

@@ -93,7 +93,7 @@ def _size(shape: tuple[int, ...]) -> Size:
 
 class Tensor:
     __slots__ = ("_node", "_base", "_steps", "_seen_version", "_version", "requires_grad", "grad", "grad_fn",
-                 "_grad_accumulator", "_detached", "__weakref__")
+                 "_grad_accumulator", "_detached", "_hooks", "__weakref__")
     __array_priority__ = 1000  # numpy defers to our operators
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
@@ -110,6 +110,7 @@ class Tensor:
         self.requires_grad, self.grad, self.grad_fn = requires_grad, None, None
         self._grad_accumulator = None
         self._detached = False  # a view made by detach() (or of one): writes through it are outside autograd
+        self._hooks = None  # a leaf's gradient hooks (a non-leaf's are on its grad_fn)
         return self
 
     @staticmethod
@@ -999,6 +1000,28 @@ class Tensor:
         """Keep this non-leaf tensor's gradient in .grad after backward()."""
         if self.grad_fn is not None:
             self.grad_fn.retained = weakref.ref(self)
+
+    def register_hook(self, hook):
+        """Call hook(grad) with this tensor's gradient when backward computes it; a
+        tensor it returns replaces the gradient (before a leaf accumulates it)."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        owner = self.grad_fn if self.grad_fn is not None else self
+        if owner._hooks is None:
+            owner._hooks = []
+        return HookHandle(owner._hooks, hook)
+
+
+class HookHandle:
+    """What register_hook returns: remove() takes the hook off."""
+
+    def __init__(self, hooks: list, hook):
+        self._hooks, self._hook = hooks, hook
+        hooks.append(hook)
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
 
 
 def promote(a: Tensor, b: Tensor, other_is_scalar: bool, scalar: Tensor) -> DType:
