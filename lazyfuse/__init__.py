@@ -11,9 +11,9 @@ from lazyfuse.runtime.profiler import Profile as profile
 from . import autograd, composites, elementary, linalg, nn, optim, shaping, utils
 from .step_capture import capture
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace, normal,
-                       ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like, randperm, tensor,
-                       zeros, zeros_like)
+from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+                       multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like,
+                       randperm, tensor, tril_indices, triu_indices, zeros, zeros_like)
 from .generator import initial_seed, manual_seed, seed
 from .serialization import load, save
 from .devices import accelerator, cuda, opencl, synchronize
@@ -21,7 +21,10 @@ from .einsum import einsum
 from .functional import cat, matmul, stack, where
 from .linalg import cdist, first_dim_cross as cross, inner, kron, tensordot
 from .out_argument import accepting_out as _accepting_out
-from .shaping import broadcast_tensors, broadcast_to, count_nonzero, diff, hstack, meshgrid, repeat_interleave, roll, vstack
+from .selection import bucketize, searchsorted
+from .shaping import (atleast_1d, atleast_2d, atleast_3d, broadcast_tensors, broadcast_to, column_stack, count_nonzero,
+                      diff, dstack, hstack, meshgrid, repeat_interleave, roll, vstack, vstack as row_stack)
+from .composites import std_mean, var_mean
 from .tensor import Size, Tensor, broadcast_shapes
 
 bool = _dtypes.bool_  # noqa: A001 - PyTorch's name
@@ -66,6 +69,8 @@ def _tensor_function(name: str):
 
 # functions returning views, several tensors or a Python value, which PyTorch gives no out=
 _NO_OUT_ARGUMENT = {"reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "t", "split", "chunk",
+                    "tensor_split", "hsplit", "vsplit", "dsplit", "rot90", "ravel", "cummax", "cummin", "aminmax",
+                    "kthvalue",
                     "narrow", "diagonal", "movedim", "moveaxis", "select", "unbind", "swapaxes", "swapdims",
                     "allclose", "equal", "sort", "topk", "max", "min"}
 
@@ -85,6 +90,9 @@ for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh
               "negative", "absolute", "true_divide", "atan", "asin", "acos", "atan2", "asinh", "acosh", "atanh",
               "arctan", "arcsin", "arccos", "arctan2", "arcsinh", "arccosh", "arctanh", "median", "nanmedian",
               "unique", "scatter_add", "scatter", "scatter_reduce", "index_add", "nonzero", "argwhere", "take_along_dim",
-              "masked_select"):
+              "masked_select", "fmod", "logit", "sinc", "copysign", "float_power", "heaviside", "signbit",
+              "logcumsumexp", "tensor_split", "hsplit", "vsplit", "dsplit", "rot90", "diag_embed", "diagflat", "ravel",
+              "index_fill", "index_copy", "baddbmm", "addbmm", "addmv", "addr", "cummax", "cummin", "aminmax",
+              "kthvalue", "quantile"):
     globals()[_name] = _tensor_function(_name)
 cat, matmul, stack, where = (_accepting_out(f) for f in (cat, matmul, stack, where))

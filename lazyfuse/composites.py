@@ -7,6 +7,7 @@ sorting.py's sort, argsort, topk, median and unique, each is attached to Tensor 
 of (rounding passes none, as the gradient PyTorch defines for it is zero)."""
 from __future__ import annotations
 
+import collections
 import math
 from typing import Optional
 
@@ -257,8 +258,29 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
 
 
 def addmm(x: Tensor, mat1: Tensor, mat2: Tensor, beta=1, alpha=1) -> Tensor:
-    product = matmul(mat1, mat2)
-    return (x if beta == 1 else x * beta) + (product if alpha == 1 else product * alpha)
+    return _scaled_sum(x, matmul(mat1, mat2), beta, alpha)
+
+
+def baddbmm(x: Tensor, batch1: Tensor, batch2: Tensor, beta=1, alpha=1) -> Tensor:
+    return _scaled_sum(x, bmm(batch1, batch2), beta, alpha)
+
+
+def addbmm(x: Tensor, batch1: Tensor, batch2: Tensor, beta=1, alpha=1) -> Tensor:
+    return _scaled_sum(x, bmm(batch1, batch2).sum(0), beta, alpha)
+
+
+def addmv(x: Tensor, mat: Tensor, vec: Tensor, beta=1, alpha=1) -> Tensor:
+    return _scaled_sum(x, mv(mat, vec), beta, alpha)
+
+
+def addr(x: Tensor, vec1: Tensor, vec2: Tensor, beta=1, alpha=1) -> Tensor:
+    return _scaled_sum(x, outer(vec1, vec2), beta, alpha)
+
+
+def _scaled_sum(x: Tensor, product: Tensor, beta, alpha) -> Tensor:
+    """beta * x + alpha * product; with beta 0, x is not read (its NaNs do not count), as in PyTorch."""
+    scaled = product if alpha == 1 else product * alpha
+    return scaled if beta == 0 else (x if beta == 1 else x * beta) + scaled
 
 
 def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
@@ -315,6 +337,53 @@ def _scan(x: Tensor, dim: int, combine, identity) -> Tensor:
         out = combine(out, where(position >= shift, moved, identity))
         shift *= 2
     return out
+
+
+CumulativeResult = collections.namedtuple("CumulativeResult", ["values", "indices"])
+
+
+def cummax(x: Tensor, dim: int) -> CumulativeResult:
+    return _cumulative_extreme(x, dim, Tensor.maximum)
+
+
+def cummin(x: Tensor, dim: int) -> CumulativeResult:
+    return _cumulative_extreme(x, dim, Tensor.minimum)
+
+
+def _cumulative_extreme(x: Tensor, dim: int, pick) -> CumulativeResult:
+    """The running largest (smallest) value along dim and the last position holding it:
+    the last position so far where the value was the running one is that position (a
+    NaN, once met, is the running value from then on, as in PyTorch)."""
+    if not x.ndim:
+        return CumulativeResult(x.clone(), creation.zeros((), dtype=dtypes.int64, device=x.device))
+    largest = pick is Tensor.maximum
+    if x.dtype.is_floating_point:
+        identity = -math.inf if largest else math.inf
+    else:
+        bounds = np.iinfo(x.dtype.np_dtype) if x.dtype is not dtypes.bool_ else None
+        identity = (bounds.min if largest else bounds.max) if bounds is not None else not largest
+    values = _scan(x, dim, pick, identity)
+    d = _normalize_dim(dim, x.ndim)
+    n = x.shape[d]
+    position = creation.arange(n, device=x.device).reshape(tuple(n if k == d else 1 for k in range(x.ndim)))
+    reached = (x == values) | ((x != x) & (values != values)) if x.dtype.is_floating_point else x == values
+    indices = _scan(where(reached, position, 0).expand(*x.shape), d, Tensor.maximum, 0)
+    return CumulativeResult(values, indices)
+
+
+MinMaxResult = collections.namedtuple("MinMaxResult", ["min", "max"])
+
+
+def aminmax(x: Tensor, *, dim=None, keepdim: bool = False) -> MinMaxResult:
+    return MinMaxResult(x.amin(dim, keepdim), x.amax(dim, keepdim))
+
+
+def var_mean(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> tuple:
+    return x.var(dim, unbiased, keepdim, correction=correction), x.mean(dim, keepdim)
+
+
+def std_mean(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> tuple:
+    return x.std(dim, unbiased, keepdim, correction=correction), x.mean(dim, keepdim)
 
 
 # ---------------------------------------------------------------- dims
@@ -458,10 +527,13 @@ METHODS = {
     "scatter_add": selection.scatter_add, "scatter": selection.scatter, "scatter_reduce": selection.scatter_reduce,
     "index_add": selection.index_add, "nonzero": selection.nonzero,
     "argwhere": selection.argwhere, "take_along_dim": selection.take_along_dim,
-    "masked_select": selection.masked_select,
+    "masked_select": selection.masked_select, "index_fill": selection.index_fill, "index_copy": selection.index_copy,
+    "baddbmm": baddbmm, "addbmm": addbmm, "addmv": addmv, "addr": addr, "cummax": cummax, "cummin": cummin,
+    "aminmax": aminmax, "kthvalue": sorting.kthvalue, "quantile": sorting.quantile,
 }
 # x.name_(...) is x.copy_(x.name(...)), for these and for Tensor's own elementwise methods
-IN_PLACE = ["scatter_add", "scatter", "scatter_reduce", "index_add", "cumsum", "erf", "erfc", "floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",
+IN_PLACE = ["scatter_add", "scatter", "scatter_reduce", "index_add", "index_fill", "index_copy", "baddbmm", "addbmm",
+            "addmv", "addr", "cumsum", "erf", "erfc", "floor", "ceil", "trunc", "frac", "round", "sign", "nan_to_num", "clamp_min", "clamp_max", "masked_fill",
             "tril", "triu", "lerp", "addcmul", "addcdiv", "exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos",
             "tanh", "sigmoid", "relu", "abs", "neg", "reciprocal", "square"]
 

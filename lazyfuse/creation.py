@@ -159,6 +159,16 @@ def eye(n: int, m=None, dtype=None, device=None, requires_grad: bool = False) ->
     return _finish((rows == arange(m, device=device)).cast(dtype), requires_grad)
 
 
+def tril_indices(row: int, col: int, offset: int = 0, dtype=None, device=None) -> Tensor:
+    """The (2, N) row and column indices of the lower triangle, row by row."""
+    return tensor(np.stack(np.tril_indices(row, offset, col)), dtype=dtype or dtypes.int64, device=device)
+
+
+def triu_indices(row: int, col: int, offset: int = 0, dtype=None, device=None) -> Tensor:
+    """The (2, N) row and column indices of the upper triangle, row by row."""
+    return tensor(np.stack(np.triu_indices(row, offset, col)), dtype=dtype or dtypes.int64, device=device)
+
+
 def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -230,6 +240,33 @@ def randperm(n: int, dtype=None, device=None, requires_grad: bool = False) -> Te
 def bernoulli(input: Tensor, p=None) -> Tensor:
     """1 with probability `input` (or `p`, a number), else 0, in input's dtype."""
     return (rand_like(input) < (input if p is None else p)).cast(input.dtype)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
+    """num_samples category indices per row of weights `input` (1-d or 2-d, non-negative):
+    with replacement, each draw finds where a uniform number falls in the running sum
+    of the weights (a count of comparisons); without, the Gumbel-top-k trick (the k
+    largest log(weight) + Gumbel noise), which samples without replacement exactly.
+    Categories of weight 0 are never drawn."""
+    if generator is not None:
+        raise NotImplementedError("multinomial: generator is not supported; use lazyfuse.manual_seed")
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim, got {input.ndim}")
+    categories = input.shape[-1]
+    if not replacement and num_samples > categories:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    weights = input._float() if input.dtype.is_floating_point else input.cast(dtypes.default_float)
+    rows = weights if weights.ndim == 2 else weights.unsqueeze(0)
+    if replacement:
+        total = rows.cumsum(1)
+        drawn = rand(rows.shape[0], num_samples, dtype=rows.dtype, device=input.device) * total[:, -1:]
+        picked = (total.unsqueeze(1) <= drawn.unsqueeze(2)).sum(2)
+        picked = picked.minimum(categories - 1)  # (a draw at the total's rounding edge)
+    else:
+        noise = -(-rand_like(rows).clamp_min(1e-20).log()).log()
+        keys = rows.log() + noise  # -inf for weight 0
+        picked = keys.topk(num_samples, 1).indices
+    return picked if input.ndim == 2 else picked.squeeze(0)
 
 
 def normal(mean, std=1.0, size=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

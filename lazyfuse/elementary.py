@@ -1,6 +1,7 @@
 """More elementary functions, composed from exp, log, sin and cos as PyTorch
 names them (log1p, expm1, log10, tan, sinh, cosh, hypot, xlogy, logaddexp,
-deg2rad, rad2deg, logical_xor), the inverse trigonometric and hyperbolic
+deg2rad, rad2deg, logical_xor, fmod, logit, sinc, copysign, float_power,
+heaviside, signbit, logcumsumexp), the inverse trigonometric and hyperbolic
 functions (atan from Cephes' rational approximation, the others from atan and
 log1p) and a few of PyTorch's other names for existing methods; each is attached
 to Tensor here, with the in-place forms of the elementwise ones. log1p and
@@ -164,15 +165,67 @@ def atanh(x: Tensor) -> Tensor:
     return x._float()._recorded_as_one("atanh", lambda x: (log1p(x) - log1p(-x)) * 0.5)
 
 
+def fmod(x: Tensor, other) -> Tensor:
+    """The remainder with the dividend's sign (C's fmod), where remainder takes the divisor's."""
+    rem = x.remainder(other)
+    return where((rem != 0) & ((rem < 0) != (x < 0)), rem - other, rem)
+
+
+def logit(x: Tensor, eps=None) -> Tensor:
+    """log(x / (1 - x)), x clamped to [eps, 1 - eps] when eps is given."""
+    x = x._float() if eps is None else x._float().clamp(eps, 1 - eps)
+    return (x / (1 - x)).log()
+
+
+def sinc(x: Tensor) -> Tensor:
+    """sin(pi x) / (pi x), 1 at 0."""
+    scaled = x._float() * math.pi
+    zero = scaled == 0
+    return where(zero, 1.0, scaled.sin() / where(zero, 1.0, scaled))
+
+
+def copysign(x: Tensor, other) -> Tensor:
+    """|x| with the sign of other (a signed zero's sign included)."""
+    other = x._operand(other)
+    negative = (other < 0) | ((other == 0) & ((1 / other._float()) < 0))
+    magnitude = x._float().abs()
+    return where(negative, -magnitude, magnitude)
+
+
+def float_power(x: Tensor, exponent) -> Tensor:
+    """x ** exponent in float64, as PyTorch computes it."""
+    from lazyfuse.runtime import dtypes
+    exponent = exponent.cast(dtypes.float64) if isinstance(exponent, Tensor) else float(exponent)
+    return x.cast(dtypes.float64).pow(exponent)
+
+
+def heaviside(x: Tensor, values: Tensor) -> Tensor:
+    """0 below zero, 1 above, `values` at zero."""
+    return where(x == 0, values, (x > 0).cast(x.dtype))
+
+
+def signbit(x: Tensor) -> Tensor:
+    """True where the sign bit is set (negative numbers and -0.0)."""
+    return (x < 0) | ((x == 0) & ((1 / x._float()) < 0)) if x.dtype.is_floating_point else x < 0
+
+
+def logcumsumexp(x: Tensor, dim: int) -> Tensor:
+    """log(cumsum(exp(x))) along dim, by a scan of logaddexp (no overflow)."""
+    from .composites import _scan
+    return _scan(x._float(), dim, logaddexp, -math.inf)
+
+
 METHODS = {"log1p": log1p, "expm1": expm1, "log10": log10, "tan": tan, "sinh": sinh, "cosh": cosh, "hypot": hypot,
            "xlogy": xlogy, "logaddexp": logaddexp, "deg2rad": deg2rad, "rad2deg": rad2deg, "logical_xor": logical_xor,
            "negative": Tensor.neg, "absolute": Tensor.abs, "true_divide": Tensor.div, "nelement": Tensor.numel,
            "ndimension": Tensor.dim, "atan": atan, "asin": asin, "acos": acos, "atan2": atan2, "asinh": asinh,
            "acosh": acosh, "atanh": atanh, "arctan": atan, "arcsin": asin, "arccos": acos, "arctan2": atan2,
-           "arcsinh": asinh, "arccosh": acosh, "arctanh": atanh}
+           "arcsinh": asinh, "arccosh": acosh, "arctanh": atanh, "fmod": fmod, "logit": logit, "sinc": sinc,
+           "copysign": copysign, "float_power": float_power, "heaviside": heaviside, "signbit": signbit,
+           "logcumsumexp": logcumsumexp}
 IN_PLACE = ["log1p", "expm1", "log10", "tan", "sinh", "cosh", "hypot", "xlogy", "deg2rad", "rad2deg", "atan", "asin",
             "acos", "atan2", "asinh", "acosh", "atanh", "arctan", "arcsin", "arccos", "arctan2", "arcsinh", "arccosh",
-            "arctanh"]
+            "arctanh", "fmod", "logit", "sinc", "copysign", "heaviside"]
 
 
 for _name, _fn in METHODS.items():

@@ -132,6 +132,51 @@ def masked_select(x: Tensor, mask: Tensor) -> Tensor:
     return x.expand(*shape)[mask.expand(*shape)]
 
 
+def searchsorted(sorted_sequence: Tensor, values, *, out_int32: bool = False, right: bool = False,
+                 side=None, sorter=None) -> Tensor:
+    """Where each value would go in the sorted innermost dim of sorted_sequence (1-d, or
+    with values' leading dims): the number of elements before it (<, or <= with right).
+    A count of comparisons, so it fuses (the sequence's length operations per value)."""
+    if sorter is not None:
+        raise NotImplementedError("searchsorted: sorter is not supported")
+    right = side == "right" if side is not None else right
+    values = sorted_sequence._operand(values)
+    if sorted_sequence.ndim > 1 and tuple(sorted_sequence.shape[:-1]) != tuple(values.shape[:-1]):
+        raise RuntimeError(f"searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions of "
+                           f"boundaries tensor and input value tensor must match, but we got boundaries tensor "
+                           f"{list(sorted_sequence.shape)} and input value tensor {list(values.shape)}")
+    boundaries = sorted_sequence if sorted_sequence.ndim == 1 else sorted_sequence.unsqueeze(-2)
+    before = boundaries <= values.unsqueeze(-1) if right else boundaries < values.unsqueeze(-1)
+    return before.sum(-1).cast(dtypes.int32 if out_int32 else dtypes.int64)
+
+
+def bucketize(input: Tensor, boundaries: Tensor, *, out_int32: bool = False, right: bool = False) -> Tensor:
+    """The bucket of each element: boundaries[i - 1] < x <= boundaries[i] (< with right)."""
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def index_fill(x: Tensor, dim: int, index, value) -> Tensor:
+    """x with the slices at `index` along dim set to value (a number or a 0-d tensor)."""
+    d = _normalize_dim(dim, x.ndim) if x.ndim else 0
+    index, _ = _as_index(index, x.shape[d] if x.ndim else 1, f"dimension {d}", False, x.device)
+    n = x.shape[d] if x.ndim else 1
+    chosen = (index.reshape(-1, 1) == creation.arange(n, device=x.device)).any(0)
+    return where(chosen.reshape(tuple(n if k == d else 1 for k in range(x.ndim))), value, x)
+
+
+def index_copy(x: Tensor, dim: int, index, source: Tensor) -> Tensor:
+    """x with source's slices along dim written at the positions in index."""
+    d = _normalize_dim(dim, x.ndim)
+    index = index if isinstance(index, Tensor) else creation.tensor(index, dtype=dtypes.int64, device=x.device)
+    if index.ndim > 1 or source.ndim != x.ndim or source.shape[d] != index.numel():
+        raise RuntimeError(f"index_copy_(): expected a 1-D index with one entry per slice of source along dim {d}; "
+                           f"got index {list(index.shape)}, source {list(source.shape)}, self {list(x.shape)}")
+    spread = index.reshape(tuple(-1 if k == d else 1 for k in range(x.ndim))).expand(*source.shape)
+    return scatter(x, d, spread, source)
+
+
 def _scattered(x: Tensor, dim: int, index: Tensor, src, name: str):
     """A scatter's arguments checked, as (d, hit, values, region): along x's dim d
     (moved last, size N), hit (..., I, N) says which of the I src elements along

@@ -1,6 +1,7 @@
 """PyTorch's shape helpers, composed from views and cat: broadcast_to,
-broadcast_tensors, hstack, vstack, meshgrid, roll, diff, repeat_interleave,
-unflatten, count_nonzero and is_contiguous. The functions are exported by the
+broadcast_tensors, hstack, vstack, dstack, column_stack, atleast_1d-3d,
+tensor_split, hsplit, vsplit, dsplit, rot90, unfold, diag_embed, diagflat,
+meshgrid, roll, diff, repeat_interleave, unflatten, count_nonzero and is_contiguous. The functions are exported by the
 package; those PyTorch also has as methods are attached to Tensor here."""
 from __future__ import annotations
 
@@ -115,8 +116,121 @@ def is_contiguous(x: Tensor) -> bool:
     return view.mask is None and all(n == 1 or s == r for n, s, r in zip(view.shape, view.strides, row_major))
 
 
+def atleast_1d(*tensors):
+    return _at_least(tensors, lambda t: t.reshape(1) if t.ndim == 0 else t)
+
+
+def atleast_2d(*tensors):
+    return _at_least(tensors, lambda t: t.reshape(1, -1) if t.ndim < 2 else t)
+
+
+def atleast_3d(*tensors):
+    """(n,) -> (1, n, 1) and (m, n) -> (m, n, 1), as numpy and PyTorch do."""
+    def three(t: Tensor) -> Tensor:
+        if t.ndim == 2:
+            return t.unsqueeze(-1)
+        return t.reshape(1, -1, 1) if t.ndim < 2 else t
+    return _at_least(tensors, three)
+
+
+def _at_least(tensors, make):
+    """One tensor for one argument, else a tuple (a single list or tuple argument counts as several)."""
+    many = len(tensors) != 1 or isinstance(tensors[0], (list, tuple))
+    items = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+    made = tuple(make(t) for t in items)
+    return made if many else made[0]
+
+
+def dstack(tensors) -> Tensor:
+    return cat(list(atleast_3d(list(tensors))), 2)
+
+
+def column_stack(tensors) -> Tensor:
+    """1-d tensors as columns, joined along dim 1 with the 2-d ones."""
+    return cat([t.reshape(-1, 1) if t.ndim < 2 else t for t in tensors], 1)
+
+
+def tensor_split(x: Tensor, indices_or_sections, dim: int = 0) -> tuple:
+    """Pieces along dim: n sections (the first size % n one longer) or cut at the given indices."""
+    d = _normalize_dim(dim, x.ndim)
+    size = x.shape[d]
+    if isinstance(indices_or_sections, int):
+        n = indices_or_sections
+        if n <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {n}")
+        lengths = [size // n + (1 if k < size % n else 0) for k in range(n)]
+        cuts = [sum(lengths[:k]) for k in range(1, n)]
+    else:
+        cuts = [min(max(c + size if c < 0 else c, 0), size) for c in indices_or_sections]
+    bounds = [0] + list(cuts) + [size]
+    return tuple(x.narrow(d, lo, max(hi - lo, 0)) for lo, hi in zip(bounds, bounds[1:]))
+
+
+def _split_along(dim_of):
+    def split(x: Tensor, indices_or_sections) -> tuple:
+        d = dim_of(x)
+        if isinstance(indices_or_sections, int) and x.shape[d] % indices_or_sections:
+            raise RuntimeError(f"torch.{split.__name__} attempted to split along dimension {d}, but the size of the "
+                               f"dimension {x.shape[d]} is not divisible by the split_size {indices_or_sections}!")
+        return tensor_split(x, indices_or_sections, d)
+    return split
+
+
+hsplit = _split_along(lambda x: 0 if x.ndim == 1 else 1)
+vsplit = _split_along(lambda x: 0)
+dsplit = _split_along(lambda x: 2)
+hsplit.__name__, vsplit.__name__, dsplit.__name__ = "hsplit", "vsplit", "dsplit"
+
+
+def rot90(x: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
+    """Rotated by 90 degrees k times, from the first dim of dims towards the second (views)."""
+    a, b = (_normalize_dim(d, x.ndim) for d in dims)
+    if a == b:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {a} and dim1 = {b}")
+    k %= 4
+    if k == 1:
+        return x.flip(b).transpose(a, b)
+    if k == 2:
+        return x.flip(a, b)
+    return x.flip(a).transpose(a, b) if k == 3 else x
+
+
+def unfold(x: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """A view of the windows of `size` elements every `step` along dimension: that dim
+    counts the windows, and a new last dim holds each window's elements."""
+    d = _normalize_dim(dimension, x.ndim) if x.ndim else 0
+    if x.ndim == 0:
+        x = x.reshape(1)
+    if size > x.shape[d] or step <= 0:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {x.shape[d]} but size is {size}"
+                           if size > x.shape[d] else f"step is {step} but must be > 0")
+    windows = x.movedim(d, -1)._move("windows", ((size,), (step,), (1,)))
+    return windows.movedim(-2, d)
+
+
+def diag_embed(x: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Each vector of x's last dim on the diagonal (offset above it, below for a negative
+    offset) of a matrix over the new dims dim1 and dim2, zeros elsewhere."""
+    from .creation import arange
+    from .functional import where
+    n = x.shape[-1] + abs(offset)
+    rows = arange(n, device=x.device).reshape(n, 1)
+    on_diagonal = rows + offset == arange(n, device=x.device)
+    # the value for row i is x[i] (x[i + offset] for a negative offset), read along the columns
+    placed = x._pad(tuple((0, 0) for _ in x.shape[:-1]) + (((0, offset) if offset >= 0 else (-offset, 0)),))
+    out = where(on_diagonal, placed.unsqueeze(-1), 0)
+    ndim = x.ndim + 1
+    return out.movedim((ndim - 2, ndim - 1), (_normalize_dim(dim1, ndim), _normalize_dim(dim2, ndim)))
+
+
+def diagflat(x: Tensor, offset: int = 0) -> Tensor:
+    return diag_embed(x.reshape(-1), offset)
+
+
 METHODS = {"roll": roll, "diff": diff, "repeat_interleave": repeat_interleave, "unflatten": unflatten,
-           "count_nonzero": count_nonzero, "is_contiguous": is_contiguous, "broadcast_to": broadcast_to}
+           "count_nonzero": count_nonzero, "is_contiguous": is_contiguous, "broadcast_to": broadcast_to,
+           "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit, "rot90": rot90,
+           "unfold": unfold, "diag_embed": diag_embed, "diagflat": diagflat, "ravel": lambda x: x.reshape(-1)}
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.is_cuda = property(lambda self: self.node.device.startswith("cuda"))

@@ -1,5 +1,5 @@
-"""sort, argsort and topk as a bitonic sorting network, median and nanmedian from
-a sort, and unique (on the host). The sorting network has log2(n) * (log2(n) + 1) / 2
+"""sort, argsort and topk as a bitonic sorting network, median, nanmedian,
+kthvalue and quantile from a sort, and unique (on the host). The sorting network has log2(n) * (log2(n) + 1) / 2
 stages, each comparing every element with the one `stride` places away (two views
 of the previous stage) and exchanging them, so a sort is elementwise work the
 scheduler stores every stage or two (see MAX_RECOMPUTED_WORK): about 55 kernels
@@ -10,13 +10,14 @@ length is not a power of two is padded with values that sort last."""
 from __future__ import annotations
 
 import collections
+import math
 
 import numpy as np
 
 from lazyfuse.runtime import dtypes
 
 from . import creation
-from .functional import cat, where
+from .functional import cat, stack, where
 from .tensor import Tensor, _normalize_dim
 
 SortResult = collections.namedtuple("SortResult", ["values", "indices"])
@@ -143,6 +144,68 @@ def _middle(x: Tensor, dim, keepdim: bool, skip_nan: bool):
     if not keepdim:
         values, indices = values.squeeze(d), indices.squeeze(d)
     return MedianResult(values, indices)
+
+
+KthvalueResult = collections.namedtuple("KthvalueResult", ["values", "indices"])
+
+
+def kthvalue(x: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> KthvalueResult:
+    """The k-th smallest value along dim (k from 1) and its position, from the sort."""
+    d = _normalize_dim(dim, max(x.ndim, 1))
+    n = x.shape[d] if x.ndim else 1
+    if not 1 <= k <= n:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}: k = {k}, size = {n}")
+    if x.ndim == 0:
+        return KthvalueResult(x.clone(), creation.zeros((), dtype=dtypes.int64, device=x.device))
+    ordered = sort(x, d)
+    values, indices = ordered.values.narrow(d, k - 1, 1), ordered.indices.narrow(d, k - 1, 1)
+    return KthvalueResult(values, indices) if keepdim else KthvalueResult(values.squeeze(d), indices.squeeze(d))
+
+
+_QUANTILE_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(x: Tensor, q, dim=None, keepdim: bool = False, interpolation: str = "linear") -> Tensor:
+    """The q-quantiles along dim (of all values without dim) from the sorted values,
+    interpolated between the two nearest ranks as numpy's and PyTorch's methods do; q a
+    number or a 1-d tensor (its quantiles lead the result's dims). NaN in, NaN out."""
+    if interpolation not in _QUANTILE_INTERPOLATIONS:
+        raise ValueError(f"quantile() interpolation must be one of {', '.join(_QUANTILE_INTERPOLATIONS)}. "
+                         f"Got {interpolation}")
+    qs = q.tolist() if isinstance(q, Tensor) else q
+    many = isinstance(qs, (list, tuple))
+    qs = list(qs) if many else [qs]
+    if any(not 0 <= v <= 1 for v in qs):
+        raise RuntimeError("quantile() q values must be in the range [0, 1]")
+    kept_shape = (1,) * x.ndim if dim is None else None
+    if dim is None:
+        x, d = x.reshape(-1), 0
+    else:
+        d = _normalize_dim(dim, x.ndim)
+    n = x.shape[d]
+    ordered = sort(x, d).values
+    has_nan = (x != x).any(d, keepdim=True)
+    results = []
+    for v in qs:
+        rank = v * (n - 1)
+        below, above = math.floor(rank), math.ceil(rank)
+        low, high = ordered.narrow(d, below, 1), ordered.narrow(d, above, 1)
+        if interpolation == "lower":
+            value = low
+        elif interpolation == "higher":
+            value = high
+        elif interpolation == "midpoint":
+            value = (low + high) * 0.5
+        elif interpolation == "nearest":  # round half to even, as numpy and PyTorch do
+            value = ordered.narrow(d, round(rank), 1)
+        else:
+            value = low + (high - low) * (rank - below)
+        value = where(has_nan, math.nan, value)
+        if keepdim:
+            results.append(value if kept_shape is None else value.reshape(kept_shape))
+        else:
+            results.append(value.squeeze(d))
+    return stack(results) if many else results[0]
 
 
 def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
