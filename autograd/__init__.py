@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lazyfuse.runtime.realize import realize
 
+from . import functional
 from .custom_function import Function, FunctionCtx
 from .engine import accumulate, run_backward
 from .function import AccumulateGrad
@@ -76,5 +77,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     return tuple(out)
 
 
-__all__ = ["backward", "grad", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad",
+__all__ = ["functional", "backward", "grad", "gradcheck", "gradgradcheck", "GradcheckError", "no_grad", "enable_grad",
            "set_grad_enabled", "is_grad_enabled", "inference_mode", "Function", "FunctionCtx"]
