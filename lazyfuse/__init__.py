@@ -9,6 +9,7 @@ from lazyfuse.runtime.devices import device
 from lazyfuse.runtime.profiler import Profile as profile
 
 from . import autograd, composites, elementary, linalg, nn, optim, shaping, utils
+from . import distributions
 from .step_capture import capture
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace,
