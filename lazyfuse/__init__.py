@@ -22,7 +22,7 @@ from .einsum import einsum
 from .functional import cat, matmul, stack, where
 from .linalg import cdist, first_dim_cross as cross, inner, kron, tensordot
 from .out_argument import accepting_out as _accepting_out
-from .selection import bucketize, searchsorted
+from .selection import bincount, bucketize, histc, searchsorted
 from .shaping import (atleast_1d, atleast_2d, atleast_3d, broadcast_tensors, broadcast_to, column_stack, count_nonzero,
                       diff, dstack, hstack, meshgrid, repeat_interleave, roll, vstack, vstack as row_stack)
 from .composites import std_mean, var_mean

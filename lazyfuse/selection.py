@@ -18,6 +18,7 @@ the device, for the same reason)."""
 from __future__ import annotations
 
 import math
+from builtins import max as builtins_max
 
 import numpy as np
 
@@ -155,6 +156,42 @@ def bucketize(input: Tensor, boundaries: Tensor, *, out_int32: bool = False, rig
     if boundaries.ndim != 1:
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def histc(x: Tensor, bins: int = 100, min=0, max=0) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Counts of x's elements in `bins` equal bins over [min, max] (x's own range when
+    min == max, as PyTorch's implementation takes it, found on the device); elements outside are not counted, max falls in
+    the last bin. Each element compares its bin with 0..bins-1: bins operations each."""
+    if bins <= 0:
+        raise RuntimeError(f"torch.histc: bins must be > 0, but got {bins} for bins")
+    flat = x.reshape(-1)._float()
+    low, high = (flat.amin(), flat.amax()) if min == max else (min, max)
+    if not isinstance(low, Tensor) and low > high:
+        raise RuntimeError(f"torch.histc: max must be larger than min, but got min {low} max {high}")
+    low, high = x._operand(low).cast(flat.dtype), x._operand(high).cast(flat.dtype)
+    same = low == high  # an empty range is widened by 1 each way, as PyTorch does
+    low, high = where(same, low - 1, low), where(same, high + 1, high)
+    at = ((flat - low) * (bins / (high - low))).floor().cast(dtypes.int64).clamp_max(bins - 1)
+    inside = (flat >= low) & (flat <= high)
+    hits = (at.unsqueeze(-1) == creation.arange(bins, device=x.device)) & inside.unsqueeze(-1)
+    return hits.cast(flat.dtype).sum(0).cast(x.dtype if x.dtype.is_floating_point else flat.dtype)
+
+
+def bincount(x: Tensor, weights: Tensor | None = None, minlength: int = 0) -> Tensor:
+    """How often each of 0..n-1 occurs in the 1-d non-negative integer x (summing weights
+    instead when given), n = max(x) + 1 or minlength: the largest value is read on the
+    host, as it sets the result's length."""
+    if x.ndim != 1 or x.dtype.is_floating_point or x.dtype is dtypes.bool_:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    values = x.detach().numpy()
+    if values.size and values.min() < 0:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    length = builtins_max(int(values.max()) + 1 if values.size else 0, minlength)
+    hits = x.unsqueeze(-1) == creation.arange(length, device=x.device)
+    if weights is None:
+        return hits.cast(dtypes.int64).sum(0)
+    weights = weights if weights.dtype.is_floating_point else weights.cast(dtypes.float64)
+    return where(hits, weights.unsqueeze(-1), 0).sum(0)
 
 
 def index_fill(x: Tensor, dim: int, index, value) -> Tensor:

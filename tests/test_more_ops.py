@@ -116,3 +116,30 @@ def test_errors_name_the_problem():
         lf.quantile(lf.tensor(A), 1.5)
     with pytest.raises(RuntimeError, match="boundaries tensor must be 1 dimension"):
         lf.bucketize(lf.tensor(A), lf.tensor(SORTED))
+
+
+def test_histc_and_bincount_match_numpy_and_pytorch():
+    data = np.random.default_rng(6).standard_normal(500)
+    counts, _ = np.histogram(data, 7, (-1.0, 1.0))
+    np.testing.assert_array_equal(lf.histc(lf.tensor(data), 7, min=-1, max=1).numpy(), counts)
+    np.testing.assert_array_equal(lf.tensor(data).histc(9).numpy(), np.histogram(data, 9)[0])
+    ints, weights = np.random.default_rng(7).integers(0, 6, 40), np.random.default_rng(8).standard_normal(40)
+    np.testing.assert_array_equal(lf.bincount(lf.tensor(ints)).numpy(), np.bincount(ints))
+    np.testing.assert_allclose(lf.tensor(ints).bincount(lf.tensor(weights), minlength=9).numpy(),
+                               np.bincount(ints, weights, minlength=9), rtol=1e-12)
+    check_against_pytorch(lambda m, x: m.stack([m.histc(x * 0 + 2.0, 4), m.histc(x, 4, min=0.5, max=0.5)]), [A[0]],
+                          differentiable=False)
+    with pytest.raises(RuntimeError, match="non-negative integral"):
+        lf.bincount(lf.tensor([1, -1]))
+
+
+def test_pad_sequence_matches_pytorch():
+    from lazyfuse.nn.utils.rnn import pad_sequence
+    rng = np.random.default_rng(9)
+    sequences = [rng.standard_normal((n, 3)) for n in (4, 2, 3)]
+    padded = pad_sequence([lf.tensor(s) for s in sequences], batch_first=True, padding_value=-1.0).numpy()
+    assert padded.shape == (3, 4, 3)
+    np.testing.assert_array_equal(padded[1, :2], sequences[1])
+    np.testing.assert_array_equal(padded[1, 2:], -1.0)
+    for options in (dict(), dict(padding_side="left", padding_value=2.0)):
+        check_against_pytorch(lambda m, a, b, c: m.nn.utils.rnn.pad_sequence([a, b, c], **options), sequences)

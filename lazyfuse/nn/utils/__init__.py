@@ -1,13 +1,15 @@
-"""torch.nn.utils' gradient clipping and parameter flattening. Clipping by norm
+"""torch.nn.utils' gradient clipping and parameter flattening (and, in rnn.py,
+pad_sequence). Clipping by norm
 scales the gradients on the device by min(1, max_norm / (norm + 1e-6)), as
 PyTorch does, so a training step that clips reads nothing on the host."""
 from __future__ import annotations
 
 import math
 
-from .. import creation, functional
-from ..autograd.grad_mode import no_grad
-from ..tensor import Tensor
+from ... import creation, functional
+from ...autograd.grad_mode import no_grad
+from ...tensor import Tensor
+from . import rnn  # noqa: F401 - torch.nn.utils.rnn
 
 
 def _as_list(parameters) -> list[Tensor]:
