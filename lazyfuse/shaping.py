@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from lazyfuse.runtime.graph import Op
+from lazyfuse.runtime.view import View
 
 from .functional import cat
 from .tensor import Tensor, _normalize_dim, broadcast_shapes
@@ -114,6 +115,37 @@ def is_contiguous(x: Tensor) -> bool:
     view = node.arg
     row_major = [math.prod(view.shape[d + 1:]) for d in range(len(view.shape))]
     return view.mask is None and all(n == 1 or s == r for n, s, r in zip(view.shape, view.strides, row_major))
+
+
+def stride(x: Tensor, dim=None):
+    """The step in elements between neighbours along each dim, as PyTorch reports it
+    for the same view: row-major for a tensor of its own (and for size-1 dims, which
+    PyTorch also gives the row-major step), the view's strides for a view."""
+    view = _own_view(x)
+    row_major = [math.prod(x.shape[d + 1:]) for d in range(x.ndim)]
+    steps = tuple(r if view is None or n == 1 else st for n, st, r in
+                  zip(x.shape, view.strides if view is not None else row_major, row_major))
+    return steps if dim is None else steps[_normalize_dim(dim, x.ndim)]
+
+
+def storage_offset(x: Tensor) -> int:
+    """Where a view starts in the tensor it views (0 for a tensor of its own)."""
+    view = _own_view(x)
+    return 0 if view is None else view.offset
+
+
+def _own_view(x: Tensor):
+    """The strided view of its base that x's movement steps make, or None: a tensor of
+    its own, or steps no strided view expresses (padding, a reshape PyTorch copies).
+    (Not the graph's view: a slice of a computed tensor reads a part of its buffer.)"""
+    if x._base is None:
+        return None
+    view = View.contiguous(x._base.shape)
+    for name, arg in x._steps:
+        view = getattr(view, name)(arg)
+        if view is None or view.mask is not None:
+            return None
+    return view
 
 
 def atleast_1d(*tensors):
@@ -230,7 +262,8 @@ def diagflat(x: Tensor, offset: int = 0) -> Tensor:
 METHODS = {"roll": roll, "diff": diff, "repeat_interleave": repeat_interleave, "unflatten": unflatten,
            "count_nonzero": count_nonzero, "is_contiguous": is_contiguous, "broadcast_to": broadcast_to,
            "tensor_split": tensor_split, "hsplit": hsplit, "vsplit": vsplit, "dsplit": dsplit, "rot90": rot90,
-           "unfold": unfold, "diag_embed": diag_embed, "diagflat": diagflat, "ravel": lambda x: x.reshape(-1)}
+           "unfold": unfold, "diag_embed": diag_embed, "diagflat": diagflat, "ravel": lambda x: x.reshape(-1),
+           "stride": stride, "storage_offset": storage_offset}
 for _name, _fn in METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.is_cuda = property(lambda self: self.node.device.startswith("cuda"))

@@ -143,3 +143,25 @@ def test_pad_sequence_matches_pytorch():
     np.testing.assert_array_equal(padded[1, 2:], -1.0)
     for options in (dict(), dict(padding_side="left", padding_value=2.0)):
         check_against_pytorch(lambda m, a, b, c: m.nn.utils.rnn.pad_sequence([a, b, c], **options), sequences)
+
+
+VIEWS = [lambda t: t, lambda t: t.transpose(0, 2), lambda t: t[:, 1:, ::2], lambda t: t.narrow(2, 1, 2),
+         lambda t: t[0, :, None].expand(3, 5, 4), lambda t: t.permute(1, 0, 2), lambda t: t[1],
+         lambda t: t.reshape(6, 4)[2:], lambda t: t.unsqueeze(1), lambda t: t[:, :1]]
+
+
+@pytest.mark.parametrize("view", range(len(VIEWS)))
+def test_stride_and_storage_offset_are_pytorchs(view):
+    torch = pytest.importorskip("torch")
+    a = np.arange(24.0).reshape(2, 3, 4)
+    ours, theirs = VIEWS[view](lf.tensor(a)), VIEWS[view](torch.tensor(a))
+    assert (ours.stride(), ours.storage_offset()) == (theirs.stride(), theirs.storage_offset())
+
+
+def test_a_slice_of_a_computed_tensor_reports_its_offset_in_the_tensor():
+    """Not in the part of the buffer the slice reads (runtime/movement.py)."""
+    big = np.arange(400.0).reshape(100, 4)
+    rows = lf.tensor(big)[37:50, 1:3]
+    view = big[37:50, 1:3]
+    assert rows.stride() == tuple(s // 8 for s in view.strides)
+    assert rows.storage_offset() == (view.__array_interface__["data"][0] - big.__array_interface__["data"][0]) // 8
