@@ -94,6 +94,6 @@ for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh
               "masked_select", "fmod", "logit", "sinc", "copysign", "float_power", "heaviside", "signbit",
               "logcumsumexp", "tensor_split", "hsplit", "vsplit", "dsplit", "rot90", "diag_embed", "diagflat", "ravel",
               "index_fill", "index_copy", "baddbmm", "addbmm", "addmv", "addr", "cummax", "cummin", "aminmax",
-              "kthvalue", "quantile"):
+              "kthvalue", "quantile", "nanquantile"):
     globals()[_name] = _tensor_function(_name)
 cat, matmul, stack, where = (_accepting_out(f) for f in (cat, matmul, stack, where))

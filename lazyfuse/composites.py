@@ -529,7 +529,7 @@ METHODS = {
     "argwhere": selection.argwhere, "take_along_dim": selection.take_along_dim,
     "masked_select": selection.masked_select, "index_fill": selection.index_fill, "index_copy": selection.index_copy,
     "baddbmm": baddbmm, "addbmm": addbmm, "addmv": addmv, "addr": addr, "cummax": cummax, "cummin": cummin,
-    "aminmax": aminmax, "kthvalue": sorting.kthvalue, "quantile": sorting.quantile, "histc": selection.histc,
+    "aminmax": aminmax, "kthvalue": sorting.kthvalue, "quantile": sorting.quantile, "nanquantile": sorting.nanquantile, "histc": selection.histc,
     "bincount": selection.bincount,
 }
 # x.name_(...) is x.copy_(x.name(...)), for these and for Tensor's own elementwise methods

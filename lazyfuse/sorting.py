@@ -1,5 +1,5 @@
 """sort, argsort and topk as a bitonic sorting network, median, nanmedian,
-kthvalue and quantile from a sort, and unique (on the host). The sorting network has log2(n) * (log2(n) + 1) / 2
+kthvalue, quantile and nanquantile from a sort, and unique (on the host). The sorting network has log2(n) * (log2(n) + 1) / 2
 stages, each comparing every element with the one `stride` places away (two views
 of the previous stage) and exchanging them, so a sort is elementwise work the
 scheduler stores every stage or two (see MAX_RECOMPUTED_WORK): about 55 kernels
@@ -167,8 +167,17 @@ _QUANTILE_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 def quantile(x: Tensor, q, dim=None, keepdim: bool = False, interpolation: str = "linear") -> Tensor:
     """The q-quantiles along dim (of all values without dim) from the sorted values,
-    interpolated between the two nearest ranks as numpy's and PyTorch's methods do; q a
-    number or a 1-d tensor (its quantiles lead the result's dims). NaN in, NaN out."""
+    between the two nearest ranks as numpy's and PyTorch's methods take them; q a
+    number or a 1-d tensor (its quantiles lead the result's dims). NaN where a value is."""
+    return _quantile(x, q, dim, keepdim, interpolation, skip_nan=False)
+
+
+def nanquantile(x: Tensor, q, dim=None, keepdim: bool = False, interpolation: str = "linear") -> Tensor:
+    """quantile of the values that are not NaN (NaN where all are)."""
+    return _quantile(x, q, dim, keepdim, interpolation, skip_nan=True)
+
+
+def _quantile(x: Tensor, q, dim, keepdim: bool, interpolation: str, skip_nan: bool) -> Tensor:
     if interpolation not in _QUANTILE_INTERPOLATIONS:
         raise ValueError(f"quantile() interpolation must be one of {', '.join(_QUANTILE_INTERPOLATIONS)}. "
                          f"Got {interpolation}")
@@ -182,14 +191,16 @@ def quantile(x: Tensor, q, dim=None, keepdim: bool = False, interpolation: str =
         x, d = x.reshape(-1), 0
     else:
         d = _normalize_dim(dim, x.ndim)
-    n = x.shape[d]
-    ordered = sort(x, d).values
-    has_nan = (x != x).any(d, keepdim=True)
+    ordered = sort(x, d).values  # NaN last
+    nans = (x != x).sum(d, keepdim=True)
+    # the values each row's ranks count: the numbers, or all of them (a NaN among them gives NaN)
+    count = (x.shape[d] - nans) if skip_nan else creation.full_like(nans, x.shape[d])
+    last = (count - 1).clamp_min(0).cast(ordered.dtype)
     results = []
     for v in qs:
-        rank = v * (n - 1)
-        below, above = math.floor(rank), math.ceil(rank)
-        low, high = ordered.narrow(d, below, 1), ordered.narrow(d, above, 1)
+        rank = last * v
+        below, above = rank.floor(), rank.ceil()
+        low, high = (ordered.gather(d, r.cast(dtypes.int64)) for r in (below, above))
         if interpolation == "lower":
             value = low
         elif interpolation == "higher":
@@ -197,14 +208,12 @@ def quantile(x: Tensor, q, dim=None, keepdim: bool = False, interpolation: str =
         elif interpolation == "midpoint":
             value = (low + high) * 0.5
         elif interpolation == "nearest":  # round half to even, as numpy and PyTorch do
-            value = ordered.narrow(d, round(rank), 1)
+            value = ordered.gather(d, rank.round().cast(dtypes.int64))
         else:
             value = low + (high - low) * (rank - below)
-        value = where(has_nan, math.nan, value)
-        if keepdim:
-            results.append(value if kept_shape is None else value.reshape(kept_shape))
-        else:
-            results.append(value.squeeze(d))
+        if not skip_nan:
+            value = where(nans > 0, math.nan, value)
+        results.append(value.squeeze(d) if not keepdim else value if kept_shape is None else value.reshape(kept_shape))
     return stack(results) if many else results[0]
 
 

@@ -165,3 +165,17 @@ def test_a_slice_of_a_computed_tensor_reports_its_offset_in_the_tensor():
     view = big[37:50, 1:3]
     assert rows.stride() == tuple(s // 8 for s in view.strides)
     assert rows.storage_offset() == (view.__array_interface__["data"][0] - big.__array_interface__["data"][0]) // 8
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN slice")  # (numpy's, for the all-NaN row)
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "higher", "midpoint", "nearest"])
+def test_quantile_and_nanquantile_with_nans_match_numpy(interpolation):
+    a = np.random.default_rng(10).standard_normal((4, 6))
+    a[1, 2] = a[2, 0] = a[2, 5] = np.nan
+    a[3, :] = np.nan
+    q = [0.1, 0.5, 0.95]
+    np.testing.assert_allclose(lf.nanquantile(lf.tensor(a), lf.tensor(q, dtype=lf.float64), 1,
+                                              interpolation=interpolation).numpy(),
+                               np.nanquantile(a, q, 1, method=interpolation), rtol=1e-12)
+    np.testing.assert_allclose(lf.tensor(a).quantile(0.4, 1, keepdim=True, interpolation=interpolation).numpy(),
+                               np.quantile(a, 0.4, 1, keepdims=True, method=interpolation), rtol=1e-12)
