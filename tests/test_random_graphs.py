@@ -98,9 +98,20 @@ def build_all(rec: Recorder, leaves: list[lf.Tensor], module=lf) -> list[lf.Tens
 
 
 def _composite(rec: Recorder, x, module):
-    """One of the ops composed from others (scans, sorting, selection, erf, masks) along a random dim."""
+    """One of the ops composed from others (scans, sorting, selection, erf, masks, flips,
+    padding, overlapping pooling) along a random dim."""
     d = rec.pick(st.integers(-x.ndim, x.ndim - 1))
-    name = rec.pick(st.sampled_from(["cumsum", "cumprod", "sort", "select", "erf", "tril", "round"]))
+    name = rec.pick(st.sampled_from(["cumsum", "cumprod", "sort", "select", "erf", "tril", "round", "flip", "pad",
+                                      "pool"]))
+    if name == "flip":
+        return x.flip(d)
+    if name == "pad":  # the last dim, filled with a number
+        return module.nn.functional.pad(x, (1, 2), value=0.5)
+    if name == "pool":  # the largest of two overlapping halves along d (adaptive max pooling's way)
+        n = x.shape[d]
+        half = n // 2 + 1 if n > 1 else 1
+        return module.cat([x.narrow(d, 0, half).amax(d, keepdim=True), x.narrow(d, n - half, half).amax(d, keepdim=True)],
+                          d)
     if name in ("cumsum", "cumprod"):
         return getattr(x.tanh(), name)(d)
     if name == "sort":  # stable, so tied values (zeros from relu) keep PyTorch's order and gradients
