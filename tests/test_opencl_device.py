@@ -79,3 +79,17 @@ def test_a_read_of_a_value_computed_before_a_long_kernel_does_not_wait_for_it(mo
     assert rt.long_kernel is long_kernel  # not waited for
     np.testing.assert_array_equal(big[:3].numpy(), [2, 2, 2])
     assert rt.long_kernel is None
+
+
+def test_building_kernels_prints_nothing_on_stderr(tmp_path):
+    """PoCL's compiler printed '4 warnings generated.' on the user's stderr when it built
+    the random-number kernels (8-lane 64-bit vectors on a machine without AVX-512)."""
+    code = ("import lazyfuse as lf; nn = lf.nn; lf.manual_seed(0)\n"
+            "cnn = nn.Sequential(nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),\n"
+            "                    nn.Conv2d(16, 10, 3, stride=2, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten())\n"
+            "loss = nn.functional.cross_entropy(cnn(lf.rand(128, 1, 28, 28)), lf.randint(0, 10, (128,)))\n"
+            "loss.backward(); print(loss.item())")  # (a kernel drawing the weights inside the convolution warned)
+    env = dict(os.environ, LAZYFUSE_NO_CACHE="1", POCL_KERNEL_CACHE="0", LAZYFUSE_CACHE_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert float(done.stdout)  # the program ran
+    assert "warning" not in done.stderr, done.stderr
