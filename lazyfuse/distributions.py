@@ -147,9 +147,8 @@ class Bernoulli(Distribution):
 
     def log_prob(self, value) -> Tensor:
         value = _as_tensor(value, self.logits)
-        logits, value = self.logits.expand(*broadcast_shapes(self.logits.shape, value.shape)), \
-            value.expand(*broadcast_shapes(self.logits.shape, value.shape))
-        return -binary_cross_entropy_with_logits(logits, value, reduction="none")
+        shape = broadcast_shapes(self.logits.shape, value.shape)
+        return -binary_cross_entropy_with_logits(self.logits.expand(*shape), value.expand(*shape), reduction="none")
 
     def entropy(self) -> Tensor:
         return binary_cross_entropy_with_logits(self.logits, self.probs, reduction="none")
