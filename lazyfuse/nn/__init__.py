@@ -1,9 +1,10 @@
 """lazyfuse.nn: modules, parameters, losses and initialisers with PyTorch's names and behaviour."""
 from __future__ import annotations
 
-from . import functional, init, losses, normalization, reshaping, utils
+from . import embedding_bag, functional, init, losses, normalization, reshaping, utils
 from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
                           AvgPool2d, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, MaxPool1d, MaxPool2d)
+from .embedding_bag import EmbeddingBag
 from .losses import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
                      MultiLabelSoftMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
 from .normalization import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, RMSNorm
@@ -40,9 +41,9 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Laye
            "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d",
            "ZeroPad3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Unflatten", "CosineSimilarity",
            "Dropout1d", "Dropout3d", "Hardshrink", "PairwiseDistance", "ParameterDict", "ParameterList", "Softmax2d",
-           "Softshrink", "Tanhshrink", "Transformer", "TransformerDecoder", "TransformerDecoderLayer"]
+           "Softshrink", "Tanhshrink", "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "EmbeddingBag"]
 
 # functional forms defined beside their modules, published where PyTorch has them
-for _module in (losses, normalization, reshaping):
+for _module in (embedding_bag, losses, normalization, reshaping):
     for _name in _module.FUNCTIONAL:
         setattr(functional, _name, getattr(_module, _name))
