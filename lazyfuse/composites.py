@@ -356,13 +356,7 @@ def _cumulative_extreme(x: Tensor, dim: int, pick) -> CumulativeResult:
     NaN, once met, is the running value from then on, as in PyTorch)."""
     if not x.ndim:
         return CumulativeResult(x.clone(), creation.zeros((), dtype=dtypes.int64, device=x.device))
-    largest = pick is Tensor.maximum
-    if x.dtype.is_floating_point:
-        identity = -math.inf if largest else math.inf
-    else:
-        bounds = np.iinfo(x.dtype.np_dtype) if x.dtype is not dtypes.bool_ else None
-        identity = (bounds.min if largest else bounds.max) if bounds is not None else not largest
-    values = _scan(x, dim, pick, identity)
+    values = _scan(x, dim, pick, dtypes.extreme(x.dtype, largest=pick is not Tensor.maximum))
     d = _normalize_dim(dim, x.ndim)
     n = x.shape[d]
     position = creation.arange(n, device=x.device).reshape(tuple(n if k == d else 1 for k in range(x.ndim)))

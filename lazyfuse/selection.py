@@ -205,13 +205,19 @@ def index_fill(x: Tensor, dim: int, index, value) -> Tensor:
 
 def index_copy(x: Tensor, dim: int, index, source: Tensor) -> Tensor:
     """x with source's slices along dim written at the positions in index."""
+    d, spread = _slice_positions(x, dim, index, source, "index_copy_")
+    return scatter(x, d, spread, source)
+
+
+def _slice_positions(x: Tensor, dim: int, index, source: Tensor, name: str) -> tuple[int, Tensor]:
+    """(dim normalised, the 1-d index spread over source's shape): where each element of
+    source's slices along dim goes in x, for index_add and index_copy."""
     d = _normalize_dim(dim, x.ndim)
     index = index if isinstance(index, Tensor) else creation.tensor(index, dtype=dtypes.int64, device=x.device)
     if index.ndim > 1 or source.ndim != x.ndim or source.shape[d] != index.numel():
-        raise RuntimeError(f"index_copy_(): expected a 1-D index with one entry per slice of source along dim {d}; "
+        raise RuntimeError(f"{name}(): expected a 1-D index with one entry per slice of source along dim {d}; "
                            f"got index {list(index.shape)}, source {list(source.shape)}, self {list(x.shape)}")
-    spread = index.reshape(tuple(-1 if k == d else 1 for k in range(x.ndim))).expand(*source.shape)
-    return scatter(x, d, spread, source)
+    return d, index.reshape(tuple(-1 if k == d else 1 for k in range(x.ndim))).expand(*source.shape)
 
 
 def _scattered(x: Tensor, dim: int, index: Tensor, src, name: str):
@@ -277,9 +283,8 @@ def scatter(x: Tensor, dim: int, index: Tensor, src=None, value=None, reduce=Non
     return _placed(x, d, hit, where(hit & (order == last), values, zero).sum(-2).cast(x.dtype))
 
 
-# per reduction of scatter_reduce: the value a position not hit contributes, and the reduction
-_SCATTER_REDUCTIONS = {"sum": (0, "sum"), "mean": (0, "sum"), "prod": (1, "prod"),
-                       "amax": (-math.inf, "amax"), "amin": (math.inf, "amin")}
+# per reduction of scatter_reduce: the tensor reduction computing it
+_SCATTER_REDUCTIONS = {"sum": "sum", "mean": "sum", "prod": "prod", "amax": "amax", "amin": "amin"}
 
 
 def scatter_reduce(x: Tensor, dim: int, index: Tensor, src, reduce: str, include_self: bool = True) -> Tensor:
@@ -290,10 +295,9 @@ def scatter_reduce(x: Tensor, dim: int, index: Tensor, src, reduce: str, include
     if reduce not in _SCATTER_REDUCTIONS:
         raise RuntimeError(f"reduce argument must be one of {', '.join(_SCATTER_REDUCTIONS)}, got {reduce!r}")
     d, hit, values, region = _scattered(x, dim, index, src, "scatter_reduce")
-    fill, reduction = _SCATTER_REDUCTIONS[reduce]
-    if not x.dtype.is_floating_point and math.isinf(fill):
-        bounds = np.iinfo(x.dtype.np_dtype) if x.dtype is not dtypes.bool_ else None
-        fill = (bounds.min if fill < 0 else bounds.max) if bounds is not None else fill < 0
+    reduction = _SCATTER_REDUCTIONS[reduce]
+    # what a position no index names contributes: nothing to the reduction
+    fill = 1 if reduce == "prod" else 0 if reduction == "sum" else dtypes.extreme(x.dtype, largest=reduce == "amin")
     elements = where(hit, values, creation.full((), fill, dtype=x.dtype, device=x.device))  # (..., I, N)
     if include_self:
         elements = cat([region.unsqueeze(-2), elements], -2)
@@ -306,12 +310,7 @@ def scatter_reduce(x: Tensor, dim: int, index: Tensor, src, reduce: str, include
 
 def index_add(x: Tensor, dim: int, index, source: Tensor, alpha=1) -> Tensor:
     """x with alpha * source[..., i, ...] added at x[..., index[i], ...] along dim."""
-    d = _normalize_dim(dim, x.ndim)
-    index = index if isinstance(index, Tensor) else creation.tensor(index, dtype=dtypes.int64, device=x.device)
-    if index.ndim > 1 or source.ndim != x.ndim or source.shape[d] != index.numel():
-        raise RuntimeError(f"index_add_(): expected a 1-D index with one entry per slice of source along dim {d}; "
-                           f"got index {list(index.shape)}, source {list(source.shape)}, self {list(x.shape)}")
-    spread = index.reshape(tuple(-1 if k == d else 1 for k in range(x.ndim)))._broadcast_to(source.shape)
+    d, spread = _slice_positions(x, dim, index, source, "index_add_")
     return scatter_add(x, d, spread, source * alpha if alpha != 1 else source)
 
 

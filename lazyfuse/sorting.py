@@ -63,13 +63,11 @@ def _bitonic(x: Tensor, descending: bool) -> tuple[Tensor, Tensor]:
 
 
 def _padding(dtype, descending: bool):
-    """A value that sorts at or after every other (the padding's positions break the ties)."""
-    if dtype.is_floating_point:
-        return -np.inf if descending else np.nan
-    if dtype is dtypes.bool_:
-        return not descending
-    info = np.iinfo(dtype.np_dtype)
-    return int(info.min if descending else info.max)
+    """A value that sorts at or after every other (the padding's positions break the ties):
+    NaN sorts last in an ascending sort."""
+    if dtype.is_floating_point and not descending:
+        return np.nan
+    return dtypes.extreme(dtype, largest=not descending)
 
 
 def _before(a: Tensor, at_a: Tensor, b: Tensor, at_b: Tensor, descending: bool) -> Tensor:

@@ -47,6 +47,16 @@ default_float = float32
 default_int = int64
 
 
+def extreme(dtype: DType, largest: bool):
+    """dtype's largest (or smallest) value: +-inf for floats, the integer bounds, True (False) for bool."""
+    if dtype.is_floating_point:
+        return float("inf") if largest else float("-inf")
+    if dtype is bool_:
+        return largest
+    info = np.iinfo(dtype.np_dtype)
+    return int(info.max if largest else info.min)
+
+
 def from_numpy(np_dtype) -> DType:
     """The DType for a numpy dtype; raises TypeError naming the supported ones."""
     np_dtype = np.dtype(np_dtype)
