@@ -96,8 +96,8 @@ def _matrix_product(a: Tensor, b: Tensor) -> Tensor:
     path records, without its five views' Tensors and derivative steps (a small
     training step spent a third of its Python time on them)."""
     (M, K), N = a.shape, b.shape[1]
-    lhs = movement.expand(movement.reshape(a.node, (M, 1, K)), (M, N, K))
-    rhs = movement.expand(movement.reshape(movement.permute(b.node, (1, 0)), (1, N, K)), (M, N, K))
+    lhs = movement.chain(a.node, (("reshape", (M, 1, K)), ("expand", (M, N, K))))
+    rhs = movement.chain(b.node, (("permute", (1, 0)), ("reshape", (1, N, K)), ("expand", (M, N, K))))
     product = Node.make(Op.MUL, (lhs, rhs), None, (M, N, K), a.dtype, lhs.device)
     total = Node.make(Op.SUM, (product,), (2,), (M, N, 1), a.dtype, lhs.device)
     return shown_as(record(Tensor._wrap(movement.reshape(total, (M, N))), "matmul", None, (a, b)), "MmBackward0")

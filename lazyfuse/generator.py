@@ -56,7 +56,7 @@ def uniform(shape: tuple[int, ...], dtype: dtypes.DType, device: str) -> Tensor:
     """Uniform values in [0, 1) of a float dtype, drawn from `device`'s generator."""
     bits_dtype = dtype if dtype.name in ("float16", "float32", "float64") else dtypes.float32
     counter = _counter(device)
-    at_every_index = movement.expand(movement.reshape(counter.node, (1,) * len(shape)), shape)
+    at_every_index = movement.broadcast(counter.node, shape)
     values = Tensor._wrap(Node.make(Op.RAND, (at_every_index,), None, shape, bits_dtype, device))
     n = math.prod(shape)
     if n:

@@ -33,11 +33,22 @@ def _compose(view: View, method: str, arg) -> Optional[View]:
 
 
 def _apply(node: Node, method: str, arg) -> Node:
-    if node.op is Op.VIEW:
-        composed = _compose(node.arg, method, arg)
-        if composed is not None:
-            return _read(node.srcs[0], composed)
-    return _read(node, _compose(View.contiguous(node.shape), method, arg))
+    return chain(node, ((method, arg),))
+
+
+def chain(node: Node, steps) -> Node:
+    """node moved by each (method, argument) of `steps` in turn, as one view node when
+    one strided view expresses them all: the nodes in between are never made (a
+    matmul's operands and a broadcast take two or three steps each)."""
+    source, view = (node.srcs[0], node.arg) if node.op is Op.VIEW else (node, None)
+    for method, arg in steps:
+        composed = None if view is None else _compose(view, method, arg)
+        if composed is None:  # a fresh view of the value so far
+            if view is not None:
+                source = _read(source, view)
+            composed = _compose(View.contiguous(source.shape), method, arg)
+        view = composed
+    return source if view is None else _read(source, view)
 
 
 def _read(src: Node, view: View) -> Node:
@@ -77,7 +88,9 @@ def reshape(node: Node, shape: tuple[int, ...]) -> Node:
 
 def broadcast(node: Node, shape: tuple[int, ...]) -> Node:
     """node spread over `shape` as broadcasting does: leading dims added, size-1 dims repeated."""
-    return expand(reshape(node, (1,) * (len(shape) - len(node.shape)) + node.shape), shape)
+    if tuple(shape) == node.shape:
+        return node
+    return chain(node, (("reshape", (1,) * (len(shape) - len(node.shape)) + node.shape), ("expand", tuple(shape))))
 
 
 def permute(node: Node, order: tuple[int, ...]) -> Node:

@@ -93,3 +93,21 @@ def test_building_kernels_prints_nothing_on_stderr(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert float(done.stdout)  # the program ran
     assert "warning" not in done.stderr, done.stderr
+
+
+def test_kernels_are_timed_only_while_profiled_and_stay_in_order():
+    import numpy as np
+
+    import lazyfuse as lf
+    rt = opencl_device.OpenCLDevice.open("cpu").rt
+    profiling = opencl_device.cl.command_queue_properties.PROFILING_ENABLE
+    x = lf.tensor(np.arange(1 << 20, dtype=np.float32), device="cpu")
+    y = (x * 2).realize()  # enqueued on the untimed queue, not waited for
+    assert not rt.queue.properties & profiling
+    with lf.profile() as prof:
+        z = (y + 1).realize()  # the timed queue runs it after the untimed queue's kernels
+        assert rt.queue.properties & profiling
+    w = (z * 3).realize()
+    assert not rt.queue.properties & profiling
+    np.testing.assert_array_equal(w.numpy(), (np.arange(1 << 20, dtype=np.float32) * 2 + 1) * 3)
+    assert len(prof.kernels) == 1 and prof.kernels[0].seconds > 0
