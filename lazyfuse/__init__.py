@@ -16,6 +16,7 @@ from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, fro
                        multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like,
                        randperm, tensor, tril_indices, triu_indices, zeros, zeros_like)
 from .generator import initial_seed, manual_seed, seed
+from .utils.data.sampler import Generator
 from .serialization import load, save
 from .devices import accelerator, cuda, opencl, synchronize
 from .einsum import einsum

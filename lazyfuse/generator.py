@@ -52,6 +52,19 @@ def initial_seed() -> int:
     return _seed
 
 
+_host: tuple[int, np.random.Generator] | None = None  # (_seeding when it started, the generator)
+
+
+def host_generator() -> np.random.Generator:
+    """numpy's generator for what is drawn on the host (a DataLoader's shuffles,
+    random_split's permutation), restarted from the seed by manual_seed as the
+    devices' generators are."""
+    global _host
+    if _host is None or _host[0] != _seeding:
+        _host = (_seeding, np.random.default_rng(_seed))
+    return _host[1]
+
+
 def uniform(shape: tuple[int, ...], dtype: dtypes.DType, device: str) -> Tensor:
     """Uniform values in [0, 1) of a float dtype, drawn from `device`'s generator."""
     bits_dtype = dtype if dtype.name in ("float16", "float32", "float64") else dtypes.float32
