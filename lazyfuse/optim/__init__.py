@@ -175,26 +175,29 @@ class Adam(Optimizer):
         if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"invalid Adam hyper-parameters: lr={lr}, betas={betas}, eps={eps}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
-        self._counts: dict = {}  # (device, betas) -> [steps taken, 1 / first-moment correction, 1 / second's]
+        self._steps: dict = {}  # device -> steps taken on it
+        self._corrections: dict = {}  # (device, id of a group) -> [1 / first moment's bias correction, 1 / second's]
 
     def _count_step(self) -> list:
         """Count the step on each device that has parameters, and compute from that count
-        the bias corrections of all its parameters (per pair of betas). All three are
-        scalars kept on the device, as PyTorch's capturable Adam keeps its step: the
-        same kernels serve every step, and a captured step (lazyfuse.capture) counts on
-        replay."""
+        each group's bias corrections with the group's betas of this step (a schedule
+        may change them: OneCycleLR cycles beta1). All are scalars kept on the device,
+        as PyTorch's capturable Adam keeps its step: the same kernels serve every step,
+        and a captured step (lazyfuse.capture) counts on replay."""
         from ..creation import zeros
-        stepped = dict.fromkeys((p.node.device, tuple(group["betas"])) for group in self.param_groups
-                                for p in group["params"] if p.grad is not None)
-        for key in stepped:
-            if key not in self._counts:
-                self._counts[key] = [zeros((), device=key[0]) for _ in range(3)]
-            count, first, second = self._counts[key]
-            beta1, beta2 = key[1]
-            count.add_(1)
+        stepped = {(p.node.device, id(group)): group["betas"] for group in self.param_groups
+                   for p in group["params"] if p.grad is not None}
+        for device in dict.fromkeys(device for device, _ in stepped):
+            if device not in self._steps:
+                self._steps[device] = zeros((), device=device)
+            self._steps[device].add_(1)
+        for key, (beta1, beta2) in stepped.items():
+            if key not in self._corrections:
+                self._corrections[key] = [zeros((), device=key[0]) for _ in range(2)]
+            count, (first, second) = self._steps[key[0]], self._corrections[key]
             first.copy_(1 / (1 - beta1 ** count))
             second.copy_(1 / (1 - beta2 ** count))
-        return [t for scalars in self._counts.values() for t in scalars]
+        return list(self._steps.values()) + [t for pair in self._corrections.values() for t in pair]
 
     def _update(self, p, grad, state, d):
         from ..creation import zeros_like
@@ -204,7 +207,7 @@ class Adam(Optimizer):
         if not state:
             state.update(exp_avg=zeros_like(p), exp_avg_sq=zeros_like(p))
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        _, first, second = self._counts[(p.node.device, tuple(d["betas"]))]
+        first, second = self._corrections[(p.node.device, id(d))]
         m.mul_(beta1).add_(grad, alpha=1 - beta1)
         v.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
         denominator = (v * second).sqrt() + d["eps"]
