@@ -526,3 +526,54 @@ def test_clip_grad_value_and_parameter_vectors():
         r = lf.tensor(np.array([1.0]), requires_grad=True)
         (r * math.inf).sum().backward()
         lf.nn.utils.clip_grad_norm_(r, 1.0, error_if_nonfinite=True)
+
+
+@pytest.mark.parametrize("optimizer, options", [("SGD", dict(momentum=0.9)), ("Adam", dict(betas=(0.8, 0.99))),
+                                                ("AdamW", {}), ("RMSprop", dict(momentum=0.5, centered=True)),
+                                                ("Adagrad", dict(lr_decay=0.1))])
+def test_an_optimizer_checkpoint_resumes_training_where_it_stopped(rng, tmp_path, optimizer, options):
+    """The checkpoint tutorial: state_dict saved with lazyfuse.save, loaded into a new
+    optimizer (whose own lr the checkpoint's replaces); the resumed run equals one run
+    straight through, and PyTorch's run, checkpointed the same way."""
+    x, y = rng.standard_normal((16, 4)).astype(np.float32), rng.standard_normal((16, 1)).astype(np.float32)
+    w0 = rng.standard_normal((4, 1)).astype(np.float32)
+
+    def train(m, checkpoint: bool):
+        w = m.tensor(w0.copy(), requires_grad=True)
+        opt = getattr(m.optim, optimizer)([w], lr=0.05, **options)
+        for step in range(6):
+            if checkpoint and step == 3:
+                path = tmp_path / f"{m.__name__}.pt"
+                m.save({"w": w.detach(), "optimizer": opt.state_dict()}, path)
+                saved = m.load(path)
+                w = m.tensor(saved["w"].numpy(), requires_grad=True)
+                opt = getattr(m.optim, optimizer)([w], lr=1.0)
+                opt.load_state_dict(saved["optimizer"])
+            opt.zero_grad()
+            ((m.tensor(x) @ w - m.tensor(y)) ** 2).mean().backward()
+            opt.step()
+        return w.detach().numpy(), opt.state_dict()
+
+    resumed, state = train(lf, True)
+    np.testing.assert_allclose(resumed, train(lf, False)[0], rtol=1e-6, atol=1e-7)
+    assert state["param_groups"][0]["lr"] == 0.05 and state["param_groups"][0]["params"] == [0]
+    torch = pytest.importorskip("torch")
+    theirs, their_state = train(torch, True)
+    np.testing.assert_allclose(resumed, theirs, rtol=1e-5, atol=1e-6)
+    assert set(state["state"][0]) <= set(their_state["state"][0])
+
+
+def test_loading_an_optimizer_state_of_another_shape_is_refused():
+    a, b = lf.zeros(2, requires_grad=True), lf.zeros(3, requires_grad=True)
+    state = lf.optim.SGD([a, b], lr=0.1).state_dict()
+    with pytest.raises(ValueError, match="different number of parameter groups"):
+        lf.optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1).load_state_dict(state)
+    with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
+        lf.optim.SGD([a], lr=0.1).load_state_dict(state)
+    opt = lf.optim.Adam([a, b], lr=0.1)
+    (a.sum() + b.sum()).backward()
+    opt.step()
+    state = opt.state_dict()
+    state["state"][1]["step"] = lf.tensor(5.0)
+    with pytest.raises(ValueError, match=r"counts the steps of the parameters on a device together.*\[1.0, 5.0\]"):
+        lf.optim.Adam([a, b], lr=0.1).load_state_dict(state)

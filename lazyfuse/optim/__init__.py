@@ -67,9 +67,50 @@ class Optimizer:
         """Record what a step updates once for all parameters; return the tensors it wrote."""
         return []
 
+    def state_dict(self) -> dict:
+        """PyTorch's layout: "state" maps a parameter's position (counted over the groups)
+        to its state, "param_groups" holds each group's options with its positions."""
+        position = {id(p): i for i, p in enumerate(self.params)}
+        groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": [position[id(p)] for p in g["params"]]}
+                  for g in self.param_groups]
+        state = {position[id(p)]: self._exported_state(p) for p in self.params if self.state[id(p)]}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Take the options and state of `state_dict` (from state_dict(), here or in
+        PyTorch), matched to this optimizer's parameters by position; state tensors are
+        copied to each parameter's dtype and device."""
+        saved = state_dict["param_groups"]
+        if len(saved) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        if any(len(g["params"]) != len(ours["params"]) for g, ours in zip(saved, self.param_groups)):
+            raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
+                             "optimizer's group")
+        by_position = {i: p for ours, g in zip(self.param_groups, saved) for i, p in zip(g["params"], ours["params"])}
+        self.param_groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": ours["params"]}
+                             for g, ours in zip(saved, self.param_groups)]
+        for p in self.params:
+            self.state[id(p)] = {}
+        for position, values in state_dict["state"].items():
+            p = by_position[int(position)]
+            self.state[id(p)] = {key: _state_value(value, p) for key, value in values.items()}
+
+    def _exported_state(self, p) -> dict:
+        return dict(self.state[id(p)])
+
     def _update(self, p, grad, state: dict, options: dict) -> list:
         """Record the update of one parameter with its group's options; return the tensors it wrote."""
         raise NotImplementedError
+
+
+def _state_value(value, p):
+    """A saved state value as this optimizer keeps it: a tensor of its own (steps update
+    it in place), floating values in p's dtype, on p's device; a number as it is."""
+    from ..creation import tensor
+    if not isinstance(value, Tensor):
+        return value
+    values = value.detach()._value()
+    return tensor(values, dtype=p.dtype if value.dtype.is_floating_point else None, device=p.node.device)
 
 
 class SGD(Optimizer):
@@ -198,6 +239,30 @@ class Adam(Optimizer):
             first.copy_(1 / (1 - beta1 ** count))
             second.copy_(1 / (1 - beta2 ** count))
         return list(self._steps.values()) + [t for pair in self._corrections.values() for t in pair]
+
+    def _exported_state(self, p) -> dict:
+        """With PyTorch's per-parameter "step" (lazyfuse counts a device's steps once)."""
+        state = super()._exported_state(p)
+        if state and p.node.device in self._steps:
+            state["step"] = self._steps[p.node.device].clone()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        from ..creation import zeros
+        super().load_state_dict(state_dict)
+        steps: dict = {}  # device -> the steps its parameters' saved states took
+        for p in self.params:
+            step = self.state[id(p)].pop("step", None)
+            if step is not None:
+                steps.setdefault(p.node.device, set()).add(float(step.item()))
+        for device, taken in steps.items():
+            if len(taken) > 1:
+                raise ValueError(f"lazyfuse's Adam counts the steps of the parameters on a device together: the "
+                                 f"loaded state has parameters on {device} at steps {sorted(taken)}")
+            if device not in self._steps:
+                self._steps[device] = zeros((), device=device)
+            with no_grad():  # in place: a captured step reads this count
+                self._steps[device].fill_(taken.pop())
 
     def _update(self, p, grad, state, d):
         from ..creation import zeros_like
