@@ -8,7 +8,7 @@ from lazyfuse.runtime import dtypes as _dtypes
 from lazyfuse.runtime.devices import device
 from lazyfuse.runtime.profiler import Profile as profile
 
-from . import autograd, composites, elementary, linalg, nn, optim, shaping, utils
+from . import autograd, backends, composites, elementary, linalg, nn, optim, shaping, utils
 from . import distributions
 from .step_capture import capture
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -18,9 +18,13 @@ from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, fro
 from .generator import initial_seed, manual_seed, seed
 from .utils.data.sampler import Generator
 from .serialization import load, save
+from ._format import set_printoptions
+from .type_info import finfo, iinfo
+from .settings import are_deterministic_algorithms_enabled, compile, set_default_dtype, use_deterministic_algorithms
 from .devices import accelerator, cuda, opencl, synchronize
 from .einsum import einsum
 from .functional import cat, matmul, stack, where
+from .functional import cat as concat, cat as concatenate
 from .linalg import cdist, first_dim_cross as cross, inner, kron, tensordot
 from .out_argument import accepting_out as _accepting_out
 from .selection import bincount, bucketize, histc, searchsorted
