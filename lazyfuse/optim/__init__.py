@@ -1,4 +1,5 @@
-"""lazyfuse.optim: SGD (momentum, weight decay, nesterov), RMSprop, Adagrad, Adam and AdamW;
+"""lazyfuse.optim: SGD (momentum, weight decay, nesterov), RMSprop, Adagrad, Adam and AdamW
+(Adadelta, Adamax, NAdam, RAdam and Rprop in adaptive.py);
 learning-rate schedules in lazyfuse.optim.lr_scheduler.
 
 A step records in-place updates of the parameters and of the optimizer state
@@ -111,6 +112,12 @@ def _state_value(value, p):
         return value
     values = value.detach()._value()
     return tensor(values, dtype=p.dtype if value.dtype.is_floating_point else None, device=p.node.device)
+
+
+def bias_correction(beta: float, step, dtype):
+    """1 - beta ** step in float64, as PyTorch's host computes it (float32 leaves it
+    1e-4 off in the first steps: beta ** step is near 1), in `dtype`."""
+    return (1 - beta ** step.double()).to(dtype)
 
 
 class SGD(Optimizer):
@@ -236,8 +243,8 @@ class Adam(Optimizer):
             if key not in self._corrections:
                 self._corrections[key] = [zeros((), device=key[0]) for _ in range(2)]
             count, (first, second) = self._steps[key[0]], self._corrections[key]
-            first.copy_(1 / (1 - beta1 ** count))
-            second.copy_(1 / (1 - beta2 ** count))
+            first.copy_(1 / bias_correction(beta1, count, first.dtype))
+            second.copy_(1 / bias_correction(beta2, count, second.dtype))
         return list(self._steps.values()) + [t for pair in self._corrections.values() for t in pair]
 
     def _exported_state(self, p) -> dict:
@@ -291,5 +298,7 @@ class AdamW(Adam):
 
 
 from . import lr_scheduler  # noqa: E402 - PyTorch's torch.optim.lr_scheduler
+from .adaptive import Adadelta, Adamax, NAdam, RAdam, Rprop  # noqa: E402 - they subclass Optimizer
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop",
+           "lr_scheduler"]
