@@ -586,3 +586,22 @@ def test_loading_an_optimizer_state_of_another_shape_is_refused():
     state["state"][1]["step"] = lf.tensor(5.0)
     with pytest.raises(ValueError, match=r"counts the steps of the parameters on a device together.*\[1.0, 5.0\]"):
         lf.optim.Adam([a, b], lr=0.1).load_state_dict(state)
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "Rprop"])
+def test_maximize_ascends_as_pytorch_and_implementation_options_are_accepted(rng, optimizer):
+    torch = pytest.importorskip("torch")
+    w0 = rng.standard_normal(4).astype(np.float32)
+    weights = {}
+    for m in (torch, lf):
+        w = m.tensor(w0.copy(), requires_grad=True)
+        opt = getattr(m.optim, optimizer)([w], lr=0.01, maximize=True, foreach=False, differentiable=False)
+        for _ in range(5):
+            opt.zero_grad()
+            (-(w - 1) ** 2).sum().backward()  # its maximum is at 1
+            opt.step()
+        weights[m.__name__] = w.detach().numpy()
+    np.testing.assert_allclose(weights["lazyfuse"], weights["torch"], rtol=1e-5, atol=1e-6)
+    assert np.abs(weights["lazyfuse"] - 1).sum() < np.abs(w0 - 1).sum()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'maximise'"):
+        getattr(lf.optim, optimizer)([lf.zeros(2, requires_grad=True)], lr=0.01, maximise=True)

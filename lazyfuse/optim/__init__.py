@@ -16,16 +16,27 @@ from ..step_capture import watch
 from ..runtime.realize import realize
 
 
+IMPLEMENTATION_OPTIONS = {"foreach", "fused", "capturable", "differentiable"}
+
+
 class Optimizer:
     """Parameters in `param_groups`, as in PyTorch: each group a dict of its
     parameters ("params") and its hyper-parameters, which default to the
     constructor's and may be changed between steps (a learning-rate schedule)."""
 
-    def __init__(self, params: Iterable, defaults: dict):
+    def __init__(self, params: Iterable, defaults: dict, maximize: bool = False, **implementation):
+        """`maximize` ascends the objective (each gradient negated), an option of each group
+        as in PyTorch. PyTorch's choices of implementation (foreach, fused, capturable,
+        differentiable) are accepted and change nothing: a step is always recorded as
+        lazy updates, fused with the gradients' kernels, its counts on the device."""
+        unknown = set(implementation) - IMPLEMENTATION_OPTIONS
+        if unknown:
+            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                            f"'{sorted(unknown)[0]}'")
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
-        self.defaults = defaults
+        self.defaults = {**defaults, "maximize": maximize}
         self.param_groups: list[dict] = []
         self.state: dict[int, dict] = {}
         for group in params if isinstance(params[0], dict) else [{"params": params}]:
@@ -61,7 +72,8 @@ class Optimizer:
             for group in self.param_groups:
                 for p in group["params"]:
                     if p.grad is not None:
-                        written += self._update(p, p.grad, self.state[id(p)], group)
+                        grad = -p.grad if group["maximize"] else p.grad
+                        written += self._update(p, grad, self.state[id(p)], group)
             realize([t.node for t in written])
 
     def _count_step(self) -> list:
@@ -122,13 +134,13 @@ def bias_correction(beta: float, step, dtype):
 
 class SGD(Optimizer):
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False):
+                 weight_decay: float = 0.0, nesterov: bool = False, **flags):
         if lr < 0 or momentum < 0 or weight_decay < 0:
             raise ValueError(f"invalid SGD hyper-parameters: lr={lr}, momentum={momentum}, weight_decay={weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov))
+                                      nesterov=nesterov), **flags)
 
     def _update(self, p, grad, state, d):
         if d["weight_decay"]:
@@ -151,12 +163,12 @@ class RMSprop(Optimizer):
     squares (centered: of its variance), then optionally through a momentum buffer."""
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
-                 momentum: float = 0.0, centered: bool = False):
+                 momentum: float = 0.0, centered: bool = False, **flags):
         if lr < 0 or eps < 0 or momentum < 0 or weight_decay < 0 or not 0 <= alpha:
             raise ValueError(f"invalid RMSprop hyper-parameters: lr={lr}, alpha={alpha}, eps={eps}, "
                              f"momentum={momentum}, weight_decay={weight_decay}")
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered))
+                                      centered=centered), **flags)
 
     def _update(self, p, grad, state, d):
         from ..creation import zeros_like
@@ -190,13 +202,13 @@ class Adagrad(Optimizer):
     counted on the device (so the same kernels serve every step)."""
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10):
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, **flags):
         if lr < 0 or lr_decay < 0 or weight_decay < 0 or initial_accumulator_value < 0 or eps < 0:
             raise ValueError(f"invalid Adagrad hyper-parameters: lr={lr}, lr_decay={lr_decay}, "
                              f"weight_decay={weight_decay}, initial_accumulator_value={initial_accumulator_value}, "
                              f"eps={eps}")
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps))
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps), **flags)
         # PyTorch fills the sums from this argument, whatever a parameter group says
         self.initial_accumulator_value = initial_accumulator_value
 
@@ -219,10 +231,10 @@ class Adam(Optimizer):
     decoupled = False  # AdamW decays the weights directly instead of through the gradient
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, **flags):
         if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"invalid Adam hyper-parameters: lr={lr}, betas={betas}, eps={eps}")
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay), **flags)
         self._steps: dict = {}  # device -> steps taken on it
         self._corrections: dict = {}  # (device, id of a group) -> [1 / first moment's bias correction, 1 / second's]
 
@@ -293,8 +305,9 @@ class Adam(Optimizer):
 class AdamW(Adam):
     decoupled = True
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
+                 **flags):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, **flags)
 
 
 from . import lr_scheduler  # noqa: E402 - PyTorch's torch.optim.lr_scheduler

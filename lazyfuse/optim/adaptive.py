@@ -51,11 +51,12 @@ class Adadelta(Optimizer):
     """Steps of the root of a running mean of past squared steps over that of squared
     gradients, times lr."""
 
-    def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0):
+    def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0,
+                 **flags):
         _check("Adadelta", lr=lr, eps=eps, weight_decay=weight_decay)
         if not 0 <= rho <= 1:
             raise ValueError(f"Invalid rho value for Adadelta: {rho}")
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay), **flags)
 
     def _update(self, p, grad, state, d):
         from ..creation import zeros_like
@@ -76,9 +77,9 @@ class Adamax(Optimizer):
     of its magnitude."""
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, **flags):
         _check("Adamax", lr=lr, eps=eps, weight_decay=weight_decay, betas=tuple(betas))
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay), **flags)
 
     def _update(self, p, grad, state, d):
         from ..creation import zeros_like
@@ -97,11 +98,13 @@ class NAdam(Optimizer):
     """Adam with Nesterov momentum, its momentum warming up by momentum_decay."""
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False):
+                 weight_decay: float = 0.0, momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False,
+                 **flags):
         _check("NAdam", lr=lr, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
                betas=tuple(betas))
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay))
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay),
+                         **flags)
 
     def _update(self, p, grad, state, d):
         from ..creation import ones
@@ -127,10 +130,10 @@ class RAdam(Optimizer):
     while that variance is intractable (the first steps)."""
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, decoupled_weight_decay: bool = False):
+                 weight_decay: float = 0.0, decoupled_weight_decay: bool = False, **flags):
         _check("RAdam", lr=lr, eps=eps, weight_decay=weight_decay, betas=tuple(betas))
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+                                      decoupled_weight_decay=decoupled_weight_decay), **flags)
 
     def _update(self, p, grad, state, d):
         grad = _decayed(p, grad, d, d["decoupled_weight_decay"])
@@ -156,12 +159,12 @@ class Rprop(Optimizer):
     step_sizes. lr is the first step size."""
 
     def __init__(self, params, lr: float = 1e-2, etas: tuple[float, float] = (0.5, 1.2),
-                 step_sizes: tuple[float, float] = (1e-6, 50)):
+                 step_sizes: tuple[float, float] = (1e-6, 50), **flags):
         if lr < 0:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 < etas[0] < 1.0 < etas[1]:
             raise ValueError(f"Invalid eta values: {etas[0]}, {etas[1]}")
-        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes)))
+        super().__init__(params, dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes)), **flags)
 
     def _update(self, p, grad, state, d):
         from ..creation import full_like, zeros_like

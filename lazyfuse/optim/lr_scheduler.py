@@ -139,8 +139,8 @@ class CosineAnnealingLR(LRScheduler):
                 for lr in self._current()]
 
     def _closed_form(self) -> list[float]:
-        low = self.eta_min
-        return [low + (base - low) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2 for base in self.base_lrs]
+        low, angle = self.eta_min, math.pi * self.last_epoch / self.T_max
+        return [low + (base - low) * (1 + math.cos(angle)) / 2 for base in self.base_lrs]
 
 
 class MultiplicativeLR(LRScheduler):
