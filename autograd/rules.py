@@ -55,6 +55,12 @@ def _sigmoid_slope(a):
     return s * (1 - s)
 
 
+def _erfinv_slope(a):
+    """sqrt(pi) / 2 * exp(erfinv(a) ** 2): erfinv's nodes are the forward's, not computed again."""
+    from lazyfuse.elementary import _erfinv
+    return (_erfinv(a).square() + math.log(math.sqrt(math.pi) / 2)).exp()
+
+
 def _tie_share(wins, a, b, g):
     """g where this input wins, half of it where the two tie."""
     return g * (wins.cast(a.dtype) + (a == b).cast(a.dtype) * 0.5)
@@ -93,6 +99,7 @@ ELEMENTWISE_RULES = {
     "asinh": (lambda g, a: g / (a * a + 1).sqrt(),),
     "acosh": (lambda g, a: g / ((a - 1) * (a + 1)).sqrt(),),
     "atanh": (lambda g, a: g / ((1 - a) * (1 + a)),),
+    "erfinv": (lambda g, a: g * _erfinv_slope(a),),
 }
 
 

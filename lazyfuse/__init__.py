@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import math as _math
+
 from lazyfuse.runtime import dtypes as _dtypes
 from lazyfuse.runtime.devices import device
 from lazyfuse.runtime.profiler import Profile as profile
@@ -13,7 +15,7 @@ from . import distributions
 from .step_capture import capture
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace,
-                       multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like,
+                       logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like,
                        randperm, tensor, tril_indices, triu_indices, zeros, zeros_like)
 from .generator import initial_seed, manual_seed, seed
 from .utils.data.sampler import Generator
@@ -28,8 +30,10 @@ from .functional import cat as concat, cat as concatenate
 from .linalg import cdist, first_dim_cross as cross, inner, kron, tensordot
 from .out_argument import accepting_out as _accepting_out
 from .selection import bincount, bucketize, histc, searchsorted
+from .nn.functional import cosine_similarity
 from .shaping import (atleast_1d, atleast_2d, atleast_3d, broadcast_tensors, broadcast_to, column_stack, count_nonzero,
-                      diff, dstack, hstack, meshgrid, repeat_interleave, roll, vstack, vstack as row_stack)
+                      diff, dstack, hstack, meshgrid, repeat_interleave, roll, vstack, vstack as row_stack,
+                      block_diag, cartesian_prod, vander)
 from .composites import std_mean, var_mean
 from .tensor import Size, Tensor, broadcast_shapes
 
@@ -41,6 +45,7 @@ bfloat16 = _dtypes.bfloat16
 float32 = float = _dtypes.float32  # noqa: A001
 float64 = double = _dtypes.float64
 dtype = _dtypes.DType
+nan, inf, pi, e = _math.nan, _math.inf, _math.pi, _math.e  # PyTorch's constants
 
 
 def realize(*tensors: Tensor) -> None:
@@ -99,6 +104,6 @@ for _name in ("exp", "exp2", "log", "log2", "sqrt", "rsqrt", "sin", "cos", "tanh
               "masked_select", "fmod", "logit", "sinc", "copysign", "float_power", "heaviside", "signbit",
               "logcumsumexp", "tensor_split", "hsplit", "vsplit", "dsplit", "rot90", "diag_embed", "diagflat", "ravel",
               "index_fill", "index_copy", "baddbmm", "addbmm", "addmv", "addr", "cummax", "cummin", "aminmax",
-              "kthvalue", "quantile", "nanquantile"):
+              "kthvalue", "quantile", "nanquantile", "fmax", "fmin", "erfinv", "take", "unflatten"):
     globals()[_name] = _tensor_function(_name)
 cat, matmul, stack, where = (_accepting_out(f) for f in (cat, matmul, stack, where))

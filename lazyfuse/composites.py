@@ -520,7 +520,7 @@ METHODS = {
     "median": sorting.median, "nanmedian": sorting.nanmedian, "unique": sorting.unique,
     "scatter_add": selection.scatter_add, "scatter": selection.scatter, "scatter_reduce": selection.scatter_reduce,
     "index_add": selection.index_add, "nonzero": selection.nonzero,
-    "argwhere": selection.argwhere, "take_along_dim": selection.take_along_dim,
+    "argwhere": selection.argwhere, "take_along_dim": selection.take_along_dim, "take": selection.take,
     "masked_select": selection.masked_select, "index_fill": selection.index_fill, "index_copy": selection.index_copy,
     "baddbmm": baddbmm, "addbmm": addbmm, "addmv": addmv, "addr": addr, "cummax": cummax, "cummin": cummin,
     "aminmax": aminmax, "kthvalue": sorting.kthvalue, "quantile": sorting.quantile, "nanquantile": sorting.nanquantile, "histc": selection.histc,

@@ -176,6 +176,16 @@ def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: boo
     return tensor(np.linspace(start, end, steps).astype(dtype.np_dtype), device=device, requires_grad=requires_grad)
 
 
+def logspace(start, end, steps: int, base: float = 10.0, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """base ** linspace(start, end, steps), computed in float64 as PyTorch does."""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float
+    values = np.power(float(base), np.linspace(start, end, steps))
+    return tensor(values.astype(dtype.np_dtype), device=device, requires_grad=requires_grad)
+
+
 def _random(generate, size, dtype, device, requires_grad: bool) -> Tensor:
     shape = _shape_arg(size)
     dtype = dtypes.as_dtype(dtype) if dtype is not None else dtypes.default_float

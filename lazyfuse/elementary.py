@@ -215,6 +215,46 @@ def logcumsumexp(x: Tensor, dim: int) -> Tensor:
     return _scan(x._float(), dim, logaddexp, -math.inf)
 
 
+def fmax(x: Tensor, other) -> Tensor:
+    """The larger of the two, a NaN losing to a number; ties (and two NaN) give x, as
+    does PyTorch's gradient."""
+    other = x._operand(other)
+    return where((x >= other) | other.isnan(), x, other)
+
+
+def fmin(x: Tensor, other) -> Tensor:
+    """The smaller of the two, a NaN losing to a number."""
+    other = x._operand(other)
+    return where((x <= other) | other.isnan(), x, other)
+
+
+# PyTorch's erfinv: a rational first guess (central for |y| <= 0.7, tail beyond) and
+# two Newton steps on erf
+_ERFINV_CENTRAL = ((0.886226899, -1.645349621, 0.914624893, -0.140543331),
+                   (-2.118377725, 1.442710462, -0.329097515, 0.012229801))
+_ERFINV_TAIL = ((-1.970840454, -1.624906493, 3.429567803, 1.641345311), (3.543889200, 1.637067800))
+
+
+def _erfinv(y: Tensor) -> Tensor:
+    from .composites import erf
+    central, tail = y.abs() <= 0.7, y.abs() >= 1
+    z = where(central, y * y, 0.0)
+    (a, b), (c, d) = _ERFINV_CENTRAL, _ERFINV_TAIL
+    guess_central = y * _polynomial(z, a[::-1]) / (_polynomial(z, b[::-1]) * z + 1)
+    w = (-((1 - where(central | tail, 0.5, y.abs())) / 2).log()).sqrt()
+    guess_tail = _signed_like(y, _polynomial(w, c[::-1])) / ((d[1] * w + d[0]) * w + 1)
+    x = where(central, guess_central, guess_tail)
+    for _ in range(2):
+        x = x - (erf(x) - y) / ((2 / math.sqrt(math.pi)) * (-x * x).exp())
+    edge = where(y > 0, math.inf, -math.inf)
+    return where(tail, where(y.abs() == 1, edge, math.nan), x)
+
+
+def erfinv(x: Tensor) -> Tensor:
+    """The inverse of erf on (-1, 1): +-inf at +-1, NaN beyond."""
+    return x._float()._recorded_as_one("erfinv", _erfinv)
+
+
 METHODS = {"log1p": log1p, "expm1": expm1, "log10": log10, "tan": tan, "sinh": sinh, "cosh": cosh, "hypot": hypot,
            "xlogy": xlogy, "logaddexp": logaddexp, "deg2rad": deg2rad, "rad2deg": rad2deg, "logical_xor": logical_xor,
            "negative": Tensor.neg, "absolute": Tensor.abs, "true_divide": Tensor.div, "nelement": Tensor.numel,
@@ -222,10 +262,10 @@ METHODS = {"log1p": log1p, "expm1": expm1, "log10": log10, "tan": tan, "sinh": s
            "acosh": acosh, "atanh": atanh, "arctan": atan, "arcsin": asin, "arccos": acos, "arctan2": atan2,
            "arcsinh": asinh, "arccosh": acosh, "arctanh": atanh, "fmod": fmod, "logit": logit, "sinc": sinc,
            "copysign": copysign, "float_power": float_power, "heaviside": heaviside, "signbit": signbit,
-           "logcumsumexp": logcumsumexp}
+           "logcumsumexp": logcumsumexp, "fmax": fmax, "fmin": fmin, "erfinv": erfinv}
 IN_PLACE = ["log1p", "expm1", "log10", "tan", "sinh", "cosh", "hypot", "xlogy", "deg2rad", "rad2deg", "atan", "asin",
             "acos", "atan2", "asinh", "acosh", "atanh", "arctan", "arcsin", "arccos", "arctan2", "arcsinh", "arccosh",
-            "arctanh", "fmod", "logit", "sinc", "copysign", "heaviside"]
+            "arctanh", "fmod", "logit", "sinc", "copysign", "heaviside", "erfinv"]
 
 
 for _name, _fn in METHODS.items():

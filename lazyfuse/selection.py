@@ -1,4 +1,4 @@
-"""Selecting elements by index tensors: gather, take_along_dim, index_select,
+"""Selecting elements by index tensors: gather, take, take_along_dim, index_select,
 masked_select and advanced indexing (integer tensors, lists and boolean masks in `t[...]`, read and written);
 writing and reducing at index tensors (scatter, scatter_reduce, scatter_add, index_add);
 and nonzero.
@@ -109,6 +109,12 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     values = source.movedim(d, -1).unsqueeze(-2)  # (..., 1, N)
     picked = _matching(index.movedim(d, -1).unsqueeze(-1), values)  # (..., K)
     return _poison(picked.movedim(-1, d), valid)
+
+
+def take(x: Tensor, index: Tensor) -> Tensor:
+    """x's elements, x read as 1-d, at `index` (negative indices count from the end): a
+    tensor of index's shape."""
+    return x.reshape(-1)[index]
 
 
 def take_along_dim(x: Tensor, indices: Tensor, dim=None) -> Tensor:

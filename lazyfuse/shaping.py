@@ -1,12 +1,14 @@
 """PyTorch's shape helpers, composed from views and cat: broadcast_to,
 broadcast_tensors, hstack, vstack, dstack, column_stack, atleast_1d-3d,
 tensor_split, hsplit, vsplit, dsplit, rot90, unfold, diag_embed, diagflat,
-meshgrid, roll, diff, repeat_interleave, unflatten, count_nonzero and is_contiguous. The functions are exported by the
+meshgrid, roll, diff, repeat_interleave, unflatten, count_nonzero, is_contiguous, block_diag, cartesian_prod
+and vander. The functions are exported by the
 package; those PyTorch also has as methods are attached to Tensor here."""
 from __future__ import annotations
 
 import math
 
+from lazyfuse.runtime import dtypes
 from lazyfuse.runtime.graph import Op
 from lazyfuse.runtime.view import View
 
@@ -257,6 +259,48 @@ def diag_embed(x: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Te
 
 def diagflat(x: Tensor, offset: int = 0) -> Tensor:
     return diag_embed(x.reshape(-1), offset)
+
+
+def block_diag(*tensors: Tensor) -> Tensor:
+    """The tensors (0-d, 1-d as one row, or 2-d) along the diagonal of a matrix of zeros."""
+    from .nn.padding import pad
+    blocks = [t.reshape(1, 1) if t.ndim == 0 else t.reshape(1, -1) if t.ndim == 1 else t for t in tensors]
+    for i, b in enumerate(blocks):
+        if b.ndim != 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has "
+                               f"{b.ndim} dimensions")
+    if not blocks:
+        from .creation import zeros
+        return zeros(1, 0)
+    width = sum(b.shape[1] for b in blocks)
+    rows, before = [], 0
+    for b in blocks:
+        rows.append(pad(b, (before, width - before - b.shape[1])))
+        before += b.shape[1]
+    return cat(rows, 0)
+
+
+def cartesian_prod(*tensors: Tensor) -> Tensor:
+    """Every combination of the 1-d tensors' elements, one per row (the first varying slowest)."""
+    if len(tensors) == 1:
+        return tensors[0]
+    from .functional import stack
+    return stack([grid.reshape(-1) for grid in meshgrid(*tensors, indexing="ij")], 1)
+
+
+def vander(x: Tensor, N=None, increasing: bool = False) -> Tensor:  # noqa: N803 - PyTorch's name
+    """The Vandermonde matrix of a 1-d x: columns of x's powers, from N - 1 down to 0
+    (up, when increasing)."""
+    from .creation import arange
+    if x.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = len(x) if N is None else N
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    powers = arange(n, device=x.device)
+    powers = powers if increasing else powers.flip(0)
+    base = x if x.dtype.is_floating_point else x.cast(dtypes.int64)  # integers in int64, as in PyTorch
+    return base.unsqueeze(1).pow(powers.cast(base.dtype))
 
 
 METHODS = {"roll": roll, "diff": diff, "repeat_interleave": repeat_interleave, "unflatten": unflatten,

@@ -182,6 +182,8 @@ def view_node(src: Node, view: View) -> Node:
     """A node reading `src` through `view` (a view of src's contiguous layout)."""
     if src.op is Op.CONST and view.mask is None:
         return Node.make(Op.CONST, (), src.arg, view.shape, src.dtype, src.device)
+    if view.reads_nothing:  # padding only: zeros
+        return Node.make(Op.CONST, (), src.dtype.np_dtype.type(0).item(), view.shape, src.dtype, src.device)
     if view.is_contiguous and view.shape == src.shape:
         return src
     return Node.make(Op.VIEW, (src,), view, view.shape, src.dtype, src.device)

@@ -67,6 +67,11 @@ class View:
         return self.mask is None and self.offset == 0 and self.strides == contiguous_strides(self.shape)
 
     @property
+    def reads_nothing(self) -> bool:
+        """True when every position is masked off: the view reads zeros only."""
+        return self.mask is not None and any(lo >= hi for lo, hi in self.mask)
+
+    @property
     def is_flat_shift(self) -> bool:
         """True when the view reads a contiguous run of the source starting at offset."""
         return self.mask is None and self.strides == contiguous_strides(self.shape)
@@ -174,8 +179,8 @@ class View:
         kept = [d for d, s in enumerate(self.shape) if s != 1]
         if [self.shape[d] for d in kept] != [s for s in shape if s != 1]:
             return None
-        if any(self.mask[d] == (0, 0) for d, s in enumerate(self.shape) if s == 1):
-            return View._make(shape, contiguous_strides(shape), 0, tuple((0, 0) for _ in shape))
+        if self.reads_nothing:  # no mask can say so of a 0-d view: the caller makes it a node (a zero)
+            return None
         it = iter(kept)
         strides, mask = [], []
         for s in shape:

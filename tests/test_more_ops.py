@@ -1,5 +1,5 @@
 """The smaller tensor functions: elementwise (fmod, logit, sinc, copysign,
-float_power, heaviside, signbit), scans (logcumsumexp, cummax, cummin), shaping
+float_power, heaviside, signbit, erfinv, fmax, fmin), scans (logcumsumexp, cummax, cummin), shaping
 (stacks, splits, rot90, unfold, diag_embed, diagflat), selection (searchsorted,
 bucketize, index_fill, index_copy), statistics (aminmax, var_mean, kthvalue,
 quantile), scaled products (baddbmm, addbmm, addmv, addr), index helpers and
@@ -70,6 +70,12 @@ DIFFERENTIABLE = {
     "quantile": lambda m, a, b: m.quantile(a, 0.3, 1).sum() + m.quantile(b, m.tensor([0.25, 0.5], dtype=m.float64), 0),
     "quantile_modes": lambda m, a, b: m.stack([m.quantile(a, 0.6, 1, interpolation=i)
                                                for i in ("lower", "higher", "midpoint", "nearest", "linear")]),
+    "erfinv": lambda m, a, b: m.erfinv(a.tanh() * 0.999) + (b.sigmoid() * 0.6).erfinv(),
+    "fmax_fmin": lambda m, a, b: m.fmax(a, b.where(b > 0, m.nan)) + m.fmin(a.where(a > 0, m.nan), b)
+    + m.fmax(a, a.round()) + m.fmin(a.round(), a),  # NaN losing, and ties to the first
+    "take": lambda m, a, b: m.take(a, m.tensor([[0, -1], [7, 7]])) + b.take(m.tensor([3])),
+    "block_diag_cartesian_prod": lambda m, a, b: m.block_diag(a[:2, :3], b[0, :2], b[1, 1]).sum(0)[:4]
+    + m.cartesian_prod(a[0, :2], b[0, :2]).sum(1),
 }
 
 
@@ -86,12 +92,23 @@ VALUES_ONLY = {
     "signbit_heaviside": lambda m, a: m.signbit(m.tensor(SIGNED_ZEROS)) + m.heaviside(m.tensor(SIGNED_ZEROS), a),
     "triu_indices": lambda m, a: m.triu_indices(3, 5, 1),
     "quantile_of_all": lambda m, a: m.quantile(a, 0.7, keepdim=True),
+    "erfinv_edges": lambda m, a: m.erfinv(m.tensor([-1.5, -1.0, -0.0, 0.0, 0.7, 1.0, 1.5, 1e-9, 0.9999],
+                                                   dtype=m.float64)),
+    "vander": lambda m, a: m.vander(a[0], 4) + m.vander(a[1], increasing=True)[:, :4],  # (PyTorch's has no gradient)
+    "logspace": lambda m, a: m.logspace(-2, 3, 7, dtype=m.float64) + m.logspace(0, 4, 7, base=2, dtype=m.float64),
+    "vander_integers": lambda m, a: m.vander(m.tensor([2, -3, 4], dtype=m.int32), 3),
+    "cartesian_prod_integers": lambda m, a: m.cartesian_prod(m.tensor([1, 2]), m.tensor([3, 4, 5]), m.tensor([6])),
 }
 
 
 @pytest.mark.parametrize("name", sorted(VALUES_ONLY))
 def test_values_match_pytorch(name):
     check_against_pytorch(VALUES_ONLY[name], [A], differentiable=False)
+
+
+def test_erfinv_in_float32_is_pytorchs_to_float32_rounding():
+    check_against_pytorch(lambda m, a: m.erfinv(a.float()), [np.linspace(-0.999, 0.999, 401)], differentiable=False,
+                          rtol=1e-6)
 
 
 def test_multinomial_draws_with_the_weights_and_without_repeats():

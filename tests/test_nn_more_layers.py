@@ -166,3 +166,19 @@ def test_parameter_containers_register_their_parameters():
     assert len(net.scales) == 3 and net.scales[-1].item() == 2.0 and "gain" in net.named
     del net.named["bias"]
     assert list(net.state_dict()) == ["scales.0", "scales.1", "scales.2", "named.gain"]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int64", "bool"])
+def test_a_part_of_padding_alone_reads_zero_also_as_a_0d_tensor(dtype):
+    """A slice of a padded tensor that holds padding only, reshaped to 0-d: the view's
+    mask could not say "nothing valid" without dims, and it read the padded value
+    (the gradient of pad(s.reshape(1, 1), (5, 0))[0, :4].sum() was 1 for s)."""
+    from lazyfuse.nn.padding import pad
+    values = np.array([[3, 1]]).astype(dtype)
+    padded = np.pad(values, ((0, 0), (0, 3)))
+    for lo in range(5):
+        ours = pad(lf.tensor(values), (0, 3))[:, lo:lo + 1].reshape(())
+        assert ours.item() == padded[0, lo]
+    s = lf.tensor(2.0, dtype=lf.float64, requires_grad=True)
+    (pad(s.reshape(1, 1), (5, 0))[0, :4]).sum().backward()
+    assert s.grad.item() == 0.0
