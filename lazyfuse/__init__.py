@@ -28,6 +28,7 @@ from .einsum import einsum
 from .functional import cat, matmul, stack, where
 from .functional import cat as concat, cat as concatenate
 from .linalg import cdist, first_dim_cross as cross, inner, kron, tensordot
+from .decompositions import det, inv as inverse, logdet, slogdet
 from .out_argument import accepting_out as _accepting_out
 from .selection import bincount, bucketize, histc, searchsorted
 from .nn.functional import cosine_similarity

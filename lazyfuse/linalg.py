@@ -2,9 +2,10 @@
 and differentiates like them): lazyfuse.linalg's vector and matrix norms,
 cross and vecdot, and the top-level tensordot, inner, kron and cdist.
 
-Decompositions (inv, det, solve, svd, eigh) are not here: they are sequential
-algorithms, not elementwise work and reductions; the matrix norms that need
-singular values ("nuc", 2, -2) say so.
+inv, det, slogdet and solve are computed on the host (decompositions.py): they
+are sequential eliminations, not elementwise work and reductions. svd, eigh and
+the matrix norms that need singular values ("nuc", 2, -2) are not here, and
+say so.
 """
 from __future__ import annotations
 
@@ -135,3 +136,6 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0) -> Tensor:
 
 
 Tensor.cross, Tensor.inner, Tensor.kron = first_dim_cross, inner, kron
+
+
+from .decompositions import LinAlgError, det, inv, slogdet, solve  # noqa: E402,F401 - torch.linalg's names

@@ -1,4 +1,4 @@
-"""lazyfuse.linalg's norms, cross and vecdot, the top-level tensordot, inner, kron,
+"""lazyfuse.linalg's norms, cross, vecdot, inv, det, slogdet and solve, the top-level tensordot, inner, kron,
 cdist and eye, and take_along_dim and masked_select: values against numpy, values
 and gradients against PyTorch (when installed), gradcheck in float64."""
 from __future__ import annotations
@@ -101,3 +101,61 @@ def test_take_along_dim_and_masked_select_match_numpy_and_pytorch():
     check_against_pytorch(lambda m, x: x.masked_select(m.tensor(mask)), [M])
     with pytest.raises(RuntimeError, match="expected BoolTensor"):
         lf.masked_select(lf.tensor(M), lf.tensor(M))
+
+
+SQUARE = RNG.standard_normal((3, 4, 4)) + 2 * np.eye(4)
+RHS = RNG.standard_normal((3, 4, 2))
+DECOMPOSITIONS = {
+    "inv": lambda m, a, b: m.linalg.inv(a) + a.inverse(),
+    "det": lambda m, a, b: m.linalg.det(a) + m.det(a[0]),
+    "slogdet": lambda m, a, b: m.linalg.slogdet(a).logabsdet * m.slogdet(a)[0],
+    "logdet": lambda m, a, b: m.logdet(a[:, :2, :2]),  # some determinants negative: NaN
+    "solve": lambda m, a, b: m.linalg.solve(a, b),
+    "solve_vector_broadcast_right": lambda m, a, b: m.linalg.solve(a[0], b[0, :, 0]).sum() + m.linalg.solve(a[1], b)
+    + m.linalg.solve(a, b.mT, left=False).mT,
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECOMPOSITIONS))
+def test_decompositions_match_pytorch_with_gradients(name):
+    check_against_pytorch(DECOMPOSITIONS[name], [SQUARE, RHS], rtol=1e-10, grad_rtol=1e-9)
+
+
+def test_decompositions_match_numpy_and_pass_gradcheck():
+    np.testing.assert_allclose(lf.linalg.inv(lf.tensor(SQUARE)).numpy(), np.linalg.inv(SQUARE), rtol=1e-12)
+    np.testing.assert_allclose(lf.det(lf.tensor(SQUARE)).numpy(), np.linalg.det(SQUARE), rtol=1e-12)
+    np.testing.assert_allclose(lf.linalg.solve(lf.tensor(SQUARE), lf.tensor(RHS)).numpy(),
+                               np.linalg.solve(SQUARE, RHS), rtol=1e-12)
+    a, b = lf.tensor(SQUARE[0], requires_grad=True), lf.tensor(RHS[0], requires_grad=True)
+    assert gradcheck(lambda a, b: lf.linalg.solve(a, b) + lf.linalg.inv(a) @ b * lf.linalg.det(a), (a, b))
+
+
+@pytest.mark.parametrize("name", ["inv", "det", "solve"])
+def test_second_derivatives_of_decompositions_match_pytorch(name):
+    """The gradients call the functions again under create_graph, so a Hessian-vector
+    product is exact (a saved inverse or solution would count as a constant)."""
+    torch = pytest.importorskip("torch")
+    fn = {"inv": lambda m, a, b: m.linalg.inv(a) @ b, "det": lambda m, a, b: m.linalg.det(a) * b,
+          "solve": lambda m, a, b: m.linalg.solve(a, b) ** 2}[name]
+    results = {}
+    for m in (torch, lf):
+        a, b = m.tensor(SQUARE[0], requires_grad=True), m.tensor(RHS[0], requires_grad=True)
+        first = m.autograd.grad(fn(m, a, b).sum(), [a, b], create_graph=True)
+        weighted = sum((g * m.tensor(np.cos(np.arange(g.numel())).reshape(tuple(g.shape)))).sum() for g in first)
+        results[m.__name__] = [g.numpy() for g in m.autograd.grad(weighted, [a, b])]
+    for ours, theirs in zip(results["lazyfuse"], results["torch"]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+
+
+def test_decompositions_name_what_is_wrong():
+    with pytest.raises(lf.linalg.LinAlgError, match="singular"):
+        lf.linalg.inv(lf.zeros(3, 3))
+    with pytest.raises(RuntimeError, match="singular"):
+        lf.linalg.solve(lf.ones(2, 2), lf.ones(2, 1))
+    with pytest.raises(RuntimeError, match="batches of square matrices, but they are 2 by 3"):
+        lf.det(lf.ones(2, 3))
+    with pytest.raises(RuntimeError, match="Expected a floating point"):
+        lf.linalg.inv(lf.eye(2, dtype=lf.int64))
+    with pytest.raises(RuntimeError, match=r"Incompatible shapes of A and B.*\(2x2 and 3x1\)"):
+        lf.linalg.solve(lf.eye(2), lf.ones(3, 1))
+    assert lf.det(lf.zeros(2, 2)).item() == 0.0

@@ -107,47 +107,6 @@ def _optimizer_step_kernels(opt_factory, rng) -> tuple[int, int]:
     return len(prof.kernels), max(counts)
 
 
-@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
-def test_one_cycle_momentum_is_pytorchs_and_steers_the_optimizer(rng, optimizer):
-    """OneCycleLR cycles SGD's momentum or Adam's beta1 every step; Adam's bias
-    corrections follow the changing beta1 (they were kept per pair of betas, and each
-    new pair restarted its count at 1)."""
-    torch = pytest.importorskip("torch")
-    w0 = rng.standard_normal(5).astype(np.float32)
-    weights, momenta = {}, {}
-    for m in (torch, lf):
-        w = m.tensor(w0.copy(), requires_grad=True)
-        opt = getattr(m.optim, optimizer)([w], lr=0.1, **({"momentum": 0.9} if optimizer == "SGD" else {}))
-        scheduler = m.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=12, base_momentum=0.7)
-        momenta[m.__name__] = []
-        for _ in range(12):
-            (w * w * w).sum().backward()
-            opt.step()
-            opt.zero_grad()
-            scheduler.step()
-            group = opt.param_groups[0]
-            momenta[m.__name__].append(group["momentum"] if optimizer == "SGD" else group["betas"])
-        weights[m.__name__] = w.detach().numpy()
-    assert momenta["lazyfuse"] == momenta["torch"]
-    np.testing.assert_allclose(weights["lazyfuse"], weights["torch"], rtol=1e-4, atol=1e-6)
-
-
-def test_chained_schedules_refuse_plateaus_and_other_optimizers():
-    w = lf.zeros(2, requires_grad=True)
-    opt, other = lf.optim.SGD([w], lr=0.1), lf.optim.SGD([w], lr=0.1)
-    schedules = lf.optim.lr_scheduler
-    with pytest.raises(ValueError, match="does not support `ReduceLROnPlateau`"):
-        schedules.SequentialLR(opt, [schedules.ReduceLROnPlateau(opt), schedules.StepLR(opt, 2)], milestones=[3])
-    with pytest.raises(ValueError, match="belong to the same optimizer"):
-        schedules.ChainedScheduler([schedules.StepLR(opt, 2), schedules.StepLR(other, 2)])
-    with pytest.raises(ValueError, match="one more than the number of milestone points"):
-        schedules.SequentialLR(opt, [schedules.StepLR(opt, 2)], milestones=[3])
-    with pytest.raises(ValueError, match="either total_steps OR"):
-        schedules.OneCycleLR(opt, max_lr=1.0)
-    with pytest.raises(ValueError, match="must support momentum or beta1"):
-        schedules.OneCycleLR(lf.optim.Adagrad([w]), max_lr=1.0, total_steps=3)
-
-
 @pytest.mark.parametrize("factory", [lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9),
                                      lambda p: lf.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
                                      lambda p: lf.optim.Adam(p, lr=1e-2), lambda p: lf.optim.AdamW(p, lr=1e-2),
