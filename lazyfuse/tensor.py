@@ -1013,15 +1013,22 @@ class Tensor:
 
 
 class HookHandle:
-    """What register_hook returns: remove() takes the hook off."""
+    """What register_hook returns: remove() takes the hook off (as does leaving a
+    `with` block)."""
 
-    def __init__(self, hooks: list, hook):
+    def __init__(self, hooks: list, hook, prepend: bool = False):
         self._hooks, self._hook = hooks, hook
-        hooks.append(hook)
+        hooks.insert(0, hook) if prepend else hooks.append(hook)
 
     def remove(self) -> None:
         if self._hook in self._hooks:
             self._hooks.remove(self._hook)
+
+    def __enter__(self) -> "HookHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
 
 
 def promote(a: Tensor, b: Tensor, other_is_scalar: bool, scalar: Tensor) -> DType:

@@ -12,8 +12,9 @@ from lazyfuse.runtime import dtypes
 from lazyfuse.runtime.devices import device
 
 from ..autograd.grad_mode import no_grad
-from ..tensor import Tensor
+from ..tensor import HookHandle, Tensor
 from . import functional as F
+from . import hooks as module_hooks
 
 
 class Parameter(Tensor):
@@ -59,7 +60,58 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_module_hooks")
+        if hooks is None:
+            return self.forward(*args, **kwargs)
+        return module_hooks.call(self, args, kwargs, hooks)
+
+    def _hook_list(self, kind: str) -> list:
+        if self.__dict__.get("_module_hooks") is None:
+            object.__setattr__(self, "_module_hooks", module_hooks.new_hooks())
+        return self._module_hooks[kind]
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False) -> HookHandle:
+        """hook(module, args) before forward; a value it returns replaces args (with_kwargs:
+        hook(module, args, kwargs) returning (args, kwargs))."""
+        return HookHandle(self._hook_list("forward_pre"), (hook, with_kwargs), prepend)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False) -> HookHandle:
+        """hook(module, args, output) after forward; a value it returns replaces the output
+        (with_kwargs: hook(module, args, kwargs, output))."""
+        return HookHandle(self._hook_list("forward"), (hook, with_kwargs), prepend)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> HookHandle:
+        """hook(module, grad_input, grad_output) when backward has the gradients of this
+        call's tensor inputs (None for those without) and outputs (see nn/hooks.py)."""
+        return HookHandle(self._hook_list("backward"), hook, prepend)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """setattr(self, name, param); a None parameter is an attribute only (no parameter)."""
+        if param is None:
+            self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def add_module(self, name: str, module: "Module") -> None:
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> "Module":
+        module = self
+        for name in target.split(".") if target else []:
+            if name not in module._modules:
+                raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+            module = module._modules[name]
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        owner, _, name = target.rpartition(".")
+        module = self.get_submodule(owner)
+        if name not in module._parameters:
+            raise AttributeError(f"{type(module).__name__} has no parameter `{name}`")
+        return module._parameters[name]
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         for name, p in self._parameters.items():
@@ -84,9 +136,6 @@ class Module:
 
     def modules(self) -> Iterator["Module"]:
         return (m for _, m in self.named_modules())
-
-    def add_module(self, name: str, module: "Module") -> None:
-        setattr(self, name, module)
 
     def apply(self, fn) -> "Module":
         """fn(m) for every module below this one, then for this one (weight initialisation)."""
