@@ -16,8 +16,9 @@ would have left it. Like CUDA graphs (`torch.cuda.make_graphed_callables`)
 and tinygrad's TinyJit, the Python is not run again: what it decided in
 Python stays as the captured call decided it, such as numbers it computed (a
 step count) and which tensors it found in lists, dicts or attributes of plain
-objects; gradient hooks (Tensor.register_hook) ran when it was captured, and
-their effect on the gradients is replayed, not the hooks. It returns tensors as values, without autograd history.
+objects; hooks (Tensor.register_hook, a module's forward and backward hooks) ran
+when it was captured, and their effect is replayed, not the hooks. It returns
+tensors as values, without autograd history.
 
 Every call first checks what the replay takes as given: the same argument
 shapes, dtypes and devices and grad mode; each tensor the function used still
