@@ -538,6 +538,11 @@ def test_loading_an_optimizer_state_of_another_shape_is_refused():
         lf.optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1).load_state_dict(state)
     with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
         lf.optim.SGD([a], lr=0.1).load_state_dict(state)
+    older = lf.optim.SGD([a, b], lr=0.3).state_dict()
+    del older["param_groups"][0]["maximize"]  # an option a state saved earlier lacks
+    resumed = lf.optim.SGD([a, b], lr=0.1)
+    resumed.load_state_dict(older)
+    assert resumed.param_groups[0]["maximize"] is False and resumed.param_groups[0]["lr"] == 0.3
     opt = lf.optim.Adam([a, b], lr=0.1)
     (a.sum() + b.sum()).backward()
     opt.step()

@@ -100,8 +100,9 @@ class Optimizer:
             raise ValueError("loaded state dict contains a parameter group that doesn't match the size of "
                              "optimizer's group")
         by_position = {i: p for ours, g in zip(self.param_groups, saved) for i, p in zip(g["params"], ours["params"])}
-        self.param_groups = [{**{k: v for k, v in g.items() if k != "params"}, "params": ours["params"]}
-                             for g, ours in zip(saved, self.param_groups)]
+        # options the saved groups lack (saved by an older version) keep this optimizer's defaults
+        self.param_groups = [{**self.defaults, **{k: v for k, v in g.items() if k != "params"},
+                              "params": ours["params"]} for g, ours in zip(saved, self.param_groups)]
         for p in self.params:
             self.state[id(p)] = {}
         for position, values in state_dict["state"].items():
