@@ -10,7 +10,8 @@ from lazyfuse.runtime import dtypes as _dtypes
 from lazyfuse.runtime.devices import device
 from lazyfuse.runtime.profiler import Profile as profile
 
-from . import autograd, backends, composites, elementary, linalg, nn, optim, shaping, utils
+from . import amp, autograd, backends, composites, elementary, linalg, nn, optim, shaping, utils
+from .amp import autocast
 from . import distributions
 from .step_capture import capture
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
