@@ -280,8 +280,9 @@ class _Runtime:
         together as one program: each build costs PoCL 25-40 ms however small the
         program (measured: three tiny kernels took 80-140 ms as three programs, 27-38 ms
         as one), which is most of a warm first step."""
-        from lazyfuse.kernels.opencl import render  # kernels depend on runtime, not the reverse
-        rendered = [render(k, parallelism, self.native_vector_bytes) for k in kernels]
+        from lazyfuse.kernels import render_cache  # kernels depend on runtime, not the reverse
+        from lazyfuse.kernels.opencl import render
+        rendered = [render_cache.render(k, parallelism, self.native_vector_bytes, render) for k in kernels]
         new = {r.source: r for r in rendered if r.source not in self._programs}
         if new:
             self._build(list(new.values()))

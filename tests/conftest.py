@@ -86,3 +86,33 @@ def earlier_work_computed():
     """Values an earlier test left for the next schedule (in-place writes, a random
     generator's advance) are computed first, so the kernels a test counts are its own."""
     lf.realize()
+
+
+def _render_cache_checked(monkeypatch=None) -> list:
+    """Render every kernel afresh too and require the render cache's answer to be the
+    same (source, launch sizes and the very argument nodes); returns the hits seen."""
+    from lazyfuse.kernels import render_cache
+    cached_render, hits = render_cache.render, []
+
+    def checked(kernel, parallelism, vector_bytes, render_fresh):
+        before = len(render_cache._cache)
+        got = cached_render(kernel, parallelism, vector_bytes, render_fresh)
+        if len(render_cache._cache) == before:  # a hit
+            fresh = render_fresh(kernel, parallelism, vector_bytes)
+            assert (got.source, got.global_size, got.local_size, got.work_items) == \
+                (fresh.source, fresh.global_size, fresh.local_size, fresh.work_items)
+            assert all(a is b for a, b in zip(got.args, fresh.args)) and len(got.args) == len(fresh.args)
+            hits.append(got.name)
+        return got
+    if monkeypatch is None:
+        render_cache.render = checked
+    else:
+        monkeypatch.setattr(render_cache, "render", checked)
+    return hits
+
+
+def pytest_configure(config):
+    # LAZYFUSE_CHECK_RENDERS=1 checks every render cache hit of the whole run
+    import os
+    if os.environ.get("LAZYFUSE_CHECK_RENDERS") == "1":
+        _render_cache_checked()
