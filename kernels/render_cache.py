@@ -23,17 +23,17 @@ MAX_CACHED = 4096
 _cache: "OrderedDict[tuple, tuple]" = OrderedDict()  # structure -> (rendering, positions of its args)
 
 
-def render(kernel, parallelism: int, native_vector_bytes: int, render_fresh):
-    """`render_fresh(kernel, parallelism, native_vector_bytes)`, or the rendering of a
-    kernel of the same structure with its arguments taken from this one."""
+def render(kernel, settings: tuple, render_fresh):
+    """`render_fresh(kernel)`, or the rendering of a kernel of the same structure, by
+    the renderer and settings `settings` names, with its arguments taken from this one."""
     numbering = _Numbering(kernel)
-    key = (numbering.describe(kernel), parallelism, native_vector_bytes)
+    key = (numbering.describe(kernel), settings)
     hit = _cache.get(key)
     if hit is not None:
         _cache.move_to_end(key)
         rendered, positions = hit
         return dataclasses.replace(rendered, args=[numbering.nodes[i] for i in positions])
-    rendered = render_fresh(kernel, parallelism, native_vector_bytes)
+    rendered = render_fresh(kernel)
     # kept without its nodes: they would pin their buffers
     _cache[key] = (dataclasses.replace(rendered, args=[]), [numbering.number(n) for n in rendered.args])
     if len(_cache) > MAX_CACHED:

@@ -282,7 +282,11 @@ class _Runtime:
         as one), which is most of a warm first step."""
         from lazyfuse.kernels import render_cache  # kernels depend on runtime, not the reverse
         from lazyfuse.kernels.opencl import render
-        rendered = [render_cache.render(k, parallelism, self.native_vector_bytes, render) for k in kernels]
+        settings = ("opencl", parallelism, self.native_vector_bytes)
+
+        def fresh(kernel: Kernel):
+            return render(kernel, parallelism, self.native_vector_bytes)
+        rendered = [render_cache.render(k, settings, fresh) for k in kernels]
         new = {r.source: r for r in rendered if r.source not in self._programs}
         if new:
             self._build(list(new.values()))

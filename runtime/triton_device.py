@@ -93,8 +93,9 @@ class TritonKernelLoader:
         self._dir = Path(tempfile.mkdtemp(prefix="lazyfuse-triton-"))
 
     def prepare(self, kernel: Kernel) -> Launch:
+        from lazyfuse.kernels import render_cache
         from lazyfuse.kernels.triton import render
-        rendered = render(kernel)
+        rendered = render_cache.render(kernel, ("triton",), render)
         TritonKernelLoader.generated[rendered.source] = rendered
         return Launch(rendered.name, rendered.source, self._load(rendered.name, rendered.source), rendered.grid,
                       rendered.constexprs, rendered.num_warps, kernel.stored, rendered.args)
