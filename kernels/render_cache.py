@@ -9,7 +9,8 @@ schedule. A kernel's structure is what the renderer reads: its nodes numbered
 in a canonical order (each with its op, argument, shape, dtype, sources and, for
 one read from a buffer, the buffer's extent) and the kernel's fields in those
 numbers. A cached rendering is reused with its arguments mapped to the new
-kernel's nodes.
+kernel's nodes. The test suite checks every hit against a fresh rendering
+(tests/conftest.py).
 """
 from __future__ import annotations
 
