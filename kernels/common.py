@@ -16,6 +16,11 @@ def op_name(op: Op) -> str:
     return _OP_NAME.get(op, op.name.lower())
 
 
+def extent(node) -> int:
+    """How many elements a kernel may read from the node's buffer (a part's, for a part)."""
+    return node.buffer.nbytes // max(node.dtype.itemsize, 1) if node.buffer is not None else node.numel
+
+
 def kernel_name(kernel: Kernel, ops_seen: list[str], code: str) -> str:
     """Named after the ops it fuses, e.g. reduce_max_sum_exp_sub_div_3c51; the digest
     is of the kernel's code, so two kernels of one program never share a name."""

@@ -22,7 +22,7 @@ from lazyfuse.runtime.schedule import MAX_LANES, Kernel, is_flat_identity
 from lazyfuse.runtime.view import View
 
 from .affine import Affine
-from .common import ExpressionRenderer, kernel_name, needs_divisor_sign, op_name, view_coordinates
+from .common import ExpressionRenderer, extent, kernel_name, needs_divisor_sign, op_name, view_coordinates
 
 # vectors of 256 bits (float8) where lanes hold rows: the scheduler sized those
 # reductions for MAX_LANES lanes (and measured no faster with float16)
@@ -162,7 +162,7 @@ class OpenCLRenderer(ExpressionRenderer):
     def __init__(self, kernel: Kernel, parallelism: int, native_vector_bytes: int):
         super().__init__(kernel)
         self.parallelism = parallelism
-        sizes = [math.prod(kernel.shape)] + [n.numel for n in kernel.outputs] + [_extent(n) for n in kernel.inputs]
+        sizes = [math.prod(kernel.shape)] + [n.numel for n in kernel.outputs] + [extent(n) for n in kernel.inputs]
         self.itype = "int" if max(sizes) < 2**31 - 2 * MOST_LANES else "long"
         # every value in the kernel, index vectors included, must fit the vector width
         widest = max([register_bytes(n.dtype) for n in _kernel_nodes(kernel)] + [4 if self.itype == "int" else 8])
@@ -877,10 +877,6 @@ class OpenCLRenderer(ExpressionRenderer):
 
 def _vec(ctype: str, lanes: int) -> str:
     return ctype if lanes == 1 else f"{ctype}{lanes}"
-
-
-def _extent(node: Node) -> int:
-    return node.buffer.nbytes // max(node.dtype.itemsize, 1) if node.buffer is not None else node.numel
 
 
 def _lane_row_dim(kernel: Kernel) -> Optional[int]:

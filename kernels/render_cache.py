@@ -19,6 +19,8 @@ from collections import OrderedDict
 
 from lazyfuse.runtime.graph import Node, Op, postorder
 
+from .common import extent
+
 MAX_CACHED = 4096
 
 _cache: "OrderedDict[tuple, tuple]" = OrderedDict()  # structure -> (rendering, positions of its args)
@@ -66,8 +68,7 @@ class _Numbering:
 
     def _part(self, n: Node) -> tuple:
         if self._is_leaf(n):
-            extent = n.buffer.nbytes // max(n.dtype.itemsize, 1) if n.buffer is not None else n.numel
-            return ("read", n in self.leaves, n.is_realized, n.shape, n.dtype, extent)
+            return ("read", n in self.leaves, n.is_realized, n.shape, n.dtype, extent(n))
         arg = (type(n.arg).__name__, repr(n.arg)) if n.op is Op.CONST else n.arg
         return (n.op, arg, n.shape, n.dtype, tuple(self.position[id(s)] for s in n.srcs))
 
