@@ -43,6 +43,24 @@ print(len(batch), len(after - before), os.getpid() in batch, batch <= after - be
     assert int(n_batch) >= 1 and main_is_batch == "False" and only_new == "True"
 
 
+@pytest.mark.parametrize("user_value", [None, "1"])
+def test_pocl_starts_without_work_group_specialization_unless_the_user_chose(user_value):
+    """Specializing each kernel to its local size made PoCL compile every kernel twice
+    (see POCL_ENVIRONMENT): lazyfuse turns it off when it opens a device, unless the
+    user set it."""
+    script = """
+import os, numpy as np, lazyfuse as lf
+assert "POCL_WORK_GROUP_SPECIALIZATION" not in os.environ or os.environ["POCL_WORK_GROUP_SPECIALIZATION"] == "1"
+lf.tensor(np.ones(4, np.float32), device="cpu").sum().item()
+print(os.environ.get("POCL_WORK_GROUP_SPECIALIZATION"))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "POCL_WORK_GROUP_SPECIALIZATION"}
+    if user_value is not None:
+        env["POCL_WORK_GROUP_SPECIALIZATION"] = user_value
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == [user_value or "0"]
+
+
 @pytest.mark.parametrize("long_kernel_bytes, sleeps_first", [(1 << 20, True), (1 << 62, False)])
 def test_a_read_sleeps_through_a_long_kernel_then_polls(monkeypatch, long_kernel_bytes, sleeps_first):
     import numpy as np
