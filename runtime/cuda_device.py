@@ -115,6 +115,14 @@ class CudaDevice:
         """Bytes [start, start + nbytes) of `buffer`: its pointer moved on (never released: not pooled)."""
         return buffer_part(buffer, start, nbytes, lambda memory, at, size: DeviceMemory(memory.pointer + at, size))
 
+    def copy(self, buffer, start: int, nbytes: int) -> Buffer:
+        """Bytes [start, start + nbytes) of `buffer` copied into a new buffer, on the
+        default stream after the kernels launched before."""
+        out = self.alloc(nbytes)
+        if nbytes:
+            _checked(self.driver.cuMemcpyDtoD(out.handle.pointer, buffer.handle.pointer + start, nbytes))
+        return out
+
     def download(self, buffer: Buffer, dtype: np.dtype, count: int) -> np.ndarray:
         out = np.empty(count, dtype=dtype)
         if out.nbytes:

@@ -15,6 +15,13 @@ from .graph import Node, Op, view_node
 from .view import View
 
 
+# a misaligned run of at most this many bytes is copied rather than read with an offset:
+# batches `data[i:i + 10]` of a (200, 4) int64 tensor started 0 or 64 bytes past a
+# 128-byte boundary in turn, and the kernels reading them came in two versions (a
+# quarter of the ~250 kernels PyTorch's nn.Transformer tutorial built, ~0.2 s of
+# compiling each); a copy this size takes microseconds
+COPY_MISALIGNED_BYTES = 1 << 20
+
 # (view, method, argument) -> the resulting view: a training step makes the same
 # views every step, and computing one took several times as long as looking it up
 _composed: dict[tuple, Optional[View]] = {}
@@ -72,10 +79,14 @@ def _span(view: View) -> Optional[int]:
 def _buffer_part(src: Node, view: View, span: int) -> Node:
     """The run of src's buffer that `view` reads (`span` elements from its offset) as
     a part of the buffer, from the nearest start a part may have; the view reads the
-    part with an offset below that alignment, so few kernels serve every slice."""
+    part with an offset below that alignment, so few kernels serve every slice. A short
+    run starting between two such starts is copied instead, so no offset is left."""
     device, itemsize = backend(src.device), src.dtype.itemsize
     lead = view.offset % max(device.part_alignment // itemsize, 1)
-    part = device.part(src.buffer, (view.offset - lead) * itemsize, (lead + span) * itemsize)
+    if lead and span * itemsize <= COPY_MISALIGNED_BYTES:
+        lead, part = 0, device.copy(src.buffer, view.offset * itemsize, span * itemsize)
+    else:
+        part = device.part(src.buffer, (view.offset - lead) * itemsize, (lead + span) * itemsize)
     if lead == 0 and view.is_flat_shift:
         return Node.from_buffer(part, view.shape, src.dtype, src.device)
     run = Node.from_buffer(part, (lead + span,), src.dtype, src.device)

@@ -149,6 +149,12 @@ class TritonInterpreterDevice:
         """Bytes [start, start + nbytes) of `buffer`, as a numpy view."""
         return buffer_part(buffer, start, nbytes, lambda handle, at, size: handle[at:at + size])
 
+    def copy(self, buffer, start: int, nbytes: int) -> Buffer:
+        """Bytes [start, start + nbytes) of `buffer` copied into a new buffer."""
+        out = self.alloc(nbytes)
+        out.handle[:nbytes] = buffer.handle[start:start + nbytes]
+        return out
+
     def download(self, buffer: Buffer, dtype: np.dtype, count: int) -> np.ndarray:
         return buffer.handle[:count * np.dtype(dtype).itemsize].view(dtype).copy()
 
