@@ -127,6 +127,33 @@ def test_a_copied_batch_is_a_view_of_the_values_at_the_time_it_is_read(rng):
     np.testing.assert_array_equal(xs.numpy(), x)
 
 
+def _train_mlp(rng, steps: int, after_step=lambda: None) -> list[float]:
+    lf.manual_seed(0)
+    x, y = lf.tensor(rng.standard_normal((64, 6)).astype(np.float32)), lf.tensor(rng.integers(0, 3, 64))
+    model = lf.nn.Sequential(lf.nn.Linear(6, 8), lf.nn.ReLU(), lf.nn.Linear(8, 3))
+    opt = lf.optim.SGD(model.parameters(), lr=0.1)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = lf.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        after_step()
+    assert all(p.node.is_realized for p in model.parameters())
+    return losses
+
+
+def test_a_modules_drawn_parameters_are_computed_before_its_first_call(monkeypatch, scheduled):
+    """Drawn inside the first training step's kernels, the initial weights made that
+    step's kernels differ from the next one's: each was compiled for one step."""
+    seen = []
+    losses = _train_mlp(np.random.default_rng(0), 2, lambda: seen.append(len(scheduled)))
+    assert seen[0] == seen[1] == 2  # the parameters' schedule, then one for both steps
+    monkeypatch.setattr(lf.nn.Module, "_compute_state", lambda self: None)
+    np.testing.assert_allclose(losses, _train_mlp(np.random.default_rng(0), 2), rtol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.int32, np.bool_, np.float16])
 def test_rows_at_any_offset(rng, dtype):
     """Rows of 3 elements start off the alignment of a buffer's parts: each is read from an aligned start."""
