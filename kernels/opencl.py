@@ -139,6 +139,10 @@ class RenderedKernel:
     def source(self) -> str:
         return "\n".join(self.preamble) + "\n" + self.body
 
+    @property
+    def argument_bytes(self) -> int:
+        return sum(n.numel * n.dtype.itemsize for n in self.args)
+
 
 class _Block:
     """Statements of one scope at one vector width, with common subexpressions shared.

@@ -172,8 +172,7 @@ class OpenCLDevice:
     def prepare(self, kernels: list[Kernel]) -> list["Launch"]:
         """Render and compile (cached by source) a schedule's kernels."""
         return [Launch(rendered.name, rendered.source, cl_kernel, rendered.global_size, rendered.local_size,
-                       rendered.work_items, kernel.stored, rendered.args,
-                       sum(n.numel * n.dtype.itemsize for n in rendered.args))
+                       rendered.work_items, kernel.stored, rendered.args, rendered.argument_bytes)
                 for kernel, (rendered, cl_kernel) in zip(kernels, self.rt.compiled(kernels, self.parallelism))]
 
     def launch(self, launch: "Launch", outputs: list, args: list) -> None:
@@ -236,6 +235,16 @@ def _event_seconds(event):
     return seconds
 
 
+class _GroupMember:
+    """Launches one member of a grouped kernel function, called as its own cl.Kernel would be."""
+
+    def __init__(self, kernel, which: int, unused: int):
+        self.kernel, self.which, self.unused = kernel, np.int32(which), (None,) * unused
+
+    def __call__(self, queue, global_size, local_size, *buffers):
+        return self.kernel(queue, global_size, local_size, self.which, *buffers, *self.unused)
+
+
 class _Runtime:
     """What devices naming the same OpenCL device share: context, queue, pool, compiled kernels."""
 
@@ -296,10 +305,10 @@ class _Runtime:
         self.pool.close()
 
     def compiled(self, kernels: list[Kernel], parallelism: int) -> list[tuple]:
-        """(rendered kernel, cl.Kernel) per kernel. Kernels not built before are built
-        together as one program: each build costs PoCL 25-40 ms however small the
-        program (measured: three tiny kernels took 80-140 ms as three programs, 27-38 ms
-        as one), which is most of a warm first step."""
+        """(rendered kernel, its launcher: called as a cl.Kernel is) per kernel. Kernels
+        not built before are built together as one program: each build costs PoCL 25-40
+        ms however small the program (measured: three tiny kernels took 80-140 ms as
+        three programs, 27-38 ms as one), which is most of a warm first step."""
         from lazyfuse.kernels import render_cache  # kernels depend on runtime, not the reverse
         from lazyfuse.kernels.opencl import render
         settings = ("opencl", parallelism, self.native_vector_bytes)
@@ -313,9 +322,11 @@ class _Runtime:
         return [(r, self._programs[r.source]) for r in rendered]
 
     def _build(self, rendered: list) -> None:
-        from lazyfuse.kernels import program_cache
+        """Build one program of the kernels, small ones grouped (see kernels/opencl_group.py)."""
+        from lazyfuse.kernels import opencl_group, program_cache
         preamble = dict.fromkeys(line for r in rendered for line in r.preamble)
-        source = "\n".join(preamble) + "\n" + "\n".join(r.body for r in rendered)
+        groups = opencl_group.groups(rendered)
+        source = "\n".join(preamble) + "\n" + "\n".join(opencl_group.source(g) for g in groups)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", cl.CompilerWarning)
             try:
@@ -323,6 +334,13 @@ class _Runtime:
             except (cl.RuntimeError, cl.LogicError) as e:
                 names = ", ".join(r.name for r in rendered)
                 raise RuntimeError(f"OpenCL failed to build kernel(s) {names}:\n{e}\n{source}") from e
-        for r in rendered:
-            # one Kernel object per source: pyopencl builds a new one on every attribute access
-            self._programs[r.source] = cl.Kernel(program, r.name)
+        for group in groups:
+            if len(group) == 1:
+                # one Kernel object per source: pyopencl builds a new one on every attribute access
+                self._programs[group[0].source] = cl.Kernel(program, group[0].name)
+                continue
+            width = max(len(r.args) for r in group)
+            for which, r in enumerate(group):
+                kernel = cl.Kernel(program, opencl_group.dispatcher_name(group))
+                kernel.set_scalar_arg_dtypes([np.int32] + [None] * width)
+                self._programs[r.source] = _GroupMember(kernel, which, width - len(r.args))

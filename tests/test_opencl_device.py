@@ -129,3 +129,31 @@ def test_kernels_are_timed_only_while_profiled_and_stay_in_order():
     assert not rt.queue.properties & profiling
     np.testing.assert_array_equal(w.numpy(), (np.arange(1 << 20, dtype=np.float32) * 2 + 1) * 3)
     assert len(prof.kernels) == 1 and prof.kernels[0].seconds > 0
+
+
+def test_small_kernels_are_built_behind_one_dispatching_kernel_and_large_ones_alone(monkeypatch):
+    """PoCL compiles each kernel function at ~0.2 s however small: kernels taking little
+    memory are members of one kernel function (kernels/opencl_group.py), each launched
+    with its own buffers, whatever their number."""
+    import numpy as np
+
+    import lazyfuse as lf
+    from lazyfuse.kernels import opencl_group
+    built = []
+    grouping = opencl_group.groups
+    monkeypatch.setattr(opencl_group, "groups", lambda rendered: built.append(grouping(rendered)) or built[-1])
+    rng = np.random.default_rng(7)
+    small = [rng.standard_normal(n).astype(np.float32) for n in range(30, 41)]  # one kernel each: no shapes alike
+    large = rng.standard_normal(1 << 19).astype(np.float32)  # 2 MiB
+    other = rng.standard_normal(64).astype(np.float32)
+    tensors, others = [lf.tensor(a) for a in small + [large]], lf.tensor(other)
+    # members taking one buffer and members taking two
+    two = [i % 2 == 1 for i in range(len(small))] + [False]
+    results = [t.exp() * 2 + (others[:t.shape[0]] if two[i] else 1) for i, t in enumerate(tensors)]
+    lf.realize(*results)
+    assert [len(g) for g in built[-1]] == [1, 8, 3]  # the large kernel alone, then the eleven small ones
+    rt = opencl_device.OpenCLDevice.open("cpu").rt
+    members = {type(rt._programs[r.source]).__name__ for g in built[-1] for r in g}
+    assert members == {"Kernel", "_GroupMember"}
+    for i, (t, got) in enumerate(zip(small + [large], results)):
+        np.testing.assert_allclose(got.numpy(), np.exp(t) * 2 + (other[:len(t)] if two[i] else 1), rtol=1e-5, atol=1e-6)
