@@ -122,3 +122,12 @@ def test_bad_padding_names_what_is_wrong():
         lf.nn.functional.pad(x, (3, 0), mode="reflect")
     with pytest.raises(NotImplementedError, match="padding mode 'mirror'"):
         lf.nn.functional.pad(x, (1, 1), mode="mirror")
+
+
+@pytest.mark.parametrize("layer", [lf.nn.ReLU(), lf.nn.Linear(3, 2), lf.nn.Sequential(lf.nn.Linear(3, 2))])
+def test_a_layer_given_a_numpy_array_says_it_takes_a_tensor(layer):
+    """As PyTorch: a TypeError naming the layer. Linear computed with the array (numpy's
+    @ deferred to the weight) and ReLU failed inside with an AttributeError."""
+    with pytest.raises(TypeError, match=f"{type(layer).__name__}: argument 1 must be a Tensor, not numpy.ndarray"):
+        layer(np.ones((2, 3), np.float32))
+    assert layer(lf.ones(2, 3)).shape == (2, 3 if isinstance(layer, lf.nn.ReLU) else 2)

@@ -62,6 +62,10 @@ class Module:
     def __call__(self, *args, **kwargs):
         if "_state_computed" not in self.__dict__:
             self._compute_state()
+        for position, arg in enumerate(args, 1):
+            if isinstance(arg, np.ndarray):  # some layers would compute with it, others fail deep inside
+                raise TypeError(f"{type(self).__name__}: argument {position} must be a Tensor, not numpy.ndarray "
+                                f"(lazyfuse.tensor(array) or lazyfuse.from_numpy(array) makes one)")
         hooks = self.__dict__.get("_module_hooks")
         if hooks is None:
             return self.forward(*args, **kwargs)
