@@ -130,7 +130,8 @@ def test_a_copied_batch_is_a_view_of_the_values_at_the_time_it_is_read(rng):
 def _train_mlp(rng, steps: int, after_step=lambda: None) -> list[float]:
     lf.manual_seed(0)
     x, y = lf.tensor(rng.standard_normal((64, 6)).astype(np.float32)), lf.tensor(rng.integers(0, 3, 64))
-    model = lf.nn.Sequential(lf.nn.Linear(6, 8), lf.nn.ReLU(), lf.nn.Linear(8, 3))
+    model = lf.nn.Sequential(lf.nn.Linear(6, 8), lf.nn.LayerNorm(8), lf.nn.ReLU(), lf.nn.Linear(8, 8),
+                             lf.nn.LayerNorm(8), lf.nn.Linear(8, 3))  # (the norms' zero biases: one constant)
     opt = lf.optim.SGD(model.parameters(), lr=0.1)
     losses = []
     for _ in range(steps):
@@ -146,7 +147,8 @@ def _train_mlp(rng, steps: int, after_step=lambda: None) -> list[float]:
 
 def test_a_modules_drawn_parameters_are_computed_before_its_first_call(monkeypatch, scheduled):
     """Drawn inside the first training step's kernels, the initial weights made that
-    step's kernels differ from the next one's: each was compiled for one step."""
+    step's kernels differ from the next one's: each was compiled for one step. So did
+    parameters holding one value in one buffer."""
     seen = []
     losses = _train_mlp(np.random.default_rng(0), 2, lambda: seen.append(len(scheduled)))
     assert seen[0] == seen[1] == 2  # the parameters' schedule, then one for both steps

@@ -75,9 +75,20 @@ class Module:
         """Compute the parameters and buffers still lazy (drawn by an initializer), in one
         schedule, before the first call: drawn inside the first step's kernels instead, they
         made those kernels differ from every later step's, and each is compiled once (~0.2 s:
-        50 of the ~200 kernels of PyTorch's nn.Transformer tutorial)."""
+        50 of the ~200 kernels of PyTorch's nn.Transformer tutorial). Tensors holding one value
+        (LayerNorms' zero biases are one constant) get buffers of their own: sharing one, they
+        made the first step's kernels read one buffer where later steps' read several."""
+        from lazyfuse.runtime.devices import backend
+        from lazyfuse.runtime.graph import Node
         from lazyfuse.runtime.realize import realize
-        realize([t.node for t in (*self.parameters(), *self.buffers()) if not t.node.is_realized])
+        state = [t for t in (*self.parameters(), *self.buffers()) if t._base is None]
+        realize([t.node for t in state if not t.node.is_realized])
+        holders: dict[int, Tensor] = {}
+        for t in state:
+            node = t.node
+            if holders.setdefault(id(node), t) is not t:
+                copy = backend(node.device).copy(node.buffer, 0, node.numel * node.dtype.itemsize)
+                t._node = Node.from_buffer(copy, node.shape, node.dtype, node.device)
         for module in self.modules():
             object.__setattr__(module, "_state_computed", True)
 
