@@ -32,18 +32,22 @@ def dispatcher_name(group: list[RenderedKernel]) -> str:
     return "group_" + group[0].name
 
 
+def buffer_parameters(group: list[RenderedKernel]) -> int:
+    """The dispatching kernel's buffer parameters (after `which`): as many as its widest member takes."""
+    return max(len(r.args) for r in group)
+
+
 def source(group: list[RenderedKernel]) -> str:
     """The code of a group's kernel function: its one kernel's body, or its members as
     plain functions and a kernel calling one of them (C converts the `void` pointers
     to the members' typed, restrict parameters)."""
     if len(group) == 1:
         return group[0].body
-    width = max(len(r.args) for r in group)
     functions, cases = [], []
     for which, r in enumerate(group):
         assert r.body.startswith("__kernel "), r.body[:40]
         functions.append(r.body.removeprefix("__kernel "))
         cases.append(f"    case {which}: {r.name}({', '.join(f'a{i}' for i in range(len(r.args)))}); return;")
-    params = ", ".join(f"__global void* a{i}" for i in range(width))
+    params = ", ".join(f"__global void* a{i}" for i in range(buffer_parameters(group)))
     return "\n".join(functions + [f"__kernel void {dispatcher_name(group)}(int which, {params}) {{",
                                   "  switch (which) {", *cases, "  }", "}"])

@@ -339,7 +339,7 @@ class _Runtime:
                 # one Kernel object per source: pyopencl builds a new one on every attribute access
                 self._programs[group[0].source] = cl.Kernel(program, group[0].name)
                 continue
-            width = max(len(r.args) for r in group)
+            width = opencl_group.buffer_parameters(group)
             for which, r in enumerate(group):
                 kernel = cl.Kernel(program, opencl_group.dispatcher_name(group))
                 kernel.set_scalar_arg_dtypes([np.int32] + [None] * width)
