@@ -143,6 +143,23 @@ def test_k_blocks_keep_partial_sums_per_row(rng):
     np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("over, one_block", [(1 / 8, True), (1 / 2, False)])
+def test_a_k_a_little_over_one_block_is_walked_as_one_block(rng, over, one_block):
+    """A short last K block cost its partial sums' trip to memory and back (a convolution's
+    K = 288 over blocks of 256); up to ONE_BLOCK_SLACK over, K is one block."""
+    from lazyfuse.runtime.opencl_device import OpenCLDevice
+    block = opencl_matmul.PANEL_BYTES // (opencl_matmul.MICRO_VECTORS * OpenCLDevice.open("cpu").rt.native_vector_bytes)
+    K = int(block * (1 + over))
+    a = rng.standard_normal((600, K)).astype(np.float32)
+    b = rng.standard_normal((K, 64)).astype(np.float32)
+    out = lf.tensor(a) @ lf.tensor(b)
+    with lf.profile() as prof:
+        out.realize()
+    sources = [r.source for r in prof.kernels if r.name.startswith("matmul")]
+    assert len(sources) == 1 and ("partial[" not in sources[0]) == one_block
+    np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-4, atol=1e-3)
+
+
 def test_a_product_read_both_ways_is_stored_once(rng):
     a = rng.standard_normal((24, 20)).astype(np.float32)
     b = rng.standard_normal((20, 24)).astype(np.float32)
