@@ -74,7 +74,7 @@ class MatmulRenderer(OpenCLRenderer):
     @property
     def _k_block(self) -> int:
         block = PANEL_BYTES // (MICRO_VECTORS * self._vector_bytes)
-        return self.k.matmul.K if self.k.matmul.K <= block * ONE_BLOCK_SLACK else block
+        return self.k.matmul.K if block < self.k.matmul.K <= block * ONE_BLOCK_SLACK else block
 
     @property
     def _most_rows(self) -> int:
