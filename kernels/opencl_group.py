@@ -22,8 +22,10 @@ GROUP_BELOW_BYTES = 1 << 20
 
 def groups(rendered: list[RenderedKernel]) -> list[list[RenderedKernel]]:
     """The kernels to build together, each list one kernel function: a large kernel
-    alone, small ones KERNELS_PER_GROUP at a time."""
-    small = [r for r in rendered if r.argument_bytes < GROUP_BELOW_BYTES]
+    alone, small ones KERNELS_PER_GROUP at a time, in order of their buffer count:
+    every launch passes as many buffers as its group's widest member takes (a
+    68-buffer member made its group's launches 5 -> 11 us)."""
+    small = sorted([r for r in rendered if r.argument_bytes < GROUP_BELOW_BYTES], key=lambda r: len(r.args))
     large = [[r] for r in rendered if r.argument_bytes >= GROUP_BELOW_BYTES]
     return large + [small[i:i + KERNELS_PER_GROUP] for i in range(0, len(small), KERNELS_PER_GROUP)]
 

@@ -152,6 +152,8 @@ def test_small_kernels_are_built_behind_one_dispatching_kernel_and_large_ones_al
     results = [t.exp() * 2 + (others[:t.shape[0]] if two[i] else 1) for i, t in enumerate(tensors)]
     lf.realize(*results)
     assert [len(g) for g in built[-1]] == [1, 8, 3]  # the large kernel alone, then the eleven small ones
+    widths = [len(r.args) for g in built[-1][1:] for r in g]
+    assert widths == sorted(widths) and widths[0] < widths[-1]  # narrow members together: launches pass fewer buffers
     rt = opencl_device.OpenCLDevice.open("cpu").rt
     members = {type(rt._programs[r.source]).__name__ for g in built[-1] for r in g}
     assert members == {"Kernel", "_GroupMember"}
