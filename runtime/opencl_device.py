@@ -150,8 +150,9 @@ class OpenCLDevice:
         """Bytes [start, start + nbytes) of `buffer` copied into a new buffer, after
         the kernels enqueued before (start needs no alignment)."""
         out = self.alloc(nbytes)
-        event = cl.enqueue_copy(self.rt.queue, out.handle, buffer.handle, byte_count=nbytes, src_offset=start)
-        out.written = self.rt.enqueued(event, nbytes)
+        if nbytes:  # OpenCL refuses an empty copy
+            event = cl.enqueue_copy(self.rt.queue, out.handle, buffer.handle, byte_count=nbytes, src_offset=start)
+            out.written = self.rt.enqueued(event, nbytes)
         return out
 
     def download(self, buffer: Buffer, dtype: np.dtype, count: int) -> np.ndarray:

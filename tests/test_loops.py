@@ -156,6 +156,24 @@ def test_a_modules_drawn_parameters_are_computed_before_its_first_call(monkeypat
     np.testing.assert_allclose(losses, _train_mlp(np.random.default_rng(0), 2), rtol=1e-6)
 
 
+def test_empty_parameters_holding_one_value_get_buffers_of_their_own():
+    """Two `Parameter()` placeholders (empty, one constant node): giving the second its
+    own buffer copied zero bytes, which OpenCL refused."""
+    class Model(lf.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.linear = lf.nn.Parameter(), lf.nn.Parameter(), lf.nn.Linear(2, 3)
+
+        def forward(self, x):
+            return self.linear(x)
+    model = Model()
+    x = np.ones((4, 2), np.float32)
+    out = model(lf.tensor(x)).detach().numpy()
+    w, b = model.linear.weight.detach().numpy(), model.linear.bias.detach().numpy()
+    np.testing.assert_allclose(out, x @ w.T + b, rtol=1e-6)
+    assert model.a.shape == model.b.shape == (0,) and model.a.node is not model.b.node
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.int32, np.bool_, np.float16])
 def test_rows_at_any_offset(rng, dtype):
     """Rows of 3 elements start off the alignment of a buffer's parts: each is read from an aligned start."""
