@@ -17,12 +17,13 @@ import tempfile
 CAPABILITIES = (80, 90)  # sm_80 (A100) and sm_90 (H100)
 
 
-def _compile_one(kernel: dict, capability: int) -> None:
+def _compile_one(kernel: dict, capability: int, directory: str) -> None:
+    """Triton reads a kernel's source from its file: it is written into `directory`."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+    with tempfile.NamedTemporaryFile("w", suffix=".py", dir=directory, delete=False) as f:
         f.write(kernel["source"])
     spec = importlib.util.spec_from_file_location(f"lazyfuse_compile_{kernel['name']}", f.name)
     module = importlib.util.module_from_spec(spec)
@@ -37,14 +38,15 @@ def _compile_one(kernel: dict, capability: int) -> None:
 def main() -> None:
     kernels = json.load(sys.stdin)
     results = {}
-    for number, kernel in enumerate(kernels):
-        for capability in CAPABILITIES:
-            key = f"{number}:{kernel['name']}@sm_{capability}"  # names repeat across dtypes
-            try:
-                _compile_one(kernel, capability)
-                results[key] = "ok"
-            except Exception as e:  # noqa: BLE001 - every failure is reported, not raised
-                results[key] = f"{type(e).__name__}: {e}"
+    with tempfile.TemporaryDirectory(prefix="lazyfuse-compile-") as directory:
+        for number, kernel in enumerate(kernels):
+            for capability in CAPABILITIES:
+                key = f"{number}:{kernel['name']}@sm_{capability}"  # names repeat across dtypes
+                try:
+                    _compile_one(kernel, capability, directory)
+                    results[key] = "ok"
+                except Exception as e:  # noqa: BLE001 - every failure is reported, not raised
+                    results[key] = f"{type(e).__name__}: {e}"
     json.dump(results, sys.stdout)
 
 

@@ -90,7 +90,8 @@ class TritonKernelLoader:
 
     def __init__(self):
         self._functions: dict[str, object] = {}
-        self._dir = Path(tempfile.mkdtemp(prefix="lazyfuse-triton-"))
+        self._files = tempfile.TemporaryDirectory(prefix="lazyfuse-triton-")  # removed at exit
+        self._dir = Path(self._files.name)
 
     def prepare(self, kernel: Kernel) -> Launch:
         from lazyfuse.kernels import render_cache

@@ -354,3 +354,21 @@ def test_selection_and_composites_stay_on_the_device():
     np.testing.assert_array_equal(x.round().numpy(), np.round(X))
     np.testing.assert_array_equal(x.diagonal(0, 0, 1).numpy(), np.diagonal(X, 0, 0, 1))
     np.testing.assert_array_equal(x.sort(1).values.numpy(), np.sort(X, 1))
+
+
+def test_generated_kernel_files_are_removed_when_the_process_ends(tmp_path):
+    """Triton reads kernels from files: the interpreter's and the compile check's
+    files go to the temporary directory and leave with the process."""
+    import os
+    import subprocess
+    import sys
+    script = ("import numpy as np, lazyfuse as lf\n"
+              "from lazyfuse.kernels.triton_compile import compile_in_child\n"
+              "from lazyfuse.runtime.triton_device import TritonKernelLoader\n"
+              "(lf.tensor(np.ones(4, np.float32), device='cuda') * 2).numpy()\n"
+              "results = compile_in_child(list(TritonKernelLoader.generated.values()))\n"
+              "assert results and set(results.values()) == {'ok'}, results\n")
+    env = dict(os.environ, TMPDIR=str(tmp_path / "tmp"), TRITON_INTERPRET="1")
+    (tmp_path / "tmp").mkdir()
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
+    assert list((tmp_path / "tmp").iterdir()) == []
