@@ -171,10 +171,35 @@ class OpenCLDevice:
         self.rt.wait(cl.enqueue_marker(self.rt.queue), self.rt.queue, follows=self.rt.last_launch)
 
     def prepare(self, kernels: list[Kernel]) -> list["Launch"]:
-        """Render and compile (cached by source) a schedule's kernels."""
-        return [Launch(rendered.name, rendered.source, cl_kernel, rendered.global_size, rendered.local_size,
-                       rendered.work_items, kernel.stored, rendered.args, rendered.argument_bytes)
-                for kernel, (rendered, cl_kernel) in zip(kernels, self.rt.compiled(kernels, self.parallelism))]
+        """Render (cached by structure) and compile (cached by source) a schedule's kernels."""
+        return self._launches(self.rt.rendered(kernels, self.parallelism), [k.stored for k in kernels])
+
+    @property
+    def identity(self) -> str:
+        """What a schedule stored on disk for this device depends on besides the
+        graph (runtime/schedule_store.py): the rendered code depends on all of it."""
+        d = self.rt.cl_device
+        return "\0".join([d.platform.name, d.platform.version, d.name, d.driver_version,
+                          str(self.parallelism), str(self.rt.native_vector_bytes)])
+
+    @staticmethod
+    def describe(launch: "Launch") -> dict:
+        """A launch's kernel as JSON, for `restore`: its code and launch sizes."""
+        return {"name": launch.name, "preamble": list(launch.preamble), "body": launch.body,
+                "global_size": launch.global_size, "local_size": launch.local_size, "work_items": launch.work_items}
+
+    def restore(self, descriptions: list[dict], outputs: list[list], args: list[list]) -> list["Launch"]:
+        """Launches of the kernels `describe` gave, writing `outputs` and taking `args` (nodes)."""
+        from lazyfuse.kernels.opencl import RenderedKernel  # kernels depend on runtime, not the reverse
+        rendered = [RenderedKernel(d["name"], tuple(d["preamble"]), d["body"], list(a), d["global_size"],
+                                   d["local_size"], d["work_items"]) for d, a in zip(descriptions, args)]
+        return self._launches(rendered, outputs)
+
+    def _launches(self, rendered: list, outputs: list[list]) -> list["Launch"]:
+        launchers = self.rt.compiled(rendered)
+        return [Launch(r.name, r.preamble, r.body, launcher, r.global_size, r.local_size, r.work_items,
+                       written, r.args, r.argument_bytes)
+                for r, written, launcher in zip(rendered, outputs, launchers)]
 
     def launch(self, launch: "Launch", outputs: list, args: list) -> None:
         """Allocate the outputs and enqueue the kernel; `outputs` and `args` are the
@@ -212,7 +237,8 @@ class Launch:
     it was prepared for (a cached schedule maps them to positions)."""
 
     name: str
-    source: str
+    preamble: tuple[str, ...]
+    body: str
     cl_kernel: object
     global_size: int
     local_size: int
@@ -220,6 +246,10 @@ class Launch:
     outputs: list
     args: list
     nbytes: int  # of the buffers it takes as arguments
+
+    @property
+    def source(self) -> str:
+        return "\n".join(self.preamble) + "\n" + self.body
 
 
 class Command(NamedTuple):
@@ -305,22 +335,25 @@ class _Runtime:
         self.queue.finish()
         self.pool.close()
 
-    def compiled(self, kernels: list[Kernel], parallelism: int) -> list[tuple]:
-        """(rendered kernel, its launcher: called as a cl.Kernel is) per kernel. Kernels
-        not built before are built together as one program: each build costs PoCL 25-40
-        ms however small the program (measured: three tiny kernels took 80-140 ms as
-        three programs, 27-38 ms as one), which is most of a warm first step."""
+    def rendered(self, kernels: list[Kernel], parallelism: int) -> list:
+        """The kernels as OpenCL C (kernels/opencl.py), each rendered once per structure."""
         from lazyfuse.kernels import render_cache  # kernels depend on runtime, not the reverse
         from lazyfuse.kernels.opencl import render
         settings = ("opencl", parallelism, self.native_vector_bytes)
 
         def fresh(kernel: Kernel):
             return render(kernel, parallelism, self.native_vector_bytes)
-        rendered = [render_cache.render(k, settings, fresh) for k in kernels]
+        return [render_cache.render(k, settings, fresh) for k in kernels]
+
+    def compiled(self, rendered: list) -> list:
+        """The launcher of each rendered kernel (called as a cl.Kernel is). Kernels not
+        built before are built together as one program: each build costs PoCL 25-40
+        ms however small the program (measured: three tiny kernels took 80-140 ms as
+        three programs, 27-38 ms as one), which is most of a warm first step."""
         new = {r.source: r for r in rendered if r.source not in self._programs}
         if new:
             self._build(list(new.values()))
-        return [(r, self._programs[r.source]) for r in rendered]
+        return [self._programs[r.source] for r in rendered]
 
     def _build(self, rendered: list) -> None:
         """Build one program of the kernels, small ones grouped (see kernels/opencl_group.py)."""

@@ -6,7 +6,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from . import capture, changing_constants, debug
+from . import capture, changing_constants, debug, dtypes, schedule_store
 from .devices import backend
 from .graph import Node, Op
 from .schedule import Scheduler
@@ -67,8 +67,15 @@ def realize(nodes: list[Node]) -> None:
             key = (structure, device.parallelism, debug.fusion_enabled())
             schedule = _schedules.get(key)
         if schedule is None:
-            kernels = Scheduler(device.parallelism, debug.fusion_enabled()).schedule(group)
-            schedule = _CachedSchedule(device.prepare(kernels), order)
+            # devices whose launches can be described (OpenCL's) keep their schedules on disk too
+            identity = getattr(device, "identity", None)
+            stored_as = schedule_store.digest(key, identity) if identity is not None else None
+            schedule = _stored_schedule(stored_as, device, order) if stored_as is not None else None
+            if schedule is None:
+                kernels = Scheduler(device.parallelism, debug.fusion_enabled()).schedule(group)
+                schedule = _CachedSchedule(device.prepare(kernels), order)
+                if stored_as is not None:
+                    schedule_store.save(stored_as, schedule.describe(device))
             _schedules[key] = schedule
             if len(_schedules) > MAX_CACHED_SCHEDULES:
                 _schedules.popitem(last=False)
@@ -140,6 +147,12 @@ class _CachedSchedule:
         for launch in launches:  # keep no nodes alive: they would pin their buffers
             launch.outputs = launch.args = None
 
+    def describe(self, device) -> dict:
+        """The schedule as JSON, for schedule_store (read back by _stored_schedule)."""
+        return {"made": [[list(shape), dtype.name, device_name] for shape, dtype, device_name in self.made],
+                "launches": [{"kernel": device.describe(launch), "outputs": outputs, "args": args}
+                             for launch, outputs, args in self.steps]}
+
     def run(self, device, order: list[Node]) -> None:
         nodes = order + [Node.placeholder(*spec) for spec in self.made]
         for launch, outputs, args in self.steps:
@@ -147,6 +160,23 @@ class _CachedSchedule:
             device.launch(launch, written, read)
             if capture.active is not None:
                 capture.active.launched(device, launch, written, read)
+
+
+def _stored_schedule(name: str, device, order: list[Node]) -> "_CachedSchedule | None":
+    """The schedule stored as `name` by an earlier process, for this graph's `order`."""
+    stored = schedule_store.load(name)
+    if stored is None:
+        return None
+    try:
+        nodes = order + [Node.placeholder(tuple(shape), dtypes.as_dtype(dtype), device_name)
+                         for shape, dtype, device_name in stored["made"]]
+        launches = stored["launches"]
+        restored = device.restore([launch["kernel"] for launch in launches],
+                                  [[nodes[i] for i in launch["outputs"]] for launch in launches],
+                                  [[nodes[i] for i in launch["args"]] for launch in launches])
+    except (KeyError, IndexError, TypeError, ValueError):  # not a file this version of lazyfuse wrote
+        return None
+    return _CachedSchedule(restored, order)
 
 
 def read(node: Node) -> np.ndarray:

@@ -113,6 +113,10 @@ def _render_cache_checked(monkeypatch=None) -> list:
 
 
 def pytest_configure(config):
+    # schedules are not stored on disk for the tests in this process: they count the
+    # scheduler's work and change its constants (tests/test_schedule_store.py turns it on)
+    from lazyfuse.runtime import schedule_store
+    schedule_store.STORE_SCHEDULES = False
     # every render cache hit of a test run is checked against a fresh render (the
     # renderer must read nothing the cache's key leaves out); LAZYFUSE_CHECK_RENDERS=0 skips it
     import os
