@@ -149,7 +149,7 @@ class _CachedSchedule:
 
     def describe(self, device) -> dict:
         """The schedule as JSON, for schedule_store (read back by _stored_schedule)."""
-        return {"made": [[list(shape), dtype.name, device_name] for shape, dtype, device_name in self.made],
+        return {"made": [[list(shape), dtype.name] for shape, dtype, _ in self.made],  # on the device run on
                 "launches": [{"kernel": device.describe(launch), "outputs": outputs, "args": args}
                              for launch, outputs, args in self.steps]}
 
@@ -168,8 +168,8 @@ def _stored_schedule(name: str, device, order: list[Node]) -> "_CachedSchedule |
     if stored is None:
         return None
     try:
-        nodes = order + [Node.placeholder(tuple(shape), dtypes.as_dtype(dtype), device_name)
-                         for shape, dtype, device_name in stored["made"]]
+        nodes = order + [Node.placeholder(tuple(shape), dtypes.as_dtype(dtype), device.name)
+                         for shape, dtype in stored["made"]]
         launches = stored["launches"]
         restored = device.restore([launch["kernel"] for launch in launches],
                                   [[nodes[i] for i in launch["outputs"]] for launch in launches],
