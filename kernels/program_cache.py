@@ -28,11 +28,12 @@ def build(context, source: str):
     identity = "\0".join([source, device.platform.name, device.platform.version, device.name,
                           device.driver_version, cl.VERSION_TEXT])
     path = disk_cache.directory("opencl") / f"{hashlib.sha256(identity.encode()).hexdigest()}.bin"
-    if disk_cache.enabled() and path.exists():
+    binary = disk_cache.read(path) if disk_cache.enabled() else None
+    if binary is not None:
         try:
-            return cl.Program(context, [device], [path.read_bytes()]).build()
-        except (cl.RuntimeError, cl.LogicError, OSError):
-            pass  # unreadable or stale: build from source and replace it
+            return cl.Program(context, [device], [binary]).build()
+        except (cl.RuntimeError, cl.LogicError):
+            pass  # stale: build from source and replace it
     program = cl.Program(context, source).build(options=BUILD_OPTIONS)
     if disk_cache.enabled():
         disk_cache.write(path, program.get_info(cl.program_info.BINARIES)[0])

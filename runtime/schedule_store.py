@@ -41,9 +41,10 @@ def digest(key: tuple, device_identity: str) -> Optional[str]:
 
 
 def load(name: str) -> Optional[dict]:
+    data = disk_cache.read(_path(name))
     try:
-        return json.loads(zlib.decompress(_path(name).read_bytes()))
-    except (OSError, ValueError, zlib.error):
+        return json.loads(zlib.decompress(data)) if data is not None else None
+    except (ValueError, zlib.error):
         return None
 
 
