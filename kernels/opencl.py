@@ -52,6 +52,12 @@ STREAMING_STORE_BYTES = 16 << 20
 # (non-temporal) made the step slower, 1598 -> 2096 us: x then left the L3 between steps
 PREFETCH_BYTES = 2048
 CACHE_LINE_BYTES = 64
+# A pointwise kernel reading an input through a transpose (stride 1 down its rows)
+# lets TRANSPOSE_TILE_ROWS neighbouring rows' work-items run one after another,
+# column block by column block: they read the same input lines while those are in
+# L1. In row order every work-item's vector of W elements read W lines, each read
+# again by the next row's work-item only after the whole row had passed through.
+TRANSPOSE_TILE_ROWS = (64, 32, 16, 8)
 # independent vector accumulators per reduction (measured here: a 2^24 sum takes
 # 3.1 ms with four instead of 4.5 ms with one)
 REDUCE_UNROLL = 4
@@ -236,16 +242,38 @@ class OpenCLRenderer(ExpressionRenderer):
         k, W, it = self.k, self.lanes, self.itype
         n = math.prod(k.shape)
         lines = [f"  const {it} gid = get_global_id(0);",
-                 f"  if (gid >= {self._work_items()}) return;",
-                 f"  const {it} base = gid * {W};"]
+                 f"  if (gid >= {self._work_items()}) return;"]
+        tile_rows = self._transpose_tile_rows()
+        if tile_rows:  # see TRANSPOSE_TILE_ROWS: gid runs over a tile's rows, then its column blocks, then tiles
+            blocks = k.shape[-1] // W
+            tile, row, block = f"(gid / {blocks * tile_rows})", f"(gid % {tile_rows})", f"(gid / {tile_rows} % {blocks})"
+            lines.append(f"  const {it} base = ({tile} * {tile_rows} + {row}) * {k.shape[-1]} + {block} * {W};")
+            tiles = n // k.shape[-1] // tile_rows
+            affine = (Affine.of(tile, tiles, tile_rows * k.shape[-1]) + Affine.of(row, tile_rows, k.shape[-1])
+                      + Affine.of(block, blocks, W))
+        else:
+            lines.append(f"  const {it} base = gid * {W};")
+            affine = Affine.of("gid", -(-n // W), W)
         vec = self._block(W, "    ")
-        self._store_outputs(vec, k.outputs, Index("base", 1, aligned=True, affine=Affine.of("gid", -(-n // W), W)))
+        self._store_outputs(vec, k.outputs, Index("base", 1, aligned=True, affine=affine))
         scalar = self._block(1, "      ")
         self._store_outputs(scalar, k.outputs, Index("i", 0, aligned=True, affine=Affine.of("i", n)))
         if W > 1 and n >= W:
             lines += [f"  if (base + {W} <= {n}) {{"] + vec.lines + ["    return;", "  }"]
         lines += [f"  for ({it} i = base; i < min(base + {W}, ({it}){n}); i++) {{"] + scalar.lines + ["  }"]
         return lines
+
+    def _transpose_tile_rows(self) -> int:
+        """Rows per tile for a pointwise kernel reading an input through a transpose
+        (see TRANSPOSE_TILE_ROWS), or 0 to run in row order."""
+        k, W = self.k, self.lanes
+        if W == 1 or len(k.shape) < 2 or k.shape[-1] % W:
+            return 0
+        transposed = any(n.op is Op.VIEW and n.shape == k.shape and n.arg.mask is None
+                         and (n.srcs[0] in k.inputs or n.srcs[0].is_realized)
+                         and n.arg.strides[-2] == 1 and n.arg.strides[-1] not in (0, 1) for n in _kernel_nodes(k))
+        rows = math.prod(k.shape[:-1])
+        return next((t for t in TRANSPOSE_TILE_ROWS if rows % t == 0), 0) if transposed else 0
 
     def _rows_make_better_lanes(self) -> bool:
         """Whether lanes should walk W neighbouring rows (each lane reducing its own

@@ -13,8 +13,9 @@ the epilogue (bias, activation, scaling, anything elementwise on the
 product) is applied and the outputs stored.
 
 Operands are read through their strides (a transposed operand is not
-copied) and may be elementwise expressions of buffers, recomputed at each
-read. Work-groups are not used: PoCL keeps private variables live across a
+copied, unless the scheduler gave the product a row-major copy of its left
+operand: runtime/matmul.py) and may be elementwise expressions of buffers,
+recomputed at each read. Work-groups are not used: PoCL keeps private variables live across a
 barrier in memory, which measured 4x slower than this plain loop nest.
 The last tile of a row or column that does not divide evenly is shifted
 back to end at the matrix's edge, so it recomputes a few outputs instead of

@@ -33,6 +33,17 @@ NARROW_TILED_WORK = 1 << 16
 # many multiply-adds in all: as a row reduction, each of its many short rows ran as
 # scalars (a convolution's input gradient through 6 filters took 30 ms)
 SHORT_TILED_WORK = 1 << 22
+# The tiled kernels read the left operand a row tile (MICRO_ROWS values) at each k,
+# once per panel of columns: when k is not its fastest axis (a weight gradient's
+# x.T @ g), each k is a new cache line, so a product with at least COPY_LEFT_COLUMNS
+# columns, COPY_LEFT_K terms and COPY_LEFT_WORK multiply-adds reads a row-major copy
+# of it instead, made by a kernel of its own. Measured (kernel times, interleaved),
+# M x K @ K x N through a transpose against a copy: 64x36864 @ 36864x288 40-53 ->
+# 24 ms, 288x36864 @ 36864x64 52-58 -> 42-45 ms, 512x2048 @ 2048x512 21-22 -> 14-18
+# ms, 128x9216 @ 9216x64 4-6 ms both; with 16 columns, 64x65536 @ 65536x16, 8 -> 17 ms
+COPY_LEFT_COLUMNS = 64
+COPY_LEFT_K = 256
+COPY_LEFT_WORK = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,12 @@ def is_product(reduce: Node) -> bool:
 
 def match(reduce: Node) -> Optional[Matmul]:
     """The product `reduce` computes, if it is one worth a tiled kernel."""
+    mm = _product(reduce)
+    return _with_row_major_left(mm) if mm is not None else None
+
+
+def _product(reduce: Node) -> Optional[Matmul]:
+    """`match`'s product with its operands as the graph reads them."""
     if not is_product(reduce):
         return None
     product = reduce.srcs[0]
@@ -102,16 +119,30 @@ def match(reduce: Node) -> Optional[Matmul]:
     return Matmul(reduce, operand(left, m_axis), operand(right, n_axis), tuple(S[d] for d in batch_axes), M, N, K)
 
 
+def _with_row_major_left(mm: Matmul) -> Matmul:
+    """The product reading its left operand from a row-major copy where that pays (see
+    COPY_LEFT_COLUMNS): a view of the operand's source that the scheduler computes in
+    a kernel of its own."""
+    left = mm.left
+    if left.k_stride == 1 or mm.N < COPY_LEFT_COLUMNS or mm.K < COPY_LEFT_K or mm.M * mm.N * mm.K < COPY_LEFT_WORK:
+        return mm
+    shape = mm.batch + (mm.M, mm.K)
+    view = View._make(shape, left.batch_strides + (left.row_stride, left.k_stride), left.offset, None)
+    copy = Node.make(Op.VIEW, (left.source,), view, shape, left.source.dtype, left.source.device)
+    strides = View.contiguous(shape).strides
+    return replace(mm, left=Operand(copy, 0, strides[:-2], strides[-2], strides[-1]))
+
+
 def match_transposed(view_node: Node) -> Optional[Matmul]:
     """For a VIEW reading a product with its last two axes swapped, that product
     with the roles of M and N swapped, so its kernel stores the view directly."""
     if view_node.op is not Op.VIEW or view_node.srcs[0].op is not Op.SUM:
         return None
-    mm = match(view_node.srcs[0])
+    mm = _product(view_node.srcs[0])
     if mm is None:
         return None
     rank = len(mm.batch) + 2
     order = tuple(range(rank - 2)) + (rank - 1, rank - 2)
     if view_node.arg != View.contiguous(mm.batch + (mm.M, mm.N)).permute(order):
         return None
-    return replace(mm, left=mm.right, right=mm.left, M=mm.N, N=mm.M, transposed_by=view_node)
+    return _with_row_major_left(replace(mm, left=mm.right, right=mm.left, M=mm.N, N=mm.M, transposed_by=view_node))

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from . import debug
-from .graph import ELEMENTWISE, REDUCE, Node, Op, toposort
+from .graph import ELEMENTWISE, REDUCE, Node, Op, postorder, toposort
 from .matmul import Matmul, is_product, match as match_matmul, match_transposed
 from .movement import reshape
 from .view import View, contiguous_strides
@@ -200,7 +200,9 @@ class Scheduler:
             materialize.update(dict.fromkeys(extra))
         for node, why in self.refusals.items():
             debug.log(1, f"not fusing {node.op.name}{node.shape} into its consumer: {why}")
-        order = toposort(list(materialize))
+        # kernels after the kernels of their inputs, which include nodes the graph does not
+        # lead to (a matmul's row-major copy of an operand: runtime/matmul.py)
+        order = postorder(list(materialize), lambda n: n.srcs + tuple(plans[n]["inputs"]) if n in plans else n.srcs)
         kernels = [self._kernel(m, plans[m]) for m in order if m in materialize]
         return self._fold_riders(self._split_reductions(self._merge(self._absorb_lane_reductions(kernels))))
 
@@ -320,7 +322,8 @@ class Scheduler:
                 product_rows = "rows" if st.product is None or st.product.transposed_by is None else "transposed rows"
                 if st.product is not None and ctx == product_rows and n is st.product.reduce:
                     inline[n] = None
-                    stack.extend((source, "any") for source in self._product_operands(n, materialize, more, inputs))
+                    sources = [st.product.left.source, st.product.right.source]
+                    stack.extend((source, "any") for source in self._product_operands(sources, materialize, more, inputs))
                 elif st.product is not None:
                     self._refuse(n, "a matmul kernel computes one product")
                     more.append(n)
@@ -333,7 +336,7 @@ class Scheduler:
                     inline[n] = None
                     if is_product(n):
                         stack.extend((view, "elements") for view in n.srcs[0].srcs)
-                        self._product_operands(n, materialize, more, inputs)
+                        self._product_operands([view.srcs[0] for view in n.srcs[0].srcs], materialize, more, inputs)
                     else:
                         stack.append((n.srcs[0], "elements"))
                 else:
@@ -356,15 +359,15 @@ class Scheduler:
             lane = []
         return {"structure": st, "inputs": inputs, "inline": list(inline), "materialize": more, "lane": lane}
 
-    def _product_operands(self, product: Node, materialize, more: list, inputs: set) -> list[Node]:
-        """The sources of a multiply-reduce's two operand views, to read in its kernel.
+    def _product_operands(self, sources: list[Node], materialize, more: list, inputs: set) -> list[Node]:
+        """Of a multiply-reduce's two operand sources, those to read in its kernel.
         A source that is itself a view no single strided read expresses (sliding
-        windows reshaped to im2col columns, padding) is materialised instead: the
-        product reads each of its elements many times, each time through that
-        view's index arithmetic (a convolution's product ran 20-50x slower)."""
+        windows reshaped to im2col columns, padding; a matmul's copy of an operand,
+        see runtime/matmul.py) is materialised instead: the product reads each of
+        its elements many times, each time through that view's index arithmetic
+        (a convolution's product ran 20-50x slower)."""
         read = []
-        for view in product.srcs[0].srcs:
-            source = view.srcs[0]
+        for source in sources:
             if source.op is Op.VIEW and not is_flat_identity(source) and source not in materialize:
                 self._refuse(source, "a product reads its operands many times")
                 more.append(source)

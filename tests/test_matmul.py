@@ -7,7 +7,7 @@ import pytest
 
 import lazyfuse as lf
 from lazyfuse.kernels import opencl_matmul
-from lazyfuse.runtime.matmul import MIN_TILED_DIM
+from lazyfuse.runtime.matmul import COPY_LEFT_COLUMNS, COPY_LEFT_K, COPY_LEFT_WORK, MIN_TILED_DIM
 
 from conftest import check
 
@@ -182,3 +182,34 @@ def test_products_use_the_devices_native_vectors_when_a_panel_of_them_fits(rng, 
     (source,) = [k.source for k in prof.kernels]
     assert f"float{lanes} panel[" in source
     np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_a_long_product_reads_a_row_major_copy_of_a_transposed_left_operand(rng):
+    """x.T @ g over many terms and columns: a kernel copies x.T row-major first (reading
+    it through the transpose, each k is a new cache line); with fewer columns, or
+    a left operand row-major already, the product reads its operands in place."""
+    K, N = COPY_LEFT_K + 37, COPY_LEFT_COLUMNS + 6
+    M = -(-COPY_LEFT_WORK // (K * N))
+    x, g = rng.standard_normal((K, M)).astype(np.float32), rng.standard_normal((K, N)).astype(np.float32)
+    X, G = lf.tensor(x), lf.tensor(g)
+    out = X.T @ G
+    names = kernel_names(out.realize)
+    assert len(names) == 2 and names[0].startswith("map_copy") and names[1].startswith("matmul"), names
+    check(out, x.T.astype(np.float64) @ g, rtol=1e-4, atol=1e-3)
+    narrow = X.T @ G[:, :COPY_LEFT_COLUMNS - 2].contiguous()
+    G[:, :COPY_LEFT_COLUMNS - 2].contiguous().realize()
+    assert len(kernel_names(narrow.realize)) == 1
+    check(narrow, x.T.astype(np.float64) @ g[:, :COPY_LEFT_COLUMNS - 2], rtol=1e-4, atol=1e-3)
+    row_major = lf.tensor(np.ascontiguousarray(x.T)) @ G
+    assert len(kernel_names(row_major.realize)) == 1
+
+
+def test_a_weight_gradient_over_a_long_batch_matches_numpy(rng):
+    """A linear layer's weight gradient x.T @ g is such a product (K: the batch)."""
+    K, features, outputs = COPY_LEFT_K * 2 + 5, 48, COPY_LEFT_COLUMNS * 2
+    assert features * outputs * K * 8 >= COPY_LEFT_WORK
+    x = rng.standard_normal((K, features * 8)).astype(np.float32)
+    w = lf.tensor(rng.standard_normal((features * 8, outputs)).astype(np.float32) * 0.1, requires_grad=True)
+    weights = rng.standard_normal((K, outputs)).astype(np.float32)
+    ((lf.tensor(x) @ w) * lf.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), x.T.astype(np.float64) @ weights, rtol=1e-4, atol=1e-3)

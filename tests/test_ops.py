@@ -629,3 +629,24 @@ def test_where_with_numbers_and_tensors_of_the_conditions_shape(dtype):
         np.testing.assert_array_equal(got.numpy(), expected.astype(dtype))
     mixed = lf.where(positive, x, lf.tensor(x0.astype(np.float64)))  # other dtypes take the general path
     assert mixed.dtype == lf.float64
+
+
+@pytest.mark.parametrize("shape, axes", [((256, 72), (1, 0)), ((72, 40), (1, 0)), ((37, 24), (1, 0)),
+                                         ((3, 24, 16), (0, 2, 1)), ((2, 5, 40, 8), (3, 1, 0, 2)),
+                                         ((16, 9), (1, 0))], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_transposing_copies_with_an_elementwise_op(rng, shape, axes, dtype):
+    """Pointwise kernels reading through a transpose walk tiles of rows (kernels/opencl.py,
+    TRANSPOSE_TILE_ROWS) where the rows divide: both orders against numpy."""
+    a, b = make(rng, shape, dtype), make(rng, tuple(shape[i] for i in axes), dtype)
+    check(lf.tensor(a).permute(*axes) * 3 + lf.tensor(b), np.transpose(a, axes) * 3 + b)
+
+
+def test_a_transposing_copy_walks_tiles_of_rows(rng):
+    from lazyfuse.kernels.opencl import TRANSPOSE_TILE_ROWS
+    a = make(rng, (512, 128), np.float32)
+    with lf.profile() as prof:
+        out = lf.tensor(a).T.contiguous().realize()
+    (kernel,) = prof.kernels
+    assert f"(gid % {TRANSPOSE_TILE_ROWS[0]})" in kernel.source, kernel.source
+    check(out, a.T)
