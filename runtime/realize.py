@@ -68,8 +68,7 @@ def realize(nodes: list[Node]) -> None:
             schedule = _schedules.get(key)
         if schedule is None:
             # devices whose launches can be described (OpenCL's) keep their schedules on disk too
-            identity = getattr(device, "identity", None)
-            stored_as = schedule_store.digest(key, identity) if identity is not None else None
+            stored_as = schedule_store.digest(key, getattr(device, "identity", None))
             schedule = _stored_schedule(stored_as, device, order) if stored_as is not None else None
             if schedule is None:
                 kernels = Scheduler(device.parallelism, debug.fusion_enabled()).schedule(group)

@@ -29,10 +29,11 @@ from . import disk_cache
 STORE_SCHEDULES = True
 
 
-def digest(key: tuple, device_identity: str) -> Optional[str]:
+def digest(key: tuple, device_identity: Optional[str]) -> Optional[str]:
     """The file name for a schedule of `key` (a schedule key of realize.py), or None
-    when schedules are not stored or the key's text would name objects by address."""
-    if not (STORE_SCHEDULES and disk_cache.enabled()):
+    when schedules are not stored, the device has no identity (its launches cannot be
+    described) or the key's text would name objects by address."""
+    if device_identity is None or not (STORE_SCHEDULES and disk_cache.enabled()):
         return None
     text = repr(key)
     if " at 0x" in text:  # an argument without a value-based repr: it would differ in every process
