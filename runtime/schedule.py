@@ -42,7 +42,7 @@ from typing import Optional
 
 from . import debug
 from .graph import ELEMENTWISE, REDUCE, Node, Op, postorder, toposort
-from .matmul import Matmul, is_product, match as match_matmul, match_transposed
+from .matmul import Matmul, is_product, match as match_matmul, match_transposed, reread_operands
 from .movement import reshape
 from .view import View, contiguous_strides
 
@@ -323,7 +323,9 @@ class Scheduler:
                 if st.product is not None and ctx == product_rows and n is st.product.reduce:
                     inline[n] = None
                     sources = [st.product.left.source, st.product.right.source]
-                    stack.extend((source, "any") for source in self._product_operands(sources, materialize, more, inputs))
+                    reread = reread_operands(st.product)
+                    stack.extend((source, "any")
+                                 for source in self._product_operands(sources, materialize, more, inputs, reread))
                 elif st.product is not None:
                     self._refuse(n, "a matmul kernel computes one product")
                     more.append(n)
@@ -359,21 +361,30 @@ class Scheduler:
             lane = []
         return {"structure": st, "inputs": inputs, "inline": list(inline), "materialize": more, "lane": lane}
 
-    def _product_operands(self, sources: list[Node], materialize, more: list, inputs: set) -> list[Node]:
+    def _product_operands(self, sources: list[Node], materialize, more: list, inputs: set,
+                          reread: list[Node] = ()) -> list[Node]:
         """Of a multiply-reduce's two operand sources, those to read in its kernel.
         A source that is itself a view no single strided read expresses (sliding
         windows reshaped to im2col columns, padding; a matmul's copy of an operand,
         see runtime/matmul.py) is materialised instead: the product reads each of
         its elements many times, each time through that view's index arithmetic
-        (a convolution's product ran 20-50x slower)."""
+        (a convolution's product ran 20-50x slower). So is elementwise work in
+        `reread`, the sources a tiled product reads more than once."""
         read = []
         for source in sources:
-            if source.op is Op.VIEW and not is_flat_identity(source) and source not in materialize:
-                self._refuse(source, "a product reads its operands many times")
+            why = None
+            if source in materialize or source.is_realized:
+                pass
+            elif source.op is Op.VIEW and not is_flat_identity(source):
+                why = "a product reads its operands many times"
+            elif source.op in ELEMENTWISE and source in reread:
+                why = "the product's kernel reads each element of this operand more than once"
+            if why is None:
+                read.append(source)
+            else:
+                self._refuse(source, why)
                 more.append(source)
                 inputs.add(source)
-            else:
-                read.append(source)
         return read
 
     def _kernel(self, m: Node, plan: dict) -> Kernel:

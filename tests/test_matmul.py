@@ -7,7 +7,8 @@ import pytest
 
 import lazyfuse as lf
 from lazyfuse.kernels import opencl_matmul
-from lazyfuse.runtime.matmul import COPY_LEFT_COLUMNS, COPY_LEFT_K, COPY_LEFT_WORK, MIN_TILED_DIM
+from lazyfuse.runtime.matmul import (BLOCK_ROWS, COPY_LEFT_COLUMNS, COPY_LEFT_K, COPY_LEFT_WORK, MIN_TILED_DIM,
+                                     PANEL_COLUMNS)
 
 from conftest import check
 
@@ -70,6 +71,23 @@ def test_operand_expressions_and_epilogue_fuse_into_one_kernel(rng):
     names = kernel_names(out.realize)
     assert len(names) == 1 and names[0].startswith("matmul"), names
     check(out, np.maximum((np.tanh(x) @ (w * 2)) * 0.5 + bias, 0) + residual, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_operands_read_again_and_again_are_computed_once(rng, side):
+    """An operand expression the tiled kernel would evaluate again for every panel of
+    columns (left) or block of rows (right) gets a kernel of its own (REREAD_WORK)."""
+    M, N, K = (64, 8 * PANEL_COLUMNS, 512) if side == "left" else (3 * BLOCK_ROWS, 32, 2048)
+    assert -(-N // PANEL_COLUMNS) > 2 if side == "left" else -(-M // BLOCK_ROWS) > 2
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    w = rng.standard_normal((K, N)).astype(np.float32)
+    X, W = lf.tensor(x), lf.tensor(w)
+    out = X.tanh() @ W if side == "left" else X @ W.tanh()
+    names = kernel_names(out.realize)
+    assert len(names) == 2 and names[0].startswith("map_tanh") and names[1].startswith("matmul"), names
+    assert "tanh" not in names[1]
+    expected = np.tanh(x.astype(np.float64)) @ w if side == "left" else x @ np.tanh(w.astype(np.float64))
+    check(out, expected, rtol=1e-4, atol=1e-3)
 
 
 def test_small_products_stay_row_reductions(rng):
