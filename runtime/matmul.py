@@ -44,20 +44,22 @@ SHORT_TILED_WORK = 1 << 22
 COPY_LEFT_COLUMNS = 64
 COPY_LEFT_K = 256
 COPY_LEFT_WORK = 1 << 24
-# The tiled kernels read each element of the left operand once per panel of at most
-# PANEL_COLUMNS columns and each element of the right once per block of at least
-# BLOCK_ROWS rows (kernels/opencl_matmul.py: panels of 16 or 32 columns, blocks of 96 or
-# 192 rows). An operand that is an elementwise expression (a gradient masked by a relu,
-# a max-pool's pick from its window) is evaluated again at every read, the left one in
-# scalars, so a product reading one more than once reads it from a buffer instead, when
-# that saves at least REREAD_WORK evaluations (fewer cost less than the launch of a
-# kernel computing the operand). Measured on PyTorch's MNIST example, kernel times per
-# step: its first linear layer's product reading the max-pool's picks 13.2 -> 2.7 ms
-# (+0.9 for the picks' own kernel), its input and weight gradients reading the
-# relu-masked gradient 4.7 and 5.6 -> 1.7 ms each.
+# A product's operand may be an elementwise expression of buffers (a gradient masked by
+# a relu, a max-pool's pick from its window, a GELU), which its kernel evaluates at every
+# read of an element. A tiled kernel reads each element of the left operand once per
+# panel of PANEL_COLUMNS columns (fewer when N is narrower: kernels/opencl_matmul.py), in
+# scalars that cost about as much as a vector of SCALAR_COST lanes each, and each element
+# of the right operand once per block of at least BLOCK_ROWS rows; a row reduction reads
+# an operand once per position along the dims it is broadcast over. The scheduler gives
+# an operand a kernel of its own, which evaluates it once in vectors, where that saves at
+# least REREAD_WORK evaluations of its ops (fewer cost less than the launch). Measured on
+# PyTorch's MNIST example, kernel times per step: its first linear layer's product
+# reading the max-pool's picks 13.2 -> 2.7 ms (+0.9 for the picks' own kernel), its input
+# and weight gradients reading the relu-masked gradient 4.7 and 5.6 -> 1.7 ms each.
 PANEL_COLUMNS = 16
 BLOCK_ROWS = 96
-REREAD_WORK = 1 << 16
+SCALAR_COST = 8
+REREAD_WORK = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -107,12 +109,24 @@ def match(reduce: Node) -> Optional[Matmul]:
     return _with_row_major_left(mm) if mm is not None else None
 
 
-def reread_operands(mm: Matmul) -> list[Node]:
-    """The sources of the operands whose elements a tiled kernel reads again often
-    enough to be worth a buffer (see PANEL_COLUMNS)."""
-    left_reads, right_reads = -(-mm.N // PANEL_COLUMNS), -(-mm.M // BLOCK_ROWS)
-    return [operand.source for operand, rows, reads in ((mm.left, mm.M, left_reads), (mm.right, mm.N, right_reads))
-            if (reads - 1) * mm.batch_size * rows * mm.K >= REREAD_WORK]
+def operand_reads(mm: Matmul) -> list[tuple[Node, int, int]]:
+    """(source, cost of evaluating it per element in units of one evaluation, elements)
+    for each operand of a tiled product (see PANEL_COLUMNS)."""
+    columns = PANEL_COLUMNS
+    while columns > mm.N:
+        columns //= 2
+    return [(mm.left.source, -(-mm.N // columns) * SCALAR_COST, mm.batch_size * mm.M * mm.K),
+            (mm.right.source, -(-mm.M // BLOCK_ROWS), mm.batch_size * mm.N * mm.K)]
+
+
+def row_operand_reads(reduce: Node) -> list[tuple[Node, int, int]]:
+    """`operand_reads` for a product computed as a row reduction (`is_product`)."""
+    reads = []
+    for view in reduce.srcs[0].srcs:
+        sizes = list(zip(view.shape, view.arg.strides))
+        reads.append((view.srcs[0], math.prod(size for size, stride in sizes if stride == 0),
+                      math.prod(size for size, stride in sizes if stride != 0)))
+    return reads
 
 
 def _product(reduce: Node) -> Optional[Matmul]:

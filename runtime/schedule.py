@@ -42,7 +42,8 @@ from typing import Optional
 
 from . import debug
 from .graph import ELEMENTWISE, REDUCE, Node, Op, postorder, toposort
-from .matmul import Matmul, is_product, match as match_matmul, match_transposed, reread_operands
+from .matmul import (REREAD_WORK, Matmul, is_product, match as match_matmul, match_transposed, operand_reads,
+                     row_operand_reads)
 from .movement import reshape
 from .view import View, contiguous_strides
 
@@ -323,9 +324,9 @@ class Scheduler:
                 if st.product is not None and ctx == product_rows and n is st.product.reduce:
                     inline[n] = None
                     sources = [st.product.left.source, st.product.right.source]
-                    reread = reread_operands(st.product)
+                    reads = operand_reads(st.product)
                     stack.extend((source, "any")
-                                 for source in self._product_operands(sources, materialize, more, inputs, reread))
+                                 for source in self._product_operands(sources, materialize, more, inputs, reads))
                 elif st.product is not None:
                     self._refuse(n, "a matmul kernel computes one product")
                     more.append(n)
@@ -338,7 +339,10 @@ class Scheduler:
                     inline[n] = None
                     if is_product(n):
                         stack.extend((view, "elements") for view in n.srcs[0].srcs)
-                        self._product_operands([view.srcs[0] for view in n.srcs[0].srcs], materialize, more, inputs)
+                        # (rows held in vector lanes read an operand spread over them once per position)
+                        reads = [] if lanes_hold_rows else row_operand_reads(n)
+                        self._product_operands([view.srcs[0] for view in n.srcs[0].srcs], materialize, more, inputs,
+                                               reads)
                     else:
                         stack.append((n.srcs[0], "elements"))
                 else:
@@ -362,14 +366,16 @@ class Scheduler:
         return {"structure": st, "inputs": inputs, "inline": list(inline), "materialize": more, "lane": lane}
 
     def _product_operands(self, sources: list[Node], materialize, more: list, inputs: set,
-                          reread: list[Node] = ()) -> list[Node]:
+                          reads: list[tuple[Node, int, int]]) -> list[Node]:
         """Of a multiply-reduce's two operand sources, those to read in its kernel.
         A source that is itself a view no single strided read expresses (sliding
         windows reshaped to im2col columns, padding; a matmul's copy of an operand,
         see runtime/matmul.py) is materialised instead: the product reads each of
         its elements many times, each time through that view's index arithmetic
-        (a convolution's product ran 20-50x slower). So is elementwise work in
-        `reread`, the sources a tiled product reads more than once."""
+        (a convolution's product ran 20-50x slower). So is elementwise work whose
+        evaluations at each read (`reads`: source, cost per element, elements) cost
+        REREAD_WORK evaluations more than one kernel computing it (runtime/matmul.py)."""
+        cost = {source: (per_element, elements) for source, per_element, elements in reads}
         read = []
         for source in sources:
             why = None
@@ -377,8 +383,9 @@ class Scheduler:
                 pass
             elif source.op is Op.VIEW and not is_flat_identity(source):
                 why = "a product reads its operands many times"
-            elif source.op in ELEMENTWISE and source in reread:
-                why = "the product's kernel reads each element of this operand more than once"
+            elif (source.op in ELEMENTWISE and source in cost and (cost[source][0] - 1) * cost[source][1]
+                  * self._expression_ops(source, materialize) >= REREAD_WORK):
+                why = "the product's kernel would evaluate it again at each read of an element"
             if why is None:
                 read.append(source)
             else:
@@ -386,6 +393,14 @@ class Scheduler:
                 more.append(source)
                 inputs.add(source)
         return read
+
+    @staticmethod
+    def _expression_ops(source: Node, materialize) -> int:
+        """The elementwise ops and views a kernel evaluates to read `source` (up to buffers
+        and materialised nodes)."""
+        def evaluated(n: Node) -> bool:
+            return not n.is_realized and n not in materialize and (n.op in ELEMENTWISE or n.op is Op.VIEW)
+        return sum(1 for n in postorder([source], lambda n: n.srcs if evaluated(n) else ()) if evaluated(n))
 
     def _kernel(self, m: Node, plan: dict) -> Kernel:
         st: _Structure = plan["structure"]
