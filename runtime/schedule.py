@@ -335,6 +335,10 @@ class Scheduler:
                     self._refuse(n, "its rows are split across work-items, so a later phase cannot read its result")
                     more.append(n)
                     inputs.add(n)
+                elif n is not m and match_matmul(n) is not None:
+                    self._refuse(n, "a product worth a tiled kernel of its own")
+                    more.append(n)
+                    inputs.add(n)
                 elif ctx in ("rows", "row values") and (n.srcs[0].shape, n.arg) == (st.shape, st.axes):
                     inline[n] = None
                     if is_product(n):

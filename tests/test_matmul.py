@@ -103,6 +103,21 @@ def test_row_products_compute_an_operand_they_broadcast_once(rng):
     check(out, np.exp(x.astype(np.float64)) @ w, rtol=1e-4, atol=1e-4)
 
 
+def test_products_summed_with_an_untiled_one_get_kernels_of_their_own(rng):
+    """An LSTM's weight gradient sums a product per time step, the first with the zero
+    initial state (a constant: not a tiled product). The others were reduced in that
+    sum's row kernel, all at once (32 of them: 29 ms, against ~5 ms as tiled products)."""
+    gs = [rng.standard_normal((16, 96)).astype(np.float32) for _ in range(4)]
+    hs = [rng.standard_normal((16, 64)).astype(np.float32) for _ in range(4)]
+    total = lf.tensor(gs[1]).T @ lf.tensor(hs[1])
+    for g, h in zip(gs[2:], hs[2:]):
+        total = total + lf.tensor(g).T @ lf.tensor(h)
+    total = total + lf.tensor(gs[0]).T @ lf.zeros(16, 64)  # added last, as autograd does
+    names = kernel_names(total.realize)
+    assert sum(name.startswith("matmul") for name in names) == 3, names
+    check(total, sum(g.T.astype(np.float64) @ h for g, h in zip(gs[1:], hs[1:])), rtol=1e-4, atol=1e-4)
+
+
 def test_small_products_stay_row_reductions(rng):
     a, b = lf.tensor(rng.standard_normal((MIN_TILED_DIM - 1, 8))), lf.tensor(rng.standard_normal((8, 20)))
     assert matmul_kernels((a @ b).realize) == []
