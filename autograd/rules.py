@@ -49,6 +49,11 @@ def _prod(fn, g, a):
     return [_spread(g, a, fn.arg) * grad]
 
 
+def _erf_slope(a):
+    """erf's derivative, 2 / sqrt(pi) * exp(-a ** 2)."""
+    return (-(a * a)).exp() * (2 / math.sqrt(math.pi))
+
+
 def _sigmoid_slope(a):
     """s * (1 - s) for s = sigmoid(a): the same nodes as the forward's sigmoid, so not computed again."""
     s = a.sigmoid()
@@ -79,6 +84,7 @@ ELEMENTWISE_RULES = {
     Op.SQRT: (lambda g, a: g / (2 * a.sqrt()),),
     Op.RECIP: (lambda g, a: -g * a.reciprocal() * a.reciprocal(),),
     Op.TANH: (lambda g, a: g * (1 - a.tanh() * a.tanh()),),
+    Op.ERF: (lambda g, a: g * _erf_slope(a),),
     Op.ABS: (lambda g, a: g * _sign(a),),
     Op.ADD: (lambda g, a, b: g, lambda g, a, b: g),
     Op.SUB: (lambda g, a, b: g, lambda g, a, b: -g),
@@ -100,6 +106,7 @@ ELEMENTWISE_RULES = {
     "acosh": (lambda g, a: g / ((a - 1) * (a + 1)).sqrt(),),
     "atanh": (lambda g, a: g / ((1 - a) * (1 + a)),),
     "erfinv": (lambda g, a: g * _erfinv_slope(a),),
+    "erfc": (lambda g, a: -g * _erf_slope(a),),
 }
 
 

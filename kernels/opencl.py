@@ -68,7 +68,7 @@ NATIVE_TRIG_BOUND = "1e5f"
 _CL_TYPE = {"bool": "char", "int32": "int", "int64": "long", "float16": "float", "float32": "float", "float64": "double"}
 _INT_OF_SIZE = {1: "char", 2: "short", 4: "int", 8: "long"}
 _UNARY_FN = {Op.EXP: "exp", Op.LOG: "log", Op.EXP2: "exp2", Op.LOG2: "log2", Op.SIN: "sin", Op.COS: "cos",
-             Op.SQRT: "sqrt", Op.TANH: "tanh"}
+             Op.SQRT: "sqrt", Op.TANH: "tanh", Op.ERF: "erf"}
 _INFIX = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
 _REDUCE_STEP = {Op.SUM: Op.ADD, Op.PROD: Op.MUL, Op.REDUCE_MAX: Op.MAX, Op.REDUCE_MIN: Op.MIN}
 

@@ -43,7 +43,7 @@ _TL_TYPE = {"bool": "tl.int1", "int32": "tl.int32", "int64": "tl.int64", "float1
 POINTER_TYPE = {"bool": "*i8", "int32": "*i32", "int64": "*i64", "float16": "*fp16", "float32": "*fp32",
                 "float64": "*fp64"}
 _UNARY_FN = {Op.EXP: "tl.exp", Op.LOG: "tl.log", Op.EXP2: "tl.exp2", Op.LOG2: "tl.log2", Op.SIN: "tl.sin",
-             Op.COS: "tl.cos", Op.SQRT: "tl.sqrt", Op.TANH: "_tanh", Op.ABS: "tl.abs"}
+             Op.COS: "tl.cos", Op.SQRT: "tl.sqrt", Op.TANH: "_tanh", Op.ERF: "tl.erf", Op.ABS: "tl.abs"}
 _INFIX = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/", Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
 _COMBINE = {Op.SUM: "_sum", Op.PROD: "_prod", Op.REDUCE_MAX: "_max", Op.REDUCE_MIN: "_min"}
 

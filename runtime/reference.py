@@ -7,6 +7,7 @@ before realizing it: a realized node forgets how it was computed.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from .view import View
 
 _UNARY = {Op.NEG: np.negative, Op.EXP: np.exp, Op.LOG: np.log, Op.EXP2: np.exp2, Op.LOG2: np.log2,
           Op.SIN: np.sin, Op.COS: np.cos, Op.SQRT: np.sqrt, Op.TANH: np.tanh, Op.ABS: np.abs,
-          Op.NOT: np.logical_not, Op.RECIP: np.reciprocal}
+          Op.NOT: np.logical_not, Op.RECIP: np.reciprocal,
+          Op.ERF: lambda a: np.vectorize(math.erf, otypes=[a.dtype])(a)}
 _BINARY = {Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.DIV: np.divide,
            Op.FLOORDIV: np.floor_divide, Op.MOD: np.remainder, Op.POW: np.power, Op.MAX: np.maximum,
            Op.MIN: np.minimum, Op.LT: np.less, Op.LE: np.less_equal, Op.EQ: np.equal, Op.NE: np.not_equal}

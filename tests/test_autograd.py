@@ -18,7 +18,7 @@ def leaf(rng, *shape, low=-2.0, high=2.0):
 UNARY = {
     "exp": (-2, 2), "exp2": (-2, 2), "log": (0.5, 3), "log2": (0.5, 3), "sqrt": (0.5, 3), "rsqrt": (0.5, 3),
     "sin": (-2, 2), "cos": (-2, 2), "tanh": (-2, 2), "sigmoid": (-3, 3), "relu": (-2, 2), "abs": (-2, 2),
-    "neg": (-2, 2), "reciprocal": (0.5, 2), "square": (-2, 2),
+    "neg": (-2, 2), "reciprocal": (0.5, 2), "square": (-2, 2), "erf": (-2, 2),
 }
 
 

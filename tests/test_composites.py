@@ -317,3 +317,19 @@ def test_atan2_follows_ieee_for_signs_zeros_and_infinities():
 
 def test_log1p_at_the_infinities():
     np.testing.assert_array_equal(lf.tensor([np.inf, -np.inf]).log1p().numpy(), [np.inf, np.nan])
+
+
+def test_erf_is_one_node_and_gelu_a_few():
+    """erf is the device's own: composed from Cephes' polynomials, one GELU recorded 114
+    ops with their gradients (3.8 ms of Python a call) and its backward differentiated
+    the polynomials. Values and gradients against math.erf and erf's derivative."""
+    from lazyfuse.runtime.graph import toposort
+    x = np.linspace(-4, 4, 41)
+    t = lf.tensor(x, requires_grad=True)
+    out = lf.nn.functional.gelu(t)
+    assert len([n for n in toposort([out.node]) if n.op is not lf.runtime.graph.Op.CONST]) <= 6
+    phi = 0.5 * (1 + _erf(x / math.sqrt(2)))
+    np.testing.assert_allclose(out.detach().numpy(), x * phi, rtol=1e-14, atol=1e-15)
+    out.sum().backward()
+    density = np.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+    np.testing.assert_allclose(t.grad.numpy(), phi + x * density, rtol=1e-14, atol=1e-15)

@@ -3,6 +3,7 @@ over 0-d, empty, size-1, odd and large shapes, broadcasting, non-contiguous
 inputs, negative and tuple dims, keepdim, float and integer dtypes."""
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -29,6 +30,7 @@ UNARY = {
     "cos": (np.cos, -3, 3), "tanh": (np.tanh, -3, 3), "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), -5, 5),
     "relu": (lambda x: np.maximum(x, 0), -3, 3), "abs": (np.abs, -3, 3), "neg": (np.negative, -3, 3),
     "reciprocal": (np.reciprocal, 0.5, 3), "square": (np.square, -3, 3),
+    "erf": (np.vectorize(math.erf, otypes=[float]), -3, 3),
 }
 
 

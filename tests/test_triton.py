@@ -26,7 +26,7 @@ def on_cuda(*arrays):
 
 UNARY = {"exp": (-2, 2), "log": (0.5, 3), "sqrt": (0.5, 3), "sin": (-2, 2), "cos": (-2, 2), "tanh": (-2, 2),
          "sigmoid": (-3, 3), "relu": (-2, 2), "abs": (-2, 2), "neg": (-2, 2), "reciprocal": (0.5, 2), "exp2": (-2, 2),
-         "log2": (0.5, 3)}
+         "log2": (0.5, 3), "erf": (-3, 3)}
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
