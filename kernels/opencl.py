@@ -281,7 +281,7 @@ class OpenCLRenderer(ExpressionRenderer):
         that the cheaper read, as for a matmul's right operand or sum(dim=0)."""
         k, W = self.k, self.lanes
         row_dim = _lane_row_dim(k)
-        if (W == 1 or not k.is_reduction or len(k.reduce_phases) != 1 or k.full_outputs()
+        if (W == 1 or not k.is_reduction or (len(k.reduce_phases) > 1 and k.split > 1) or k.full_outputs()
                 or row_dim is None or k.shape[row_dim] % W or not k.axes):
             return False
         reduce_dim = k.axes[-1]
@@ -306,7 +306,9 @@ class OpenCLRenderer(ExpressionRenderer):
     def _rows_as_lanes_kernel(self) -> list[str]:
         """Each work-item reduces V * W neighbouring rows, one per lane of V vectors
         (so it reads whole lines of a row-major input), walking their elements one at
-        a time (or one of `split` chunks of them); the epilogue and stores are vectors
+        a time (or one of `split` chunks of them), a loop per phase of reductions (a
+        later phase reads the earlier ones' results, vectors over the same rows: a
+        batch norm's variance after its mean); the epilogue and stores are vectors
         over the rows."""
         k, W, V, it = self.k, self.lanes, self.row_vectors, self.itype
         R, P = k.row_len, k.split
@@ -317,30 +319,33 @@ class OpenCLRenderer(ExpressionRenderer):
                  f"  const {it} rblock = gid / {P};", f"  const {it} row = rblock * {V * W};",
                  f"  const {it} r_begin = gid % {P} * {chunk};",
                  f"  const {it} r_end = min(r_begin + {chunk}, ({it}){R});"]
-        (phase,) = k.reduce_phases
         accumulators = {}
-        for r in phase:
-            self.ops_seen.append(op_name(r.op))
-            t = register_type(r.dtype)
-            accumulators[r] = [f"acc{len(self.accumulators) + len(accumulators)}_{v}" for v in range(V)]
-            lines += [f"  {t}{W} {acc} = ({t}{W}){reduce_identity(r.op, r.dtype)};" for acc in accumulators[r]]
-        body = self._block(W, "    ")
-        self.walking = "r"
-        indices = []
-        for v in range(V):
-            flat = Affine.of("rblock", k.rows // (V * W), V * W * R) + Affine.of("r", R) + v * W * R
-            lane0 = self._view_scalar(body, Index(str(flat), 0, affine=flat), element_view.merged_dims(), 0, 0)
-            indices.append(Index(lane0.base, row_step, lane_dim=_lane_row_dim(k), affine=lane0.affine))
-        self._lane_reductions(body, indices)
-        for v, idx in enumerate(indices):
+        for phase in k.reduce_phases:
+            done = list(accumulators)
             for r in phase:
-                acc = accumulators[r][v]
-                body.emit(f"{acc} = {self._reduce_step(body, r, acc, idx)};")
-        self.walking = None
-        lines += [f"  for ({it} r = r_begin; r < r_end; r++) {{"] + body.lines + ["  }"]
+                self.ops_seen.append(op_name(r.op))
+                t = register_type(r.dtype)
+                accumulators[r] = [f"acc{len(self.accumulators) + len(accumulators)}_{v}" for v in range(V)]
+                lines += [f"  {t}{W} {acc} = ({t}{W}){reduce_identity(r.op, r.dtype)};" for acc in accumulators[r]]
+            body = self._block(W, "    ")
+            self.walking = "r"
+            indices = []
+            for v in range(V):
+                flat = Affine.of("rblock", k.rows // (V * W), V * W * R) + Affine.of("r", R) + v * W * R
+                lane0 = self._view_scalar(body, Index(str(flat), 0, affine=flat), element_view.merged_dims(), 0, 0)
+                indices.append(Index(lane0.base, row_step, lane_dim=_lane_row_dim(k), affine=lane0.affine))
+            self._lane_reductions(body, indices)
+            for v, idx in enumerate(indices):
+                for r in done:  # the earlier phases' results for these rows
+                    self.accumulators[r] = accumulators[r][v]
+                for r in phase:
+                    acc = accumulators[r][v]
+                    body.emit(f"{acc} = {self._reduce_step(body, r, acc, idx)};")
+            self.walking = None
+            lines += [f"  for ({it} r = r_begin; r < r_end; r++) {{"] + body.lines + ["  }"]
         rest = [o for o in k.outputs if o not in k.lane_reduces]
         for v in range(V):
-            for r in phase:
+            for r in accumulators:
                 self.accumulators[r] = accumulators[r][v]
             if P > 1:  # partial results: one slot per (row, chunk)
                 block = self._block(1, "  ")
