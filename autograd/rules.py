@@ -85,6 +85,7 @@ ELEMENTWISE_RULES = {
     Op.RECIP: (lambda g, a: -g * a.reciprocal() * a.reciprocal(),),
     Op.TANH: (lambda g, a: g * (1 - a.tanh() * a.tanh()),),
     Op.ERF: (lambda g, a: g * _erf_slope(a),),
+    Op.SIGMOID: (lambda g, a: g * _sigmoid_slope(a),),
     Op.ABS: (lambda g, a: g * _sign(a),),
     Op.ADD: (lambda g, a, b: g, lambda g, a, b: g),
     Op.SUB: (lambda g, a, b: g, lambda g, a, b: -g),
@@ -96,7 +97,6 @@ ELEMENTWISE_RULES = {
     Op.MIN: (lambda g, a, b: _tie_share(a < b, a, b, g), lambda g, a, b: _tie_share(b < a, a, b, g)),
     Op.WHERE: (None, lambda g, c, a, b: g.where(c, 0), lambda g, c, a, b: g.where(~c, 0)),
     # composites recorded as one op (Tensor._recorded_as_one), with PyTorch's formulas
-    "sigmoid": (lambda g, a: g * _sigmoid_slope(a),),
     "relu": (lambda g, a: g.where(a > 0, 0),),
     "square": (lambda g, a: g * a * 2,),
     "atan": (lambda g, a: g / (1 + a * a),),

@@ -821,6 +821,8 @@ class OpenCLRenderer(ExpressionRenderer):
             return f"({a} ^ (char)1)"
         if op is Op.RECIP:
             return f"({literal(1, dst)} / {a})"
+        if op is Op.SIGMOID:  # exp(-a) overflows to inf below -88 (float): 1 / inf is the 0 wanted
+            return f"({literal(1, dst)} / ({literal(1, dst)} + exp(-{a})))"
         if op is Op.ABS:
             return f"fabs({a})" if dst.kind == "float" else self._select(f"{a} < 0", f"(-{a})", a, dst, lanes, is_mask=True)
         if op in (Op.SIN, Op.COS) and register_type(dst) == "float":

@@ -459,6 +459,8 @@ class TritonRenderer(ExpressionRenderer):
             return f"{a} == 0"
         if op is Op.RECIP:
             return f"1.0 / {a}"
+        if op is Op.SIGMOID:
+            return f"1.0 / (1.0 + tl.exp(-{_math_operand(a, src)}))"
         return f"{_UNARY_FN[op]}({_math_operand(a, src)})"
 
     def _floor_div_mod(self, op: Op, a: str, b: str, dtype: DType) -> str:

@@ -536,7 +536,7 @@ class Tensor:
         return self.sqrt().reciprocal()
 
     def sigmoid(self):
-        return self._float()._recorded_as_one("sigmoid", _logistic)
+        return self._float_unary(Op.SIGMOID)
 
     def relu(self):
         from .functional import where
@@ -547,7 +547,7 @@ class Tensor:
         """forward(self) computed by ops that record nothing, recorded for autograd as
         the one op `name` (its rule, in autograd/rules.py, reads self and `arg`): a
         composite of several primitives then records one GradFn, not one per primitive
-        (sigmoid's eight took 100 us to record), and its backward is the rule's few nodes."""
+        (atan's polynomial), and its backward is the rule's few nodes."""
         return record(forward(Tensor._wrap(self.node)), name, arg, (self,))
 
     def square(self):
@@ -1044,13 +1044,3 @@ def promote(a: Tensor, b: Tensor, other_is_scalar: bool, scalar: Tensor) -> DTyp
         else:
             dims.append(t.dtype)
     return dtypes.result_type(dims, zero_dims, scalars)
-
-
-def _logistic(x: Tensor) -> Tensor:
-    """1 / (1 + exp(-x)) from exp(-|x|), which never overflows (exp(-x) was inf below
-    x = -88 in float32, and the gradient 0 * inf = NaN there)."""
-    from .functional import where
-    positive = x >= 0
-    e = where(positive, -x, x).exp()
-    r = (e + 1).reciprocal()
-    return where(positive, r, e * r)

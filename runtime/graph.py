@@ -24,7 +24,7 @@ class Op(Enum):
     CAST = auto()  # to node.dtype
     # unary
     NEG = auto(); EXP = auto(); LOG = auto(); EXP2 = auto(); LOG2 = auto(); SIN = auto(); COS = auto()  # noqa: E702
-    SQRT = auto(); RECIP = auto(); TANH = auto(); ERF = auto(); ABS = auto(); NOT = auto()  # noqa: E702
+    SQRT = auto(); RECIP = auto(); TANH = auto(); ERF = auto(); SIGMOID = auto(); ABS = auto(); NOT = auto()  # noqa: E702
     # binary
     ADD = auto(); SUB = auto(); MUL = auto(); DIV = auto(); FLOORDIV = auto(); MOD = auto(); POW = auto()  # noqa: E702
     MAX = auto(); MIN = auto(); LT = auto(); LE = auto(); EQ = auto(); NE = auto()  # noqa: E702
@@ -45,7 +45,7 @@ class Op(Enum):
     __hash__ = object.__hash__
 
 
-UNARY = {Op.NEG, Op.EXP, Op.LOG, Op.EXP2, Op.LOG2, Op.SIN, Op.COS, Op.SQRT, Op.RECIP, Op.TANH, Op.ERF, Op.ABS, Op.NOT, Op.CAST}
+UNARY = {Op.NEG, Op.EXP, Op.LOG, Op.EXP2, Op.LOG2, Op.SIN, Op.COS, Op.SQRT, Op.RECIP, Op.TANH, Op.ERF, Op.SIGMOID, Op.ABS, Op.NOT, Op.CAST}
 BINARY = {Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.FLOORDIV, Op.MOD, Op.POW, Op.MAX, Op.MIN, Op.LT, Op.LE, Op.EQ, Op.NE}
 COMPARISON = {Op.LT, Op.LE, Op.EQ, Op.NE}
 ELEMENTWISE = UNARY | BINARY | {Op.WHERE, Op.RAND, Op.POSITION}
