@@ -16,20 +16,21 @@ from .random_bits import uniform
 from .realize import read
 from .view import View
 
-_UNARY = {Op.NEG: np.negative, Op.EXP: np.exp, Op.LOG: np.log, Op.EXP2: np.exp2, Op.LOG2: np.log2,
-          Op.SIN: np.sin, Op.COS: np.cos, Op.SQRT: np.sqrt, Op.TANH: np.tanh, Op.ABS: np.abs,
-          Op.NOT: np.logical_not, Op.RECIP: np.reciprocal,
-          Op.ERF: lambda a: np.vectorize(math.erf, otypes=[a.dtype])(a), Op.SIGMOID: lambda a: _sigmoid(a)}
-_BINARY = {Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.DIV: np.divide,
-           Op.FLOORDIV: np.floor_divide, Op.MOD: np.remainder, Op.POW: np.power, Op.MAX: np.maximum,
-           Op.MIN: np.minimum, Op.LT: np.less, Op.LE: np.less_equal, Op.EQ: np.equal, Op.NE: np.not_equal}
-
 
 def _sigmoid(a: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-a)), 0 where exp(-a) overflows (as in PyTorch's float32 sigmoid)."""
     x = a.astype(np.float32) if a.dtype == np.float16 else a  # rounded once, as the device does
     with np.errstate(over="ignore"):
         return (1 / (1 + np.exp(-x))).astype(a.dtype)
+
+
+_UNARY = {Op.NEG: np.negative, Op.EXP: np.exp, Op.LOG: np.log, Op.EXP2: np.exp2, Op.LOG2: np.log2,
+          Op.SIN: np.sin, Op.COS: np.cos, Op.SQRT: np.sqrt, Op.TANH: np.tanh, Op.ABS: np.abs,
+          Op.NOT: np.logical_not, Op.RECIP: np.reciprocal,
+          Op.ERF: lambda a: np.vectorize(math.erf, otypes=[a.dtype])(a), Op.SIGMOID: _sigmoid}
+_BINARY = {Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.DIV: np.divide,
+           Op.FLOORDIV: np.floor_divide, Op.MOD: np.remainder, Op.POW: np.power, Op.MAX: np.maximum,
+           Op.MIN: np.minimum, Op.LT: np.less, Op.LE: np.less_equal, Op.EQ: np.equal, Op.NE: np.not_equal}
 
 
 def apply_view(src: np.ndarray, view: View) -> np.ndarray:
