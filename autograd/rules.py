@@ -143,6 +143,8 @@ def inputs_read(op, needed: list[bool]) -> list[bool]:
         return [i in read for i in range(len(needed))]
     if op == "matmul":  # each input's gradient reads the other input
         return [needed[1], needed[0]]
+    if op == "pick":  # x's shape and the indices
+        return [False, needed[0]]
     return [True] * len(needed)
 
 
@@ -173,6 +175,8 @@ def gradients(fn, g, saved, needed):
         return _matrix_product(g, *saved, needed)
     if op == "copy_slices":
         return _copy_slices(fn.arg, g, saved[1], needed)
+    if op == "pick":
+        return [_pick_gradient(g, a, saved[1], fn.arg), None]
     return [_movement_gradient(fn, g, a)]
 
 
@@ -194,6 +198,19 @@ def _matrix_product(g, a, b, needed):
     g = g.reshape(M, N, 1)
     return [(g * b.T.reshape(1, N, K)).sum(1) if needed[0] else None,
             (g * a.reshape(M, 1, K)).sum(0).T if needed[1] else None]
+
+
+def _pick_gradient(g, x, index, dim: int):
+    """The gradient of x's elements along `dim` picked at `index` (selection.py's
+    loads): each pick's gradient added back at its index, by comparing every index
+    with every position along dim (PyTorch's scatter-add, as elementwise work and a sum)."""
+    from lazyfuse.creation import arange
+    lead, trail, k = x.shape[:dim], x.shape[dim + 1:], index.ndim
+    picks = index.numel()
+    order = tuple(range(dim)) + tuple(range(dim + k, g.ndim)) + tuple(range(dim, dim + k))
+    per_pick = g.permute(order).reshape(lead + trail + (picks, 1))
+    hit = index.reshape(picks, 1) == arange(x.shape[dim], device=x.device)
+    return per_pick.where(hit, 0).sum(-2).movedim(-1, dim)
 
 
 def _copy_slices(steps, g, value, needed):

@@ -85,6 +85,9 @@ class ExpressionRenderer:
             result = self._load(block, self.reloads[node], idx)
         elif node.op is Op.CONST:
             result = self._constant(block, node)
+        elif node.op is Op.GATHER:
+            self.ops_seen.append(op_name(node.op))
+            result = self._gather(block, node.srcs[0], self.value(block, node.srcs[1], idx))
         elif node.op is Op.VIEW:
             if idx.row is not None and is_row_broadcast(node, self.k.shape, self.k.axes):
                 result = self.value(self.row_block, node.srcs[0], self._row_index(idx))
@@ -140,6 +143,10 @@ class ExpressionRenderer:
         return postorder([node], sources)[:-1] if computed_here(node) else []
 
     def _load(self, block, node: Node, idx) -> str:
+        raise NotImplementedError
+
+    def _gather(self, block, node: Node, positions: str) -> str:
+        """`node`'s stored elements at the variable `positions` (one per lane)."""
         raise NotImplementedError
 
     def _constant(self, block, node: Node) -> str:

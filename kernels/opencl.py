@@ -760,6 +760,12 @@ class OpenCLRenderer(ExpressionRenderer):
             value = block.var(t, self._select(idx.valid, value, literal(0, node.dtype), node.dtype, W, idx.vector_valid))
         return value
 
+    def _gather(self, block: _Block, node: Node, positions: str) -> str:
+        W = block.lanes
+        index_type = _vec(self.itype, W)
+        base = block.var(index_type, f"convert_{index_type}({positions})" if W > 1 else f"({self.itype})({positions})", "i")
+        return self._load(block, node, Index(base, None if W > 1 else 0))
+
     def _prefetch_ahead(self, idx: Index, dtype: DType) -> int:
         """How many elements past idx a load prefetches (0: none): PREFETCH_BYTES ahead in
         a loop walking rows whose steps are a cache line or more apart, once per line."""

@@ -428,6 +428,9 @@ class TritonRenderer(ExpressionRenderer):
             value += " != 0"
         return block.var(value)
 
+    def _gather(self, block: _Block, node: Node, positions: str) -> str:
+        return self._load(block, node, Index(positions))
+
     def _elementwise(self, node: Node, srcs: list[str]) -> str:
         op = node.op
         if op is Op.WHERE:

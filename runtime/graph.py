@@ -35,6 +35,10 @@ class Op(Enum):
     RAND = auto()
     # positional: no srcs; the element's flat position in the node's shape (arange)
     POSITION = auto()
+    # gathered: srcs a computed value (read as one flat run of its elements, so always
+    # a stored buffer) and integer positions in it; the element at each position (the
+    # node has the positions' shape). An embedding's rows, picked by token
+    GATHER = auto()
     # reductions over arg (a tuple of axes); the node keeps the reduced axes as size 1
     SUM = auto(); PROD = auto(); REDUCE_MAX = auto(); REDUCE_MIN = auto()  # noqa: E702
     # stage one of a two-stage reduction: arg partial results per row of srcs[0] (a reduction)
@@ -48,7 +52,7 @@ class Op(Enum):
 UNARY = {Op.NEG, Op.EXP, Op.LOG, Op.EXP2, Op.LOG2, Op.SIN, Op.COS, Op.SQRT, Op.RECIP, Op.TANH, Op.ERF, Op.SIGMOID, Op.ABS, Op.NOT, Op.CAST}
 BINARY = {Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.FLOORDIV, Op.MOD, Op.POW, Op.MAX, Op.MIN, Op.LT, Op.LE, Op.EQ, Op.NE}
 COMPARISON = {Op.LT, Op.LE, Op.EQ, Op.NE}
-ELEMENTWISE = UNARY | BINARY | {Op.WHERE, Op.RAND, Op.POSITION}
+ELEMENTWISE = UNARY | BINARY | {Op.WHERE, Op.RAND, Op.POSITION, Op.GATHER}
 REDUCE = {Op.SUM, Op.PROD, Op.REDUCE_MAX, Op.REDUCE_MIN}
 
 

@@ -93,6 +93,8 @@ def _evaluate(node: Node) -> np.ndarray:
             out = uniform(srcs[0], n.dtype)
         elif n.op is Op.POSITION:
             out = np.arange(n.numel).reshape(n.shape)
+        elif n.op is Op.GATHER:
+            out = srcs[0].reshape(-1)[srcs[1]]
         else:
             out = _reduce(n, srcs[0])
         values[id(n)] = np.asarray(out).astype(n.dtype.np_dtype).reshape(n.shape)

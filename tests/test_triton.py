@@ -313,6 +313,21 @@ def test_adam_steps_match_the_opencl_path(rng):
     np.testing.assert_allclose(weights["cuda"], weights["cpu"], rtol=1e-5, atol=1e-6)
 
 
+def test_selections_along_long_dims_load_their_elements():
+    """A table of GATHER_FROM or more rows is read at each index (a GATHER node), on this
+    path too; its gradient compares each index with every row, as before."""
+    W = np.random.default_rng(0).standard_normal((40, 6)).astype(np.float32)
+    (w,) = on_cuda(W)
+    w.requires_grad_(True)
+    index = np.array([[39, 0], [7, 7]])
+    out = lf.nn.functional.embedding(lf.tensor(index, device="cuda"), w)
+    np.testing.assert_array_equal(out.detach().numpy(), W[index])
+    out.sum().backward()
+    expected = np.zeros_like(W)
+    np.add.at(expected, index.reshape(-1), 1.0)
+    np.testing.assert_array_equal(w.grad.numpy(), expected)
+
+
 def test_every_generated_kernel_compiles_for_sm80_and_sm90():
     """Runs last in this file: compiles every kernel the tests above generated."""
     from lazyfuse.kernels.triton_compile import compile_in_child
