@@ -86,6 +86,8 @@ class ExpressionRenderer:
         elif node.op is Op.CONST:
             result = self._constant(block, node)
         elif node.op is Op.GATHER:
+            stored = node.srcs[0]
+            assert stored.is_realized or stored in self.k.inputs, f"{node} must read a stored value"
             self.ops_seen.append(op_name(node.op))
             result = self._gather(block, node.srcs[0], self.value(block, node.srcs[1], idx))
         elif node.op is Op.VIEW:

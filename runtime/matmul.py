@@ -103,6 +103,12 @@ def is_product(reduce: Node) -> bool:
             and all(v.op is Op.VIEW and v.arg.mask is None for v in product.srcs))
 
 
+def is_tiled(reduce: Node) -> bool:
+    """Whether `reduce` is a product worth a tiled kernel (`match` without making the
+    row-major copy it may read)."""
+    return _product(reduce) is not None
+
+
 def match(reduce: Node) -> Optional[Matmul]:
     """The product `reduce` computes, if it is one worth a tiled kernel."""
     mm = _product(reduce)

@@ -42,8 +42,8 @@ from typing import Optional
 
 from . import debug
 from .graph import ELEMENTWISE, REDUCE, Node, Op, postorder, toposort
-from .matmul import (REREAD_WORK, Matmul, is_product, match as match_matmul, match_transposed, operand_reads,
-                     row_operand_reads)
+from .matmul import (REREAD_WORK, Matmul, is_product, is_tiled, match as match_matmul, match_transposed,
+                     operand_reads, row_operand_reads)
 from .movement import reshape
 from .view import View, contiguous_strides
 
@@ -335,7 +335,7 @@ class Scheduler:
                     self._refuse(n, "its rows are split across work-items, so a later phase cannot read its result")
                     more.append(n)
                     inputs.add(n)
-                elif n is not m and match_matmul(n) is not None:
+                elif n is not m and is_tiled(n):
                     self._refuse(n, "a product worth a tiled kernel of its own")
                     more.append(n)
                     inputs.add(n)
