@@ -680,6 +680,14 @@ class OpenCLRenderer(ExpressionRenderer):
                                       idx.vector_valid))
 
     def _compute(self, block: _Block, node: Node, srcs: list[str]) -> str:
+        if srcs and all(self._per_row(block, s) for s in srcs):
+            # work on values computed once per row is computed once per row too: a
+            # comparison of two such scalars in a vector block gave a scalar that
+            # convert_charN could not take (the kernel failed to build)
+            key = ("per row", node)
+            if key not in self.row_block.cache:
+                self.row_block.cache[key] = self._compute(self.row_block, node, srcs)
+            return self.row_block.cache[key]
         if node.op is Op.DIV and node.dtype.kind == "float" and self._per_row(block, srcs[1]):
             # dividing a row by one of its row's values (softmax's sum): multiply by the
             # reciprocal, computed once per row, as PyTorch's softmax does (a division

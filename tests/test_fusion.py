@@ -530,3 +530,15 @@ def test_a_lazy_tensor_read_step_after_step_is_stored_by_the_third_schedule(rng)
     assert x.node.is_realized
     for got in results:
         np.testing.assert_allclose(got, np.maximum(x.numpy() @ w, 0).sum(0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_work_on_per_row_values_only_is_computed_once_per_row(rng, dtype):
+    """A comparison of two values read once per row (broadcast over it), inside a
+    row reduction's vector loop, was a scalar that convert_charN could not take: the
+    kernel failed to build (found by the random-graph test)."""
+    xs = rng.standard_normal((7, 13)).astype(dtype)
+    a, b = (rng.standard_normal((7, 1)).astype(dtype) for _ in range(2))
+    x, ra, rb = lf.tensor(xs), lf.tensor(a), lf.tensor(b)
+    out = lf.where(ra.expand(7, 13) < rb.expand(7, 13), x, -x).sum(1)  # compared at every element
+    check(out, np.where(a < b, xs, -xs).sum(1), rtol=1e-5, atol=1e-5)
