@@ -202,15 +202,15 @@ def _matrix_product(g, a, b, needed):
 
 def _pick_gradient(g, x, index, dim: int):
     """The gradient of x's elements along `dim` picked at `index` (selection.py's
-    loads): each pick's gradient added back at its index, by comparing every index
-    with every position along dim (PyTorch's scatter-add, as elementwise work and a sum)."""
+    loads): each pick's gradient added back at its index (PyTorch's scatter-add), as a
+    sum over the picks of their gradients where the index is the position along dim,
+    a masked product (runtime/matmul.py) of positions by picks with picks by the other
+    positions of x, which a tiled kernel computes."""
     from lazyfuse.creation import arange
-    lead, trail, k = x.shape[:dim], x.shape[dim + 1:], index.ndim
-    picks = index.numel()
-    order = tuple(range(dim)) + tuple(range(dim + k, g.ndim)) + tuple(range(dim, dim + k))
-    per_pick = g.permute(order).reshape(lead + trail + (picks, 1))
-    hit = index.reshape(picks, 1) == arange(x.shape[dim], device=x.device)
-    return per_pick.where(hit, 0).sum(-2).movedim(-1, dim)
+    lead, trail, picks = x.shape[:dim], x.shape[dim + 1:], index.numel()
+    per_pick = g.reshape(lead + (1, picks, math.prod(trail)))  # g is lead + index's shape + trail
+    hit = arange(x.shape[dim], device=x.device).reshape(-1, 1) == index.reshape(1, picks)
+    return per_pick.where(hit.reshape(hit.shape + (1,)), 0).sum(-2).reshape(x.shape)
 
 
 def _copy_slices(steps, g, value, needed):

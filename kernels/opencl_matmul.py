@@ -7,7 +7,8 @@ copies the right operand's panel into a private array (evaluated
 once, contiguous whatever the operand's strides), then computes MICRO_ROWS x
 NR register tiles one after another from it (BLAS's loop order: the panel is
 read from L1 by every tile). Each step of k broadcasts MICRO_ROWS values of
-the left operand for MICRO_ROWS * MICRO_VECTORS vector multiply-adds. Partial
+the left operand for MICRO_ROWS * MICRO_VECTORS vector multiply-adds (in a
+masked product, conditions for as many conditional adds). Partial
 sums wait between K blocks in a second private array; after the last block
 the epilogue (bias, activation, scaling, anything elementwise on the
 product) is applied and the outputs stored.
@@ -161,10 +162,15 @@ class MatmulRenderer(OpenCLRenderer):
             scalars = self._block(1, "  ")
             a = self.value(scalars, left.source,
                            Index(f"(left_base + (m0 + {i}) * {left.row_stride} + k * {left.k_stride})", 0))
-            # written as a * b + c, which the compiler contracts to a fused multiply-add
-            # (an explicit fma() call is not inlined by PoCL)
-            lines += scalars.lines + [f"  {acc[i][j]} = {a} * panel[(k - kb) * {MICRO_VECTORS} + {j}] + {acc[i][j]};"
-                                      for j in range(MICRO_VECTORS)]
+            lines += scalars.lines
+            if self.k.matmul.masked:  # a condition: add the right values where it holds
+                lines += [f"  if ({a}) {{"] + [f"    {acc[i][j]} += panel[(k - kb) * {MICRO_VECTORS} + {j}];"
+                                                for j in range(MICRO_VECTORS)] + ["  }"]
+            else:
+                # written as a * b + c, which the compiler contracts to a fused multiply-add
+                # (an explicit fma() call is not inlined by PoCL)
+                lines += [f"  {acc[i][j]} = {a} * panel[(k - kb) * {MICRO_VECTORS} + {j}] + {acc[i][j]};"
+                          for j in range(MICRO_VECTORS)]
         return lines
 
     def _epilogue(self, acc: list[list[str]]) -> list[str]:

@@ -42,7 +42,7 @@ from typing import Optional
 
 from . import debug
 from .graph import ELEMENTWISE, REDUCE, Node, Op, postorder, toposort
-from .matmul import (REREAD_WORK, Matmul, is_product, is_tiled, match as match_matmul, match_transposed,
+from .matmul import (REREAD_WORK, Matmul, factors, is_product, is_tiled, match as match_matmul, match_transposed,
                      operand_reads, row_operand_reads)
 from .movement import reshape
 from .view import View, contiguous_strides
@@ -342,10 +342,10 @@ class Scheduler:
                 elif ctx in ("rows", "row values") and (n.srcs[0].shape, n.arg) == (st.shape, st.axes):
                     inline[n] = None
                     if is_product(n):
-                        stack.extend((view, "elements") for view in n.srcs[0].srcs)
+                        stack.extend((view, "elements") for view in factors(n.srcs[0]))
                         # (rows held in vector lanes read an operand spread over them once per position)
                         reads = [] if lanes_hold_rows else row_operand_reads(n)
-                        self._product_operands([view.srcs[0] for view in n.srcs[0].srcs], materialize, more, inputs,
+                        self._product_operands([view.srcs[0] for view in factors(n.srcs[0])], materialize, more, inputs,
                                                reads)
                     else:
                         stack.append((n.srcs[0], "elements"))

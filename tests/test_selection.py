@@ -286,3 +286,28 @@ def test_long_dim_selections_of_integers_and_out_of_range_floats():
     out = lf.tensor(TABLE).index_select(0, lf.tensor([2, 40, -1])).numpy()  # not read on the host: NaN rows
     np.testing.assert_array_equal(out[0], TABLE[2])
     assert np.isnan(out[1:]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_gradient_of_a_long_selection_is_a_masked_product(dtype):
+    """Each pick's gradient is added back at its index by a tiled kernel summing the
+    gradients whose index is the row (runtime/matmul.py's masked product; as a row
+    reduction an EmbeddingBag's gradient took 283 ms). A non-finite gradient reaches
+    its own row only, as with numpy's (and PyTorch's) scatter-add."""
+    rng = np.random.default_rng(3)
+    table, index = rng.standard_normal((300, 40)).astype(dtype), rng.integers(-300, 300, 500)
+    grad = rng.standard_normal((500, 40)).astype(dtype)
+    grad[7, 3], grad[9, 0], grad[11, 5] = np.inf, np.nan, -np.inf
+    index[12] = index[11]
+    grad[12, 5] = np.inf  # inf + -inf in one element: nan
+    w = lf.tensor(table, requires_grad=True)
+    w[lf.tensor(index)].backward(lf.tensor(grad))
+    with lf.profile() as prof:
+        got = w.grad.numpy()
+    names = [k.name for k in prof.kernels]
+    assert any(n.startswith("matmul") for n in names) and not any(n.startswith("reduce") for n in names), names
+    expected = np.zeros_like(table)
+    with np.errstate(invalid="ignore"):
+        np.add.at(expected, index, grad)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert np.isnan(got).sum() == 2 and np.isinf(got).sum() == 1  # and every other element finite

@@ -328,6 +328,25 @@ def test_selections_along_long_dims_load_their_elements():
     np.testing.assert_array_equal(w.grad.numpy(), expected)
 
 
+def test_the_gradient_of_a_long_selection_is_a_masked_product():
+    """A table large enough for a tiled product gets its selection's gradient from the
+    tiled kernel's masked form (select and sum, no tl.dot); inf stays in its row."""
+    rng = np.random.default_rng(1)
+    W, index = rng.standard_normal((48, 16)).astype(np.float32), rng.integers(-48, 48, 40)
+    G = rng.standard_normal((40, 16)).astype(np.float32)
+    G[5, 2] = np.inf
+    (w,) = on_cuda(W)
+    w.requires_grad_(True)
+    w[lf.tensor(index, device="cuda")].backward(lf.tensor(G, device="cuda"))
+    with lf.profile() as prof:
+        got = w.grad.numpy()
+    assert any(k.name.startswith("matmul") for k in prof.kernels), [k.name for k in prof.kernels]
+    expected = np.zeros_like(W)
+    np.add.at(expected, index, G)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert np.isinf(got).sum() == 1
+
+
 def test_every_generated_kernel_compiles_for_sm80_and_sm90():
     """Runs last in this file: compiles every kernel the tests above generated."""
     from lazyfuse.kernels.triton_compile import compile_in_child
