@@ -58,6 +58,15 @@ class Affine:
         quotient = Affine(whole, self.constant // m)
         if rest.high < m:
             return quotient, rest
+        if len(rest.terms) == 1:
+            expression, coefficient, bound = rest.terms[0]
+            if m % coefficient == 0 and rest.constant < coefficient:
+                # c e + r with c dividing m and r < c: the quotient is e / (m / c) and the
+                # remainder keeps its multiple of c (gid * 8 % 32 is 8 (gid % 4): lanes from it
+                # are known not to pass 32)
+                per = m // coefficient
+                return (quotient + Affine.of(f"({expression} / {per})", (bound - 1) // per + 1),
+                        Affine.of(f"({expression} % {per})", min(per, bound), coefficient) + rest.constant)
         return quotient + Affine.of(f"({rest} / {m})", rest.high // m + 1), Affine.of(f"({rest} % {m})", m)
 
     def __str__(self) -> str:

@@ -593,8 +593,60 @@ class OpenCLRenderer(ExpressionRenderer):
             aligned = inner_stride == 1 and view.offset % W == 0 and all(st % W == 0 for _, st, _ in dims[:-1])
             return Index(lane0.base, inner_stride, aligned, lane0.valid, vector_valid=lane0.vector_valid,
                          affine=lane0.affine)
+        if idx.step is not None and idx.step > 0 and idx.affine is not None:
+            walked = self._lanes_within_dim(block, idx, dims, view.offset)
+            if walked is not None:
+                return walked
         vector = Index(self._vector_index(block, idx), None, valid=idx.valid, vector_valid=idx.vector_valid)
         return self._view_scalar(block, vector, dims, view.offset, None)
+
+    def _lanes_within_dim(self, block: _Block, idx: Index, dims, offset: int) -> Optional[Index]:
+        """Lanes `step` apart that move along one dim of the view only: the step is a
+        whole number of that dim's positions, and lane 0's coordinate along it (known
+        from idx.affine) leaves room for every lane. The lanes then read lane 0's
+        position plus a multiple of that dim's stride, with no division per lane, and
+        where no boundary of the dim's mask falls between two lanes, under lane 0's
+        condition (a piece of a concatenation read through its padding: a GRU's gradient
+        of its gate chunks, 60 pieces, 9-12 -> 1.2-1.5 ms). None when no dim is so walked."""
+        W, inner = block.lanes, 1
+        for d in reversed(range(len(dims))):
+            size, stride, (lo, hi) = dims[d]
+            if idx.step % inner == 0 and idx.step < inner * size:
+                break
+            inner *= size
+        else:
+            return None
+        per_lane = idx.step // inner
+        span = (W - 1) * per_lane
+        coord = idx.affine.divmod(inner)[0]
+        if d > 0:
+            coord = coord.divmod(size)[1]
+        if coord.high + span >= size:
+            return None
+        # lane 0's coordinate is its constant plus multiples of `every`: a boundary b falls
+        # between two lanes' coordinates only if b - coordinate can be in [1, span]
+        every = math.gcd(*(c for _, c, _ in coord.terms))
+
+        def between_lanes(b: int) -> bool:
+            if coord.high + span < b or coord.low >= b:
+                return False
+            return every <= span or 0 < (b - coord.constant) % every <= span
+        uniform = not between_lanes(lo) and not between_lanes(hi)
+        walked = dims[:d] + [(size, stride, (lo, hi) if uniform else (0, size))] + dims[d + 1:]
+        lane0 = self._view_affine(block, Index(idx.base, 0, valid=idx.valid, vector_valid=idx.vector_valid,
+                                               affine=idx.affine), walked, offset, 0)
+        step = per_lane * stride
+        if uniform:  # lane 0's condition holds for every lane
+            aligned = step == 1 and all(c % W == 0 for _, c, _ in lane0.affine.terms) and lane0.affine.constant % W == 0
+            return Index(lane0.base, step, aligned, lane0.valid, vector_valid=lane0.vector_valid, affine=lane0.affine)
+        # lanes on either side of a boundary: each lane's position and condition
+        vector = f"{self.itype}{W}"
+        lanes = ", ".join(str(i * per_lane) for i in range(W))
+        along = block.var(vector, f"({vector})({coord}) + ({vector})({lanes})", "i")
+        checks = ([f"{along} >= {lo}"] if coord.low < lo else []) + ([f"{along} < {hi}"] if coord.high + span >= hi else [])
+        inside = block.var(vector, " && ".join(checks), "m")
+        valid = inside if lane0.valid is None else f"({lane0.valid} && {inside})"
+        return Index(self._vector_index(block, Index(lane0.base, step)), None, False, valid, vector_valid=True)
 
     def _view_scalar(self, block: _Block, idx: Index, dims, offset: int, step) -> Index:
         """Apply strides and masks to the (scalar or vector) flat position idx.base."""

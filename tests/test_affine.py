@@ -64,3 +64,28 @@ def test_column_sum_computes_the_per_row_factor_once(rng):
     loop = source[source.index("for ("):]
     assert "/" not in loop.split("}")[0] and "%" not in loop.split("}")[0]
     assert len(re.findall(r"v\d+ \* v\d+", loop)) == 8  # one product per vector of 8 columns
+
+
+def test_divmod_keeps_a_multiple_of_the_coefficient():
+    """gid * 8 % 32 is 8 (gid % 4): its lanes' coordinates are known to stay below 32."""
+    quotient, remainder = Affine.of("gid", 100, 8).divmod(32)
+    assert str(quotient) == "(gid / 4)" and str(remainder) == "(gid % 4) * 8"
+    assert remainder.high == 24
+
+
+def test_pieces_joined_along_a_dim_are_read_in_vectors():
+    """A stack of concatenations (an RNN's gradient of its per-step gate chunks) is a
+    sum of padded pieces read through two views; lanes of 8 stay inside one piece's
+    64 columns, so each piece is one vector load under one scalar condition, not a
+    gather with a division per lane (60 pieces of 32x64: 5.5-7.2 -> 0.8-1.3 ms)."""
+    rng = np.random.default_rng(0)
+    parts = [[rng.standard_normal((32, 64)).astype(np.float32) for _ in range(3)] for _ in range(20)]
+    with lf.profile() as prof:
+        out = lf.stack([lf.cat([lf.tensor(p) for p in ps], -1) for ps in parts]).numpy()
+    np.testing.assert_array_equal(out, np.stack([np.concatenate(ps, -1) for ps in parts]))
+    (source,) = [k.source for k in prof.kernels]
+    start = source.index("if (base + ")
+    vectors = source[start:source.index("return;", start)]
+    lanes = re.search(r"float(\d+)_unaligned", vectors).group(1)  # the device's native vector
+    assert f"(float{lanes})(in" not in vectors and vectors.count(f"float{lanes}_unaligned*)(in") == 60
+    assert "as_uint" not in vectors  # no lane's position is divided
