@@ -245,14 +245,15 @@ def test_activations_and_losses_match_pytorch(name):
     check_against_pytorch(fn, [np.random.default_rng(1).standard_normal((4, 6))], **tolerances)
 
 
-MODULES = [("ReLU", (), {"inplace": True}), ("LeakyReLU", (0.2,), {}), ("ReLU6", (), {}), ("Hardtanh", (-2.0, 2.0), {}),
+MODULES = [("ReLU", (), {"inplace": True}), ("ReLU", (True,), {}), ("LeakyReLU", (0.2,), {}), ("LeakyReLU", (0.2, True), {}),
+           ("ReLU6", (), {}), ("Hardtanh", (-2.0, 2.0), {}),
            ("ELU", (), {"alpha": 0.5, "inplace": True}), ("SELU", (), {}), ("CELU", (), {}), ("Softplus", (2.0,), {}),
            ("LogSigmoid", (), {}), ("Mish", (), {}), ("Softsign", (), {}), ("Hardsigmoid", (), {}), ("Hardswish", (), {}),
            ("Threshold", (0.1, 20.0), {}), ("GLU", (), {}), ("Softmin", (), {"dim": 1}), ("SiLU", (), {})]
 
 
 @pytest.mark.parametrize("name, args, options", MODULES, ids=[m[0] + ("_inplace" if m[2].get("inplace") else "")
-                                                                 for m in MODULES])
+                                                                 + ("_positional" if True in m[1] else "") for m in MODULES])
 def test_activation_modules_are_pytorchs(name, args, options):
     """The same repr and values; inplace=True writes the result into the input, as in PyTorch."""
     torch = pytest.importorskip("torch")

@@ -402,15 +402,16 @@ class _Activation(Module):
     function = staticmethod(F.relu)
     options: tuple = ()
 
-    def __init__(self, *args, inplace: bool = False, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__()
         names = [name for name, _ in self.options]
-        if len(args) > len(names) or set(kwargs) - set(names):
+        # inplace comes after the options, positionally too (PyTorch's nn.ReLU(True), nn.LeakyReLU(0.2, True))
+        if len(args) > len(names) + 1 or set(kwargs) - set(names) - {"inplace"}:
             raise TypeError(f"{type(self).__name__} takes the options {names} and inplace")
-        values = {**dict(self.options), **dict(zip(names, args)), **kwargs}
+        values = {**dict(self.options), "inplace": False, **dict(zip(names + ["inplace"], args)), **kwargs}
         for name in names:
             setattr(self, name, values[name])
-        self.inplace = inplace
+        self.inplace = values["inplace"]
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.function(x, *(getattr(self, name) for name, _ in self.options))
