@@ -130,8 +130,8 @@ NO_GRADIENT = {Op.NOT, Op.LT, Op.LE, Op.EQ, Op.NE, Op.FLOORDIV}
 # other rules that use only their inputs' shapes and dtypes, not values: modifying
 # such an input in place afterwards is fine, as in PyTorch
 # ("custom_function": its backward reads what its ctx saved, checked there)
-VALUE_FREE = {Op.CAST, Op.SUM, "mean", "reshape", "permute", "expand", "pad", "shrink", "stride", "windows", "to", "clone",
-              "copy_slices", "custom_function"}
+VALUE_FREE = {Op.CAST, Op.SUM, "mean", "reshape", "permute", "expand", "pad", "shrink", "stride", "windows", "windows_sum",
+              "to", "clone", "copy_slices", "custom_function"}
 
 
 def inputs_read(op, needed: list[bool]) -> list[bool]:
@@ -235,7 +235,10 @@ def _movement_gradient(fn, g, a):
     if name in ("shrink", "stride"):
         return g._replay(embed_steps(g.shape, a.shape, name, arg))
     if name == "windows":
-        return _windows_gradient(g, a.shape, arg)
+        return windows_gradient(g, a.shape, arg)
+    if name == "windows_sum":  # its adjoint: the windows (counted up to a's, when the sum grew past them)
+        view = g._move("windows", arg[1])
+        return view if view.shape == a.shape else view._shrink(tuple((0, n) for n in a.shape))
     if name == "to":
         return g.to(a.device)
     if name == "clone":
@@ -243,9 +246,9 @@ def _movement_gradient(fn, g, a):
     raise AssertionError(f"no derivative rule for {name}")
 
 
-def _windows_gradient(g, shape: tuple[int, ...], spec):
+def windows_gradient(g, shape: tuple[int, ...], spec):
     """The gradient of sliding windows (View.windows): each window element's gradient
-    added back where it was read. For each position i in the kernel, g's slice at i
+    added back where it was read (also a transposed convolution's last step). For each position i in the kernel, g's slice at i
     (one value per window) is spread out by the stride and shifted by i * dilation
     into the input's shape; the slices' sum is one fused kernel of masked reads."""
     kernel, stride, dilation = spec

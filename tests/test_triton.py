@@ -262,13 +262,15 @@ def test_random_draws_match_the_reference_where_they_are_read(dtype):
 
 
 def test_convolution_and_pooling_gradients_match_the_opencl_path(rng):
-    arrays = [rng.standard_normal((2, 3, 8, 8)).astype(np.float32), rng.standard_normal((16, 3, 3, 3)).astype(np.float32)]
+    arrays = [rng.standard_normal((2, 3, 8, 8)).astype(np.float32), rng.standard_normal((16, 3, 3, 3)).astype(np.float32),
+              rng.standard_normal((16, 4, 4, 4)).astype(np.float32)]
     results = {}
     for device in ("cuda", "cpu"):
-        x, w = (lf.tensor(a, device=device, requires_grad=True) for a in arrays)
+        x, w, up = (lf.tensor(a, device=device, requires_grad=True) for a in arrays)
         out = lf.nn.functional.max_pool2d(lf.nn.functional.conv2d(x, w, padding=1).relu(), 2)
+        out = lf.nn.functional.conv_transpose2d(out, up, stride=2, padding=1)
         out.sum().backward()
-        results[device] = [out.detach().numpy(), x.grad.numpy(), w.grad.numpy()]
+        results[device] = [out.detach().numpy(), x.grad.numpy(), w.grad.numpy(), up.grad.numpy()]
     for got, expected in zip(results["cuda"], results["cpu"]):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 

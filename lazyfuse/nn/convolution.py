@@ -119,11 +119,13 @@ def conv(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride, padding, dil
 
 def conv_transpose(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride, padding, output_padding, groups: int,
                    dilation, spatial: int, output_size=None) -> Tensor:
-    """The gradient of a convolution with respect to its input, as a convolution: x
-    spread out by the stride (zeros between its elements), padded by
-    dilation * (kernel - 1) - padding on each side (output_padding more after; a
-    negative amount crops), then read by the weight flipped in space, with its two
-    channel dims swapped in each group. Every step but the product is a view."""
+    """The gradient of a convolution with respect to its input: each input position
+    times the weight gives its part of the outputs its window covers, (positions,
+    out channels x kernel positions) in one product per group, and those parts are
+    added where the windows put them (autograd's rule for sliding windows), in an
+    output grown by dilation * (kernel - 1) (output_padding more after), then cropped
+    by the padding on each side. A convolution over x spread out by zeros would do
+    stride^spatial times the work."""
     what = f"conv_transpose{spatial}d"
     x, batched = _batched(x, spatial, what)
     if weight.ndim != spatial + 2:
@@ -133,6 +135,9 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride, pa
     if groups < 1 or in_channels % groups or channels != in_channels:
         raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input {list(x.shape)} "
                            f"to have {in_channels} channels, but got {channels} channels instead")
+    if x.dtype is not weight.dtype or x.device != weight.device:
+        raise RuntimeError(f"{what}: input ({x.dtype}, {x.device}) and weight ({weight.dtype}, {weight.device}) "
+                           f"must have the same dtype and device")
     stride, padding, dilation = (_per_dim(v, spatial, name) for v, name in
                                  ((stride, "stride"), (padding, "padding"), (dilation, "dilation")))
     sizes = x.shape[2:]
@@ -143,20 +148,34 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Optional[Tensor], stride, pa
     if any(not 0 <= e < max(s, d) for e, s, d in zip(output_padding, stride, dilation)):
         raise ValueError(f"{what}: output padding {output_padding} must be smaller than either stride {stride} or "
                          f"dilation {dilation}, and not negative (output sizes from {smallest} on)")
-    spread = x
-    for dim, s in enumerate(stride, start=2):
-        if s > 1:  # each element followed by s - 1 zeros, the last ones cut off
-            n = spread.shape[dim]
-            spread = spread.unsqueeze(dim + 1)._pad(((0, 0),) * (dim + 1) + ((0, s - 1),) + ((0, 0),) * (spatial - dim + 1))
-            spread = spread.reshape(*spread.shape[:dim], n * s, *spread.shape[dim + 2:]).narrow(dim, 0, (n - 1) * s + 1)
-    pads = [(d * (k - 1) - p, d * (k - 1) - p + e) for k, p, d, e in zip(kernel, padding, dilation, output_padding)]
-    spread = spread._shrink(tuple((0, n) for n in spread.shape[:2]) + tuple(
-        (max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(pads, spread.shape[2:])))
-    spread = spread._pad(((0, 0),) * 2 + tuple((max(b, 0), max(a, 0)) for b, a in pads))
-    flipped = (weight.reshape(groups, in_channels // groups, per_group, *kernel).transpose(1, 2)
-               .reshape(groups * per_group, in_channels // groups, *kernel).flip(tuple(range(2, 2 + spatial))))
-    out = conv(spread, flipped, bias, 1, 0, dilation, groups, spatial)
+    if min(m + e for m, e in zip(smallest, output_padding)) < 1:
+        raise RuntimeError(f"{what}: the output size {[m + e for m, e in zip(smallest, output_padding)]} for input "
+                           f"{list(sizes)} with padding {list(padding)} is too small")
+    n, group_channels, kernel_size = x.shape[0], in_channels // groups, math.prod(kernel)
+    rows = (x.reshape(n, groups, group_channels, math.prod(sizes)).permute(1, 0, 3, 2)
+            .reshape(groups, -1, group_channels))  # a row per input position, per group
+    w = weight.reshape(groups, group_channels, per_group * kernel_size)
+    parts = (rows[0] @ w[0]).unsqueeze(0) if groups == 1 else rows @ w
+    parts = (parts.reshape(groups, n, *sizes, per_group, *kernel)
+             .permute(1, 0, 2 + spatial, *range(2, 2 + spatial), *range(3 + spatial, 3 + 2 * spatial))
+             .reshape(n, groups * per_group, *sizes, *kernel))
+    grown = [(m - 1) * s + d * (k - 1) + 1 + e for m, s, d, k, e in zip(sizes, stride, dilation, kernel, output_padding)]
+    out = _windows_sum(parts, (n, groups * per_group, *grown), (tuple(kernel), stride, dilation))
+    out = out._shrink(((0, n), (0, groups * per_group)) + tuple((p, g - p) for p, g in zip(padding, grown)))
+    if bias is not None:
+        out = out + bias.reshape(1, -1, *(1,) * spatial)
     return out if batched else out.squeeze(0)
+
+
+def _windows_sum(parts: Tensor, shape: tuple[int, ...], spec) -> Tensor:
+    """Each window element added back where sliding windows over `shape` read it (the
+    adjoint of View.windows, autograd's rule for it), recorded as one op whose own
+    gradient is the windows view: a transposed convolution's backward then reads its
+    output's gradient through one strided view, as a convolution reads its input,
+    rather than through a sum of one padded, strided piece per kernel position."""
+    from lazyfuse.autograd.function import record
+    from lazyfuse.autograd.rules import windows_gradient
+    return record(windows_gradient(parts.detach(), shape, spec), "windows_sum", (shape, spec), (parts,))
 
 
 def max_pool(x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, return_indices: bool,
