@@ -11,6 +11,8 @@ import pytest
 import lazyfuse as lf
 from conftest import check, check_against_pytorch
 from lazyfuse.autograd import gradcheck
+from lazyfuse.runtime.graph import Op, postorder
+from lazyfuse.runtime.matmul import is_product
 
 CONV2D = {
     "plain": dict(),
@@ -268,3 +270,49 @@ def test_interpolate_against_numpy():
     assert up(lf.tensor(x)).shape == (1, 2, 8, 6)
     with pytest.raises(ValueError, match="expects 4-D input"):
         lf.nn.functional.interpolate(lf.tensor(line), scale_factor=2, mode="bilinear")
+
+
+def _products(node) -> list[tuple[int, ...]]:
+    """The (*batch, M, N, K)-space shapes of the multiply-reduces in node's graph."""
+    return [n.srcs[0].shape for n in postorder([node], lambda n: n.srcs) if is_product(n)]
+
+
+def test_a_strided_transposed_convolution_multiplies_each_input_position_once():
+    """Each input position times the weight, then added where its window lands: the
+    product has a row per input position, not per position of an input spread out by
+    zeros (stride^2 = 4x the work), and the backward reads the output's gradient
+    through one windows view, not a padded, strided piece per kernel position."""
+    rng = np.random.default_rng(12)
+    x = lf.tensor(rng.standard_normal((2, 6, 5, 5)), requires_grad=True)
+    w = lf.tensor(rng.standard_normal((6, 4, 4, 4)), requires_grad=True)
+    y = lf.nn.functional.conv_transpose2d(x, w, stride=2, padding=1)
+    assert y.shape == (2, 4, 10, 10)
+    (space,) = _products(y.node)
+    assert math.prod(space) == 2 * 5 * 5 * 6 * (4 * 4 * 4)
+    (gx,) = lf.autograd.grad((y * y).sum(), [x])
+    padded_pieces = [n for n in postorder([gx.node], lambda n: n.srcs) if n.op is Op.VIEW and n.arg.mask is not None]
+    assert len(padded_pieces) < 4 * 4, len(padded_pieces)
+    check_against_pytorch(lambda m, x, w: m.nn.functional.conv_transpose2d(x, w, stride=2, padding=1) ** 2,
+                          [x.detach().numpy(), w.detach().numpy()])
+
+
+def test_a_transposed_convolution_before_batch_norm_is_stored_once():
+    """The output of a transposed convolution is a sum of strided windows, costly per
+    element: batch norm's statistics and its normalisation read it, so it is stored
+    once (its 18x18 sum before the padding's crop) rather than computed again in each
+    phase of their kernel (runtime/schedule.py's MAX_SHARED_WORK)."""
+    from lazyfuse.runtime.devices import backend
+    from lazyfuse.runtime.schedule import Scheduler
+    rng = np.random.default_rng(13)
+    x = lf.tensor(rng.standard_normal((4, 16, 8, 8)).astype(np.float32))
+    conv, norm = lf.nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False), lf.nn.BatchNorm2d(8)
+    y = norm(conv(x))
+    kernels = Scheduler(backend("cpu").parallelism, True).schedule([y.node])
+    (product,) = [k.outputs[0] for k in kernels if k.matmul is not None]
+    (summed,) = [k for k in kernels if product in k.inputs]
+    assert summed.outputs[0].shape == (4, 8, 18, 18) and not summed.is_reduction
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Sequential(torch.nn.ConvTranspose2d(16, 8, 4, 2, 1, bias=False), torch.nn.BatchNorm2d(8))
+    theirs[0].weight.data = torch.tensor(conv.weight.detach().numpy())
+    np.testing.assert_allclose(y.detach().numpy(), theirs(torch.tensor(x.numpy())).detach().numpy(), rtol=1e-4,
+                               atol=1e-4)
