@@ -213,6 +213,34 @@ def _pick_gradient(g, x, index, dim: int):
     return per_pick.where(hit.reshape(hit.shape + (1,)), 0).sum(-2).reshape(x.shape)
 
 
+def _windows_gradient_by_phase(g, shape: tuple[int, ...], kernel, stride):
+    """windows_gradient for strided windows (no dilation), without spreading each
+    kernel position's slice out by zeros: an input position o = s * o' + r (along each
+    dim) receives, for each q, window o' - q's element at kernel position s * q + r. So
+    the sum has one term per q (ceil(kernel / stride) per dim, 4 for a 4x4 kernel at
+    stride 2 rather than 16), each g's kernel positions s * q .. s * q + s - 1 shifted
+    by q windows, with the (o', r) dims merged into the input's."""
+    k = len(kernel)
+    lead, counts, sizes = g.shape[:g.ndim - 2 * k], g.shape[g.ndim - 2 * k:g.ndim - k], shape[g.ndim - 2 * k:]
+    terms = [-(-n // s) for n, s in zip(kernel, stride)]
+    rows = [-(-n // s) for n, s in zip(sizes, stride)]  # o' along each dim
+    keep = tuple((0, n) for n in lead + counts)
+    g = g._pad(tuple((0, 0) for _ in keep) + tuple((0, t * s - n) for t, s, n in zip(terms, stride, kernel)))
+    g = g.reshape(lead + counts + tuple(x for t, s in zip(terms, stride) for x in (t, s)))
+    m = len(lead)
+    interleave = tuple(range(m)) + tuple(d for j in range(k) for d in (m + j, m + k + j))
+    total = None
+    for at in itertools.product(*[range(t) for t in terms]):
+        part = g._shrink(keep + tuple(r for q, s in zip(at, stride) for r in ((q, q + 1), (0, s))))
+        part = part.reshape(lead + counts + tuple(stride))
+        part = part._pad(tuple((0, 0) for _ in lead) + tuple((q, r - c - q) for q, r, c in zip(at, rows, counts))
+                         + tuple((0, 0) for _ in stride))
+        part = part.permute(interleave).reshape(lead + tuple(r * s for r, s in zip(rows, stride)))
+        part = part._shrink(tuple((0, n) for n in lead) + tuple((0, n) for n in sizes))
+        total = part if total is None else total + part
+    return total
+
+
 def _copy_slices(steps, g, value, needed):
     """A write of `value` through the view `steps` make: the written part of g goes
     to the value, the rest to the value the write replaced."""
@@ -252,6 +280,8 @@ def windows_gradient(g, shape: tuple[int, ...], spec):
     (one value per window) is spread out by the stride and shifted by i * dilation
     into the input's shape; the slices' sum is one fused kernel of masked reads."""
     kernel, stride, dilation = spec
+    if any(s > 1 for s in stride) and all(d == 1 for d in dilation):
+        return _windows_gradient_by_phase(g, shape, kernel, stride)
     lead, k = g.shape[:g.ndim - 2 * len(kernel)], len(kernel)
     counts, sizes = g.shape[len(lead):len(lead) + k], shape[len(lead):]
     spread = tuple((c - 1) * s + 1 for c, s in zip(counts, stride))  # a window per stride, from the first

@@ -67,12 +67,6 @@ MAX_FUSED_DEPTH = 1000
 # so repeating such a step costs a kernel each few steps, not twice the work each step
 # (ten steps of a prefix sum took minutes to compile as one kernel)
 MAX_RECOMPUTED_WORK = 4
-# elementwise work that a reduction reads and another op reads too is computed both in the
-# reduction's kernel and in the other's; from this many ops and moved reads per element it
-# is stored once instead (a transposed convolution's output, a sum of 16 strided windows,
-# was computed again in each kernel of the batch norm after it: a DCGAN generator's step
-# 583 -> 341 ms)
-MAX_SHARED_WORK = 32
 # how many distinct chains of views reading a node _needed_at_several_indices tells apart
 MAX_READ_CHAINS = 8
 
@@ -597,22 +591,10 @@ def _reads_off_rows(m: Node, hosted: frozenset, materialize) -> bool:
 
 def _cuts(targets: list[Node]) -> list[Node]:
     """Nodes stored to bound the work of a fused kernel: every MAX_FUSED_DEPTH-th op
-    down long elementwise chains (views pass through), elementwise nodes needed at
-    more than one index, once their fused work reaches MAX_RECOMPUTED_WORK, and those
-    a reduction and another op read, once it reaches MAX_SHARED_WORK."""
+    down long elementwise chains (views pass through), and elementwise nodes needed
+    at more than one index, once their fused work reaches MAX_RECOMPUTED_WORK."""
     nodes = toposort(targets)
     needed_again = _needed_at_several_indices(nodes, targets)
-    readers: dict[Node, int] = {}  # ops reading each node, directly or through views
-    reduced = set()  # nodes a reduction reads (batch norm's statistics: through a permute)
-    for n in nodes:
-        if n.op is Op.VIEW:
-            continue
-        for src in set(n.srcs):
-            while src.op is Op.VIEW:
-                src = src.srcs[0]
-            readers[src] = readers.get(src, 0) + 1
-            if n.op in REDUCE:
-                reduced.add(src)
     depth: dict[Node, int] = {}  # elementwise ops down the longest chain below
     work: dict[Node, int] = {}  # elementwise ops and moved reads per element when fused
     cuts = []
@@ -623,8 +605,7 @@ def _cuts(targets: list[Node]) -> list[Node]:
         elif n.op in ELEMENTWISE:
             depth[n] = max((depth.get(s, 0) for s in n.srcs), default=0) + 1
             work[n] = 1 + sum(work.get(s, 0) for s in set(n.srcs))
-            if (depth[n] >= MAX_FUSED_DEPTH or (work[n] >= MAX_RECOMPUTED_WORK and n in needed_again)
-                    or (work[n] >= MAX_SHARED_WORK and n in reduced and readers[n] > 1)):
+            if depth[n] >= MAX_FUSED_DEPTH or (work[n] >= MAX_RECOMPUTED_WORK and n in needed_again):
                 cuts.append(n)
                 depth[n] = work[n] = 0
     return cuts
