@@ -276,14 +276,19 @@ def _movement_gradient(fn, g, a):
 
 def windows_gradient(g, shape: tuple[int, ...], spec):
     """The gradient of sliding windows (View.windows): each window element's gradient
-    added back where it was read (also a transposed convolution's last step). For each position i in the kernel, g's slice at i
-    (one value per window) is spread out by the stride and shifted by i * dilation
-    into the input's shape; the slices' sum is one fused kernel of masked reads."""
+    added back where it was read (also a transposed convolution's last step). For
+    each position i in the kernel, g's slice at i (one value per window) is spread
+    out by the stride and shifted by i * dilation into the input's shape; the slices'
+    sum is one fused kernel of masked reads. Without dilation, strided windows take
+    the phase form below."""
     kernel, stride, dilation = spec
-    if any(s > 1 for s in stride) and all(d == 1 for d in dilation):
-        return _windows_gradient_by_phase(g, shape, kernel, stride)
     lead, k = g.shape[:g.ndim - 2 * len(kernel)], len(kernel)
     counts, sizes = g.shape[len(lead):len(lead) + k], shape[len(lead):]
+    # along a dim of one window any stride reads the same, and at the kernel's size the
+    # phase form has one term (DCGAN's first layer, 1x1 -> 4x4: one view, not 16 pieces)
+    stride = tuple(n if c == 1 else s for n, s, c in zip(kernel, stride, counts))
+    if any(s > 1 for s in stride) and all(d == 1 for d in dilation):
+        return _windows_gradient_by_phase(g, shape, kernel, stride)
     spread = tuple((c - 1) * s + 1 for c, s in zip(counts, stride))  # a window per stride, from the first
     total = None
     for at in itertools.product(*[range(w) for w in kernel]):

@@ -313,3 +313,13 @@ def test_a_strided_windows_gradient_has_a_term_per_phase(kernel, stride):
     assert len(sums) == phases * phases - 1  # the terms of the padded input's gradient, added
     check_against_pytorch(lambda m, x, w: m.nn.functional.conv2d(x, w, stride=stride, padding=1) ** 2,
                           [x.detach().numpy(), w.numpy()])
+
+
+def test_a_transposed_convolution_of_one_position_is_one_view():
+    """DCGAN's first layer (a 1x1 input to 4x4): one window per dim, so its parts are
+    placed by a view, with no sum of a piece per kernel position."""
+    rng = np.random.default_rng(15)
+    x, w = rng.standard_normal((3, 5, 1, 1)), rng.standard_normal((5, 4, 4, 4))
+    y = lf.nn.functional.conv_transpose2d(lf.tensor(x), lf.tensor(w), stride=1, padding=0)
+    assert not [n for n in postorder([y.node], lambda n: n.srcs) if n.op is Op.ADD]
+    check_against_pytorch(lambda m, x, w: m.nn.functional.conv_transpose2d(x, w), [x, w])
