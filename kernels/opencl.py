@@ -18,7 +18,7 @@ from typing import Optional
 from lazyfuse.runtime import dtypes, random_bits
 from lazyfuse.runtime.dtypes import DType
 from lazyfuse.runtime.graph import COMPARISON, ELEMENTWISE, UNARY, Node, Op, toposort
-from lazyfuse.runtime.schedule import MAX_LANES, Kernel, is_flat_identity
+from lazyfuse.runtime.schedule import MAX_LANES, Kernel, expression_ops, is_flat_identity
 from lazyfuse.runtime.view import View
 
 from .affine import Affine
@@ -59,8 +59,11 @@ CACHE_LINE_BYTES = 64
 # again by the next row's work-item only after the whole row had passed through.
 TRANSPOSE_TILE_ROWS = (64, 32, 16, 8)
 # independent vector accumulators per reduction (measured here: a 2^24 sum takes
-# 3.1 ms with four instead of 4.5 ms with one)
+# 3.1 ms with four instead of 4.5 ms with one), for bodies of fewer than UNROLLED_OPS
+# elementwise ops and views: a longer body hides the adds' latency itself, and each
+# unrolled copy is more source for PoCL to compile
 REDUCE_UNROLL = 4
+UNROLLED_OPS = 16
 
 # below this magnitude native_sin/native_cos match sin/cos (see _fast_trig)
 NATIVE_TRIG_BOUND = "1e5f"
@@ -481,7 +484,8 @@ class OpenCLRenderer(ExpressionRenderer):
 
     def _reduce_phase(self, phase: list[Node], element_index, keep=None) -> list[str]:
         W = self.lanes
-        unroll = REDUCE_UNROLL if self.k.row_len >= REDUCE_UNROLL * W * 4 else 1
+        body = sum(expression_ops(r.srcs[0], self.k.inputs) for r in phase)
+        unroll = REDUCE_UNROLL if self.k.row_len >= REDUCE_UNROLL * W * 4 and body < UNROLLED_OPS else 1
         lines = []
         for r in phase:
             self.ops_seen.append(op_name(r.op))

@@ -388,7 +388,7 @@ class Scheduler:
             elif source.op is Op.VIEW and not is_flat_identity(source):
                 why = "a product reads its operands many times"
             elif (source.op in ELEMENTWISE and source in cost and (cost[source][0] - 1) * cost[source][1]
-                  * self._expression_ops(source, materialize) >= REREAD_WORK):
+                  * expression_ops(source, materialize) >= REREAD_WORK):
                 why = "the product's kernel would evaluate it again at each read of an element"
             if why is None:
                 read.append(source)
@@ -397,14 +397,6 @@ class Scheduler:
                 more.append(source)
                 inputs.add(source)
         return read
-
-    @staticmethod
-    def _expression_ops(source: Node, materialize) -> int:
-        """The elementwise ops and views a kernel evaluates to read `source` (up to buffers
-        and materialised nodes)."""
-        def evaluated(n: Node) -> bool:
-            return not n.is_realized and n not in materialize and (n.op in ELEMENTWISE or n.op is Op.VIEW)
-        return sum(1 for n in postorder([source], lambda n: n.srcs if evaluated(n) else ()) if evaluated(n))
 
     def _kernel(self, m: Node, plan: dict) -> Kernel:
         st: _Structure = plan["structure"]
@@ -587,6 +579,14 @@ def _reads_off_rows(m: Node, hosted: frozenset, materialize) -> bool:
         moving = n.op is Op.VIEW and not reads_in_place(n)
         stack.extend((s, moved or moving) for s in n.srcs)
     return False
+
+
+def expression_ops(source: Node, stored) -> int:
+    """The elementwise ops and views a kernel evaluates to read `source` (up to buffers
+    and the nodes in `stored`)."""
+    def evaluated(n: Node) -> bool:
+        return not n.is_realized and n not in stored and (n.op in ELEMENTWISE or n.op is Op.VIEW)
+    return sum(1 for n in postorder([source], lambda n: n.srcs if evaluated(n) else ()) if evaluated(n))
 
 
 def _cuts(targets: list[Node]) -> list[Node]:
