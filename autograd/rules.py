@@ -213,7 +213,7 @@ def _pick_gradient(g, x, index, dim: int):
     return per_pick.where(hit.reshape(hit.shape + (1,)), 0).sum(-2).reshape(x.shape)
 
 
-def _windows_gradient_by_phase(g, shape: tuple[int, ...], kernel, stride):
+def _windows_gradient_by_phase(g, lead, counts, sizes, kernel, stride):
     """windows_gradient for strided windows (no dilation), without spreading each
     kernel position's slice out by zeros: an input position o = s * o' + r (along each
     dim) receives, for each q, window o' - q's element at kernel position s * q + r. So
@@ -221,7 +221,6 @@ def _windows_gradient_by_phase(g, shape: tuple[int, ...], kernel, stride):
     stride 2 rather than 16), each g's kernel positions s * q .. s * q + s - 1 shifted
     by q windows, with the (o', r) dims merged into the input's."""
     k = len(kernel)
-    lead, counts, sizes = g.shape[:g.ndim - 2 * k], g.shape[g.ndim - 2 * k:g.ndim - k], shape[g.ndim - 2 * k:]
     terms = [-(-n // s) for n, s in zip(kernel, stride)]
     rows = [-(-n // s) for n, s in zip(sizes, stride)]  # o' along each dim
     keep = tuple((0, n) for n in lead + counts)
@@ -288,7 +287,7 @@ def windows_gradient(g, shape: tuple[int, ...], spec):
     # phase form has one term (DCGAN's first layer, 1x1 -> 4x4: one view, not 16 pieces)
     stride = tuple(n if c == 1 else s for n, s, c in zip(kernel, stride, counts))
     if any(s > 1 for s in stride) and all(d == 1 for d in dilation):
-        return _windows_gradient_by_phase(g, shape, kernel, stride)
+        return _windows_gradient_by_phase(g, lead, counts, sizes, kernel, stride)
     spread = tuple((c - 1) * s + 1 for c, s in zip(counts, stride))  # a window per stride, from the first
     total = None
     for at in itertools.product(*[range(w) for w in kernel]):

@@ -196,7 +196,8 @@ def test_cifar_tutorial_network_trains_as_in_pytorch():
 
 
 TRANSPOSED = [dict(stride=1), dict(stride=2, padding=1, output_padding=1), dict(stride=3, padding=2, dilation=2, groups=2),
-              dict(stride=2, output_padding=1, dilation=2), dict(stride=2, padding=3)]
+              dict(stride=2, output_padding=1, dilation=2), dict(stride=2, padding=3),
+              dict(stride=1, output_padding=1, dilation=2)]  # (output padding past the stride: one more window)
 
 
 @pytest.mark.parametrize("options", TRANSPOSED, ids=lambda o: "-".join(f"{k}{v}" for k, v in o.items()))

@@ -19,6 +19,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..autograd.function import record
+from ..autograd.rules import windows_gradient
 from ..runtime import dtypes
 from ..tensor import Tensor
 
@@ -173,8 +175,6 @@ def _windows_sum(parts: Tensor, shape: tuple[int, ...], spec) -> Tensor:
     gradient is the windows view: a transposed convolution's backward then reads its
     output's gradient through one strided view, as a convolution reads its input,
     rather than through a sum of one padded, strided piece per kernel position."""
-    from lazyfuse.autograd.function import record
-    from lazyfuse.autograd.rules import windows_gradient
     return record(windows_gradient(parts.detach(), shape, spec), "windows_sum", (shape, spec), (parts,))
 
 
