@@ -259,3 +259,23 @@ def test_a_weight_gradient_over_a_long_batch_matches_numpy(rng):
     weights = rng.standard_normal((K, outputs)).astype(np.float32)
     ((lf.tensor(x) @ w) * lf.tensor(weights)).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), x.T.astype(np.float64) @ weights, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("time_major", [False, True], ids=["batch_first", "time_major_view"])
+def test_a_linear_layers_weight_gradient_over_3d_input_is_one_product(rng, time_major):
+    """x (batch, time, features) @ w.T: the batch dims fold into the rows, as in
+    PyTorch, so w's gradient is one product over every row rather than a product
+    per batch summed afterwards; a time-major view (an LSTM's input) is copied first."""
+    x = rng.standard_normal((16, 32, 64)).astype(np.float32)
+    g = rng.standard_normal((32, 16, 96) if time_major else (16, 32, 96)).astype(np.float32)
+    w = lf.tensor(rng.standard_normal((96, 64)).astype(np.float32), requires_grad=True)
+    lx = lf.tensor(x).transpose(0, 1) if time_major else lf.tensor(x)
+    out = lf.nn.functional.linear(lx, w)
+    out.realize()
+    names = kernel_names(lambda: ((out * lf.tensor(g)).sum().backward(), lf.realize(w.grad)))
+    assert not any(n.startswith("reduce") for n in names), names
+    assert sum(n.startswith("matmul") for n in names) == 1, names
+    rows = x.transpose(1, 0, 2) if time_major else x
+    reference = np.einsum("tbo,tbi->oi", g.astype(np.float64), rows.astype(np.float64))
+    np.testing.assert_allclose(w.grad.numpy(), reference, rtol=1e-4, atol=1e-3)
+    check(out, rows @ w.detach().numpy().T, rtol=1e-4, atol=1e-4)
