@@ -56,7 +56,7 @@ _PYTORCH_NAMES = {"copy_slices": "CopySlices", "shrink": "SliceBackward0", "stri
 class GradFn:
     """The backward of one recorded op: `op` and `arg` select the derivative rule."""
 
-    __slots__ = ("op", "arg", "next", "saved", "versions", "retained", "shown", "_hooks", "__weakref__")
+    __slots__ = ("op", "arg", "next", "saved", "owners", "versions", "retained", "shown", "_hooks", "__weakref__")
 
     def __init__(self, op, arg, srcs):
         self.op, self.arg = op, arg
@@ -65,7 +65,8 @@ class GradFn:
         self._hooks = None  # the output's gradient hooks (Tensor.register_hook)
         self.next = [edge(s) for s in srcs]
         self.saved = [_saved(s) for s in srcs]
-        self.versions = [(owner, owner._version) for owner in map(_version_owner, srcs)]
+        self.owners = tuple(map(_version_owner, srcs))  # whose in-place writes change a saved input
+        self.versions = tuple([owner._version for owner in self.owners])
 
     def name(self) -> str:
         if self.shown is not None:
@@ -95,7 +96,7 @@ class GradFn:
                                "calling backward.")
         if self.op in VALUE_FREE:
             return self.saved
-        for i, ((owner, version), t) in enumerate(zip(self.versions, self.saved)):
+        for i, (owner, version, t) in enumerate(zip(self.owners, self.versions, self.saved)):
             if version is not None and owner._version != version and inputs_read(self.op, self.needed())[i]:
                 raise RuntimeError(f"one of the variables needed for gradient computation has been modified by an "
                                    f"inplace operation: [{t.dtype.name} {list(t.shape)}] is at version "
@@ -163,7 +164,7 @@ def written_into(value, owner, version: int) -> None:
     self: the copy holds the old graph node, which the write does not change."""
     fn = value.grad_fn
     if fn is not None:
-        fn.versions = [(o, None if o is owner and v == version else v) for o, v in fn.versions]
+        fn.versions = tuple(None if o is owner and v == version else v for o, v in zip(fn.owners, fn.versions))
 
 
 def write_history(t, value):

@@ -102,9 +102,9 @@ class Tensor:
         self._init(t.node, requires_grad=requires_grad)
 
     def _init(self, node: Node, requires_grad: bool = False, base: Optional["Tensor"] = None,
-              steps: Optional[list[Step]] = None) -> "Tensor":
+              steps: tuple[Step, ...] = ()) -> "Tensor":
         self._node = node
-        self._base, self._steps = base, steps or []
+        self._base, self._steps = base, steps
         self._seen_version = base._version if base is not None else 0
         self._version = 0
         self.requires_grad, self.grad, self.grad_fn = requires_grad, None, None
@@ -270,7 +270,7 @@ class Tensor:
         """Record a movement op: a view sharing self's data, as in PyTorch."""
         node = getattr(movement, name)(self.node, arg)
         base = self._base if self._base is not None else self
-        out = Tensor._wrap(node, base=base, steps=self._steps + [(name, arg)])
+        out = Tensor._wrap(node, base=base, steps=self._steps + ((name, arg),))
         out._detached = self._detached
         return record(out, name, arg, (self,))
 
@@ -297,7 +297,7 @@ class Tensor:
         padded = (1,) * (len(target) - self.ndim) + self.shape
         steps = ([("reshape", padded)] if padded != self.shape else []) + [("expand", target)]
         base = self._base if self._base is not None else self
-        out = Tensor._wrap(replay(self.node, steps), base=base, steps=self._steps + steps)
+        out = Tensor._wrap(replay(self.node, steps), base=base, steps=self._steps + tuple(steps))
         out._detached = self._detached
         return record(out, "expand", target, (self,))
 
@@ -630,7 +630,7 @@ class Tensor:
         an in-place op on it is allowed and records no history, as in PyTorch (the
         tensor it came from sees the new values; a backward that saved them refuses)."""
         base = self._base if self._base is not None else self
-        out = Tensor._wrap(self.node, base=base, steps=list(self._steps))
+        out = Tensor._wrap(self.node, base=base, steps=self._steps)
         out._detached = True
         return out
 

@@ -87,7 +87,7 @@ class Node:
         # leaves the table when it is computed and drops them, and a dead node's entry
         # finds no node (see _sweep_interned)
         arg_key = (type(arg).__name__, repr(arg)) if op is Op.CONST else arg
-        key = (op, tuple(map(id, srcs)), arg_key, shape, dtype, device)
+        key = (op, arg_key, shape, dtype, device, *map(id, srcs))  # flat: one tuple a node, not two
         ref = Node._interned.get(key)
         node = ref() if ref is not None else None
         if node is None:
@@ -121,7 +121,7 @@ class Node:
         becoming a device scalar: see runtime/changing_constants.py)."""
         self._leave_interned()
         self.op, self.srcs, self.arg = Op.VIEW, (source,), view
-        self._key = (Op.VIEW, (id(source),), view, self.shape, self.dtype, self.device)  # not interned: read by walks
+        self._key = (Op.VIEW, view, self.shape, self.dtype, self.device, id(source))  # not interned: read by walks
 
     def _leave_interned(self) -> None:
         """A node whose op changes no longer answers to its key."""
