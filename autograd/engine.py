@@ -36,7 +36,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool, 
     realize([])  # what the last step left deferred, so unread steps do not pile up into one graph
     roots = [t.grad_fn if t.grad_fn is not None else AccumulateGrad.of(t) for t in outputs]
     order = _order(roots)
-    largest = max((math.prod(t.shape) for fn in order if isinstance(fn, GradFn) and fn.saved for t in fn.saved),
+    largest = max([math.prod(t.node.shape) for fn in order if isinstance(fn, GradFn) and fn.saved for t in fn.saved],
                   default=0)
 
     def propagate():

@@ -50,7 +50,7 @@ def _describe(order, roots, grad_outputs):
     (freed saved values, retain_grad outputs, gradient hooks, a user-defined Function's backward)."""
     position = {id(fn): i for i, fn in enumerate(order)}
     inputs = [g.node for g in grad_outputs]
-    parts: list = [tuple(position[id(r)] for r in roots), tuple(g.requires_grad for g in grad_outputs)]
+    parts: list = [tuple([position[id(r)] for r in roots]), tuple([g.requires_grad for g in grad_outputs])]
     for fn in order:
         if fn._hooks:  # Python to run on the gradient
             return None
@@ -59,8 +59,8 @@ def _describe(order, roots, grad_outputs):
             continue
         if fn.saved is None or fn.retained is not None or fn.op == "custom_function":
             return None
-        parts.append((fn.op, fn.arg, tuple(None if n is None else position[id(n)] for n in fn.next),
-                      tuple(t.requires_grad for t in fn.saved)))
+        parts.append((fn.op, fn.arg, tuple([None if n is None else position[id(n)] for n in fn.next]),
+                      tuple([t.requires_grad for t in fn.saved])))
         inputs += [t.node for t in fn.saved]
     # movement ops on a view compose into the view, reading the view's source
     inputs += [n.srcs[0] for n in inputs if n.op is Op.VIEW]
