@@ -67,6 +67,9 @@ MAX_FUSED_DEPTH = 1000
 # so repeating such a step costs a kernel each few steps, not twice the work each step
 # (ten steps of a prefix sum took minutes to compile as one kernel)
 MAX_RECOMPUTED_WORK = 4
+# elementwise work that several kernels would each compute is stored once when its ops
+# times the kernels beyond the first reach this (see Scheduler._shared_work)
+SHARED_WORK = 16
 # how many distinct chains of views reading a node _needed_at_several_indices tells apart
 MAX_READ_CHAINS = 8
 
@@ -197,6 +200,9 @@ class Scheduler:
             plans = {m: self._plan(m, materialize) for m in materialize}
             extra = [n for p in plans.values() for n in p.pop("materialize") if n not in materialize]
             if not extra:
+                extra = self._shared_work(plans, materialize)
+                self.cuts.update(extra)
+            if not extra:
                 break
             materialize.update(dict.fromkeys(extra))
         for node, why in self.refusals.items():
@@ -292,6 +298,7 @@ class Scheduler:
         start = {"point": "any", "reduced": "rows", "full": "elements"}[st.level]
         lanes_hold_rows = self._lanes_hold_rows(st)
         lane: dict[Node, None] = {}
+        computed: dict[Node, None] = {}  # the elementwise ops and views the kernel evaluates
         stack, seen = [(m, start)], set()
         while stack:
             n, ctx = stack.pop()
@@ -306,8 +313,10 @@ class Scheduler:
             elif n.op is Op.CONST:
                 continue
             elif n.op in ELEMENTWISE:
+                computed[n] = None
                 stack.extend((s, ctx) for s in n.srcs)
             elif n.op is Op.VIEW:
+                computed[n] = None
                 src = n.srcs[0]
                 if is_flat_identity(n):
                     stack.append((src, ctx))
@@ -367,7 +376,8 @@ class Scheduler:
             more += lane
             inputs.update(lane)
             lane = []
-        return {"structure": st, "inputs": inputs, "inline": list(inline), "materialize": more, "lane": lane}
+        return {"structure": st, "inputs": inputs, "inline": list(inline), "materialize": more, "lane": lane,
+                "computed": computed}
 
     def _product_operands(self, sources: list[Node], materialize, more: list, inputs: set,
                           reads: list[tuple[Node, int, int]]) -> list[Node]:
@@ -447,6 +457,41 @@ class Scheduler:
             kernels = [k for k in kernels if k is not None]
             position = {o: i for i, k in enumerate(kernels) for o in k.outputs}
         return kernels
+
+    def _shared_work(self, plans: dict, materialize) -> list[Node]:
+        """Elementwise nodes to store because several kernels would each compute them:
+        those whose ops (up to stored values) times the kernels beyond the first reach
+        SHARED_WORK. Readers are decided before what they read, and a stored node's
+        sources count only the kernel storing it, so a recurrence (an LSTM's cell-state
+        gradient: each step's kernel computed every later step's) stores each step's
+        value once instead of every kernel computing the chain again."""
+        evaluated: dict[Node, None] = {}
+        recomputed_by: dict[Node, set] = {}  # stored nodes other kernels compute again (see _recomputable)
+        for m, p in plans.items():
+            evaluated.update(p["computed"])
+            evaluated.update(dict.fromkeys(p["inline"]))
+            for n in p["computed"]:
+                if n in plans and n is not m:
+                    recomputed_by.setdefault(n, set()).add(m)
+        readers: dict[Node, list[Node]] = {}
+        for c in list(evaluated) + list(plans):
+            for src in c.srcs:
+                readers.setdefault(src, []).append(c)
+        kernels: dict[Node, set] = {}  # the kernels computing each node
+        cuts = []
+        for n in reversed(toposort(list(plans), stop=lambda n: n.is_realized)):
+            if n not in plans and n not in evaluated:
+                continue
+            computing = set().union(*[kernels.get(c, ()) for c in readers.get(n, ())])
+            if n in plans:
+                computing = {n} | (computing & recomputed_by.get(n, set()))
+            elif (n.op in ELEMENTWISE and len(computing) > 1
+                  and (len(computing) - 1) * expression_ops(n, materialize) >= SHARED_WORK):
+                self._refuse(n, f"{len(computing)} kernels would each compute it")
+                cuts.append(n)
+                computing = {n}
+            kernels[n] = computing
+        return cuts
 
     def _recomputable(self, n: Node, st: _Structure, materialize) -> bool:
         """A materialised elementwise node of a pointwise kernel over the same shape is
