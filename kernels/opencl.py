@@ -280,11 +280,12 @@ class OpenCLRenderer(ExpressionRenderer):
 
     def _rows_make_better_lanes(self) -> bool:
         """Whether lanes should walk W neighbouring rows (each lane reducing its own
-        row) instead of W elements of one row: chosen when the inputs' strides make
-        that the cheaper read, as for a matmul's right operand or sum(dim=0)."""
+        row) instead of W elements of one row: chosen when the strides of the inputs
+        (and of outputs written at every element) make that the cheaper access, as for a
+        matmul's right operand or sum(dim=0)."""
         k, W = self.k, self.lanes
         row_dim = _lane_row_dim(k)
-        if (W == 1 or not k.is_reduction or (len(k.reduce_phases) > 1 and k.split > 1) or k.full_outputs()
+        if (W == 1 or not k.is_reduction or (k.split > 1 and (len(k.reduce_phases) > 1 or k.full_outputs()))
                 or row_dim is None or k.shape[row_dim] % W or not k.axes):
             return False
         reduce_dim = k.axes[-1]
@@ -304,6 +305,9 @@ class OpenCLRenderer(ExpressionRenderer):
                 continue
             along_row += cost(strides[reduce_dim])
             across_rows += cost(strides[row_dim])
+        for _ in k.full_outputs():  # written at every element, in the kernel's own layout
+            along_row += cost(contiguous[reduce_dim])
+            across_rows += cost(contiguous[row_dim])
         return across_rows < along_row
 
     def _rows_as_lanes_kernel(self) -> list[str]:
@@ -312,7 +316,8 @@ class OpenCLRenderer(ExpressionRenderer):
         a time (or one of `split` chunks of them), a loop per phase of reductions (a
         later phase reads the earlier ones' results, vectors over the same rows: a
         batch norm's variance after its mean); the epilogue and stores are vectors
-        over the rows."""
+        over the rows, and outputs of the kernel's full shape (a batch norm's normalised
+        values) are written by one more loop over the elements, vectors over the rows."""
         k, W, V, it = self.k, self.lanes, self.row_vectors, self.itype
         R, P = k.row_len, k.split
         chunk = -(-R // P)
@@ -323,6 +328,14 @@ class OpenCLRenderer(ExpressionRenderer):
                  f"  const {it} r_begin = gid % {P} * {chunk};",
                  f"  const {it} r_end = min(r_begin + {chunk}, ({it}){R});"]
         accumulators = {}
+
+        def row_indices(body: _Block) -> list[Index]:  # position r of the V vectors of rows
+            indices = []
+            for v in range(V):
+                flat = Affine.of("rblock", k.rows // (V * W), V * W * R) + Affine.of("r", R) + v * W * R
+                lane0 = self._view_scalar(body, Index(str(flat), 0, affine=flat), element_view.merged_dims(), 0, 0)
+                indices.append(Index(lane0.base, row_step, lane_dim=_lane_row_dim(k), affine=lane0.affine))
+            return indices
         for phase in k.reduce_phases:
             done = list(accumulators)
             for r in phase:
@@ -332,11 +345,7 @@ class OpenCLRenderer(ExpressionRenderer):
                 lines += [f"  {t}{W} {acc} = ({t}{W}){reduce_identity(r.op, r.dtype)};" for acc in accumulators[r]]
             body = self._block(W, "    ")
             self.walking = "r"
-            indices = []
-            for v in range(V):
-                flat = Affine.of("rblock", k.rows // (V * W), V * W * R) + Affine.of("r", R) + v * W * R
-                lane0 = self._view_scalar(body, Index(str(flat), 0, affine=flat), element_view.merged_dims(), 0, 0)
-                indices.append(Index(lane0.base, row_step, lane_dim=_lane_row_dim(k), affine=lane0.affine))
+            indices = row_indices(body)
             self._lane_reductions(body, indices)
             for v, idx in enumerate(indices):
                 for r in done:  # the earlier phases' results for these rows
@@ -346,7 +355,15 @@ class OpenCLRenderer(ExpressionRenderer):
                     body.emit(f"{acc} = {self._reduce_step(body, r, acc, idx)};")
             self.walking = None
             lines += [f"  for ({it} r = r_begin; r < r_end; r++) {{"] + body.lines + ["  }"]
-        rest = [o for o in k.outputs if o not in k.lane_reduces]
+        full = k.full_outputs()
+        if full:
+            body = self._block(W, "    ")
+            for v, idx in enumerate(row_indices(body)):
+                for r in accumulators:
+                    self.accumulators[r] = accumulators[r][v]
+                self._store_outputs(body, full, idx)
+            lines += [f"  for ({it} r = r_begin; r < r_end; r++) {{"] + body.lines + ["  }"]
+        rest = [o for o in k.outputs if o not in k.lane_reduces and o not in full]
         for v in range(V):
             for r in accumulators:
                 self.accumulators[r] = accumulators[r][v]
@@ -407,7 +424,8 @@ class OpenCLRenderer(ExpressionRenderer):
         aligned = R % W == 0 and chunk % W == 0
 
         def element_index(block: _Block, var: str) -> Index:
-            position = Affine.of("row", k.rows, R) + Affine.of(var, R)
+            # a vector body runs while its W lanes fit: lane 0 is at most R - W
+            position = Affine.of("row", k.rows, R) + Affine.of(var, R - block.lanes + 1)
             flat = Index(str(position), 0 if block.lanes == 1 else 1, aligned=aligned or block.lanes == 1,
                          affine=position)
             return dataclasses.replace(self._through_view(block, flat, element_view), row="row")
@@ -621,6 +639,12 @@ class OpenCLRenderer(ExpressionRenderer):
         else:
             return None
         per_lane = idx.step // inner
+        if all(st == 0 and valid == (0, n) for n, st, valid in dims[:d + 1]):
+            # lanes move along broadcast dims only (a column's value read down the column
+            # by a column reduction): each reads lane 0's element, carries included
+            lane0 = self._view_affine(block, Index(idx.base, 0, valid=idx.valid, vector_valid=idx.vector_valid,
+                                                   affine=idx.affine), dims, offset, 0)
+            return Index(lane0.base, 0, False, lane0.valid, vector_valid=lane0.vector_valid, affine=lane0.affine)
         span = (W - 1) * per_lane
         coord = idx.affine.divmod(inner)[0]
         if d > 0:
