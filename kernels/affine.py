@@ -58,15 +58,16 @@ class Affine:
         quotient = Affine(whole, self.constant // m)
         if rest.high < m:
             return quotient, rest
-        if len(rest.terms) == 1:
-            expression, coefficient, bound = rest.terms[0]
-            if m % coefficient == 0 and rest.constant < coefficient:
-                # c e + r with c dividing m and r < c: the quotient is e / (m / c) and the
-                # remainder keeps its multiple of c (gid * 8 % 32 is 8 (gid % 4): lanes from it
-                # are known not to pass 32)
-                per = m // coefficient
-                return (quotient + Affine.of(f"({expression} / {per})", (bound - 1) // per + 1),
-                        Affine.of(f"({expression} % {per})", min(per, bound), coefficient) + rest.constant)
+        big = max(rest.terms, key=lambda t: t[1])
+        expression, coefficient, bound = big
+        small = Affine(tuple(t for t in rest.terms if t is not big), rest.constant)
+        if coefficient > 0 and m % coefficient == 0 and small.low >= 0 and small.high < coefficient:
+            # c e + s with c dividing m and 0 <= s < c: the quotient is e / (m / c) and the
+            # remainder keeps its multiple of c (gid * 8 % 32 is 8 (gid % 4): lanes from it
+            # are known not to pass 32; row * 9 + r, r < 9, % 144 is 9 (row % 16) + r)
+            per = m // coefficient
+            return (quotient + Affine.of(f"({expression} / {per})", (bound - 1) // per + 1),
+                    Affine.of(f"({expression} % {per})", min(per, bound), coefficient) + small)
         return quotient + Affine.of(f"({rest} / {m})", rest.high // m + 1), Affine.of(f"({rest} % {m})", m)
 
     def __str__(self) -> str:
