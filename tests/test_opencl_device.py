@@ -76,11 +76,19 @@ def test_a_read_sleeps_through_a_long_kernel_then_polls(monkeypatch, long_kernel
     first_stage_done_at_polls = []
     monkeypatch.setattr(opencl_device.os, "sched_yield", lambda: first_stage_done_at_polls.append(
         launches[0].event.get_info(opencl_device.cl.event_info.COMMAND_EXECUTION_STATUS) == 0))
-    assert (x * 2).sum().item() == 2 * (1 << 24)
-    assert len(launches) == 2  # the long first stage, then the short second
-    # sleeping through the first stage, the read polls only once it is done; without, it polls during it
-    assert all(first_stage_done_at_polls) == sleeps_first and (first_stage_done_at_polls or sleeps_first)
-    assert rt.long_kernel is None or not sleeps_first
+    # sleeping through the first stage, the read polls only once it is done; without, it polls
+    # during it, unless this process was held up past the stage's end (a loaded machine):
+    # three tries
+    for _ in range(3):
+        launches.clear()
+        first_stage_done_at_polls.clear()
+        assert (x * 2).sum().item() == 2 * (1 << 24)
+        assert len(launches) == 2  # the long first stage, then the short second
+        assert all(first_stage_done_at_polls) or not sleeps_first
+        assert rt.long_kernel is None or not sleeps_first
+        if sleeps_first or not all(first_stage_done_at_polls):
+            break
+    assert all(first_stage_done_at_polls) == sleeps_first
 
 
 def test_a_read_of_a_value_computed_before_a_long_kernel_does_not_wait_for_it(monkeypatch):
