@@ -672,11 +672,15 @@ class Tensor:
         if len(shape) == 1 and isinstance(shape[0], (DType, str)):
             raise TypeError("view(dtype) is not supported; use to(dtype)")
         out = self.reshape(*shape)
-        node = self.node
-        if out is not self and node.op is Op.VIEW and node.arg.reshape(out.shape) is None:
+        if out is not self and not self._reshapes_in_place(out.shape):
             raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
                                "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
         return out
+
+    def _reshapes_in_place(self, shape: tuple[int, ...]) -> bool:
+        """Whether reshaping to `shape` views this tensor's data (one strided view), not a copy."""
+        node = self.node
+        return node.op is not Op.VIEW or node.arg.reshape(shape) is not None
 
     def view_as(self, other: "Tensor") -> "Tensor":
         return self.view(other.shape)
