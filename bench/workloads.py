@@ -11,7 +11,7 @@ import numpy as np
 
 import lazyfuse as lf
 
-from .peers import HandWrittenKernel, optional
+from .peers import HandWrittenKernel, HandWrittenRows, HandWrittenSum, optional
 
 N = 1 << 24
 
@@ -75,6 +75,11 @@ def _add_torch(w: Workload, fn, *arrays) -> None:
     w.systems["torch.compile"] = lambda: compiled(*tensors)
 
 
+def _add_hand_written(w: Workload, ideal, *arrays) -> None:
+    out, ins = ideal.buffers(*arrays)
+    w.systems["hand-written kernel"] = lambda: ideal(out, *ins)
+
+
 def _torch_env(torch):
     return {"exp": torch.exp, "sin": torch.sin, "cos": torch.cos, "tanh": torch.tanh}
 
@@ -92,9 +97,7 @@ def chain(ops: int, rng) -> Workload:
     lazy = lambda a, b: eval(_python(expr), {"exp": lf.exp, "sin": lf.sin, "cos": lf.cos, "tanh": lf.tanh, "x": a, "y": b})
     w.systems["lazyfuse"] = _lazyfuse(lazy, x, y)
     w.systems["lazyfuse unfused"] = _lazyfuse(lazy, x, y, fusion=False)
-    ideal = HandWrittenKernel(expr, 2, N)
-    out, ins = ideal.buffers(x, y)
-    w.systems["hand-written kernel"] = lambda: ideal(out, *ins)
+    _add_hand_written(w, HandWrittenKernel(expr, 2, N), x, y)
     _add_torch(w, lambda torch, a, b: eval(_python(expr), {**_torch_env(torch), "x": a, "y": b}), x, y)
     return w
 
@@ -104,6 +107,7 @@ def total(rng) -> Workload:
     w = Workload("sum(x), 2^24", 4 * N)
     w.systems["numpy"] = lambda: x.sum()
     w.systems["lazyfuse"] = _lazyfuse(lambda t: t.sum(), x)
+    _add_hand_written(w, HandWrittenSum("x", 1, N), x)
     _add_torch(w, lambda torch, t: t.sum(), x)
     return w
 
@@ -114,6 +118,7 @@ def mse(rng) -> Workload:
     w.systems["numpy"] = lambda: ((x - y) ** 2).mean()
     w.systems["lazyfuse"] = _lazyfuse(lambda a, b: ((a - b) ** 2).mean(), x, y)
     w.systems["lazyfuse unfused"] = _lazyfuse(lambda a, b: ((a - b) ** 2).mean(), x, y, fusion=False)
+    _add_hand_written(w, HandWrittenSum("(x - y) * (x - y)", 2, N, scale=1 / N), x, y)
     _add_torch(w, lambda torch, a, b: ((a - b) ** 2).mean(), x, y)
     return w
 
@@ -129,6 +134,7 @@ def softmax(rng) -> Workload:
     w.systems["numpy"] = numpy_softmax
     w.systems["lazyfuse"] = _lazyfuse(lambda t: t.softmax(-1), x)
     w.systems["lazyfuse unfused"] = _lazyfuse(lambda t: t.softmax(-1), x, fusion=False)
+    _add_hand_written(w, HandWrittenRows("softmax", *x.shape), x)
     _add_torch(w, lambda torch, t: torch.softmax(t, -1), x)
     return w
 
@@ -147,6 +153,7 @@ def layernorm(rng) -> Workload:
     w.systems["numpy"] = numpy_layernorm
     w.systems["lazyfuse"] = _lazyfuse(lambda *t: layer_norm(lf, *t), x, weight, bias)
     w.systems["lazyfuse unfused"] = _lazyfuse(lambda *t: layer_norm(lf, *t), x, weight, bias, fusion=False)
+    _add_hand_written(w, HandWrittenRows("layernorm", *x.shape), x, weight, bias)
     _add_torch(w, layer_norm, x, weight, bias)
     return w
 
