@@ -19,7 +19,8 @@ active: Optional["Recording"] = None
 
 class Recording:
     def __init__(self):
-        # (device, launch, (shape, dtype, device) of each output, output buffers, argument buffers)
+        # (device, launch, (shape, dtype, device) of each output, output buffers, argument
+        # buffers, (shape, dtype, device) of each argument)
         self.launches: list[tuple] = []
         # every buffer seen, held so that no buffer is recycled (and no id reused) while recording
         self.buffers: list = []
@@ -29,33 +30,54 @@ class Recording:
     def launched(self, device, launch, outputs: list[Node], args: list[Node]) -> None:
         written, read = [n.buffer for n in outputs], [n.buffer for n in args]
         self.buffers += written + read
-        self.launches.append((device, launch, [(n.shape, n.dtype, n.device) for n in outputs], written, read))
+        self.launches.append((device, launch, [_spec(n) for n in outputs], written, read, [_spec(n) for n in args]))
 
     def uploaded_buffer(self, buffer) -> None:
         self.buffers.append(buffer)
         self.uploaded.add(id(buffer))
 
 
+def _spec(node: Node) -> tuple:
+    return node.shape, node.dtype, node.device
+
+
 class Replay:
     """The recorded launches with buffers as slots: each output in launch order is
     slot 0, 1, ...; input k, a buffer the run read but did not write, is slot -1-k,
     as `input_slot(buffer)` names it (or raises): `run` puts the inputs after the
-    outputs in reverse order, so both index one list."""
+    outputs in reverse order, so both index one list. A part of an output's buffer
+    (a slice read by a later kernel: runtime/slices.py) is made again from the
+    output's new buffer."""
 
     def __init__(self, recording: Recording, input_slot: Callable[[object], int]):
         self.made: list[tuple] = []  # (shape, dtype, device) of each output slot
         self.slot: dict[int, int] = {}  # id(buffer) of the recorded run -> its output slot
-        self.steps: list[tuple] = []  # (device, launch, output slots, argument slots)
-        for device, launch, specs, written, read in recording.launches:
+        self.steps: list[tuple] = []  # (device, launch, output slots, arguments: slots or parts)
+        for device, launch, specs, written, read, read_specs in recording.launches:
             for spec, buffer in zip(specs, written):
                 self.slot[id(buffer)] = len(self.made)
                 self.made.append(spec)
-            args = [self.slot[id(b)] if id(b) in self.slot else input_slot(b) for b in read]
+            args = [self._argument(b, spec, input_slot) for b, spec in zip(read, read_specs)]
             self.steps.append((device, launch, [self.slot[id(b)] for b in written], args))
+
+    def _argument(self, buffer, spec: tuple, input_slot: Callable[[object], int]):
+        """The buffer's slot, or for a part of an output's buffer (slot, start, nbytes, spec)."""
+        if id(buffer) in self.slot:
+            return self.slot[id(buffer)]
+        whole = getattr(buffer, "whole", None)
+        if whole is not None and id(whole) in self.slot:
+            return self.slot[id(whole)], buffer.start, buffer.nbytes, spec
+        return input_slot(buffer)
 
     def run(self, inputs: list[Node]) -> list[Node]:
         """Launch every step; the node of every slot, each output holding its new buffer."""
         nodes = [Node.placeholder(*spec) for spec in self.made] + inputs[::-1]
+
+        def argument(device, a) -> Node:
+            if type(a) is int:
+                return nodes[a]
+            slot, start, nbytes, spec = a
+            return Node.from_buffer(device.part(nodes[slot].buffer, start, nbytes), *spec)
         for device, launch, outputs, args in self.steps:
-            device.launch(launch, [nodes[i] for i in outputs], [nodes[i] for i in args])
+            device.launch(launch, [nodes[i] for i in outputs], [argument(device, a) for a in args])
         return nodes

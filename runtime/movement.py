@@ -62,13 +62,13 @@ def _read(src: Node, view: View) -> Node:
     """src read through view. Not while a step is captured: its replay must read the
     tensors the step used, and a part's buffer is no tensor's."""
     if src.buffer is not None and view.mask is None and capture.active is None:
-        span = _span(view)
+        span = reads_span(view)
         if span is not None and span < src.numel:
             return _buffer_part(src, view, span)
     return view_node(src, view)
 
 
-def _span(view: View) -> Optional[int]:
+def reads_span(view: View) -> Optional[int]:
     """How many elements from view.offset on the view reads from (None for a view
     that reads backwards, or nothing)."""
     if view.numel == 0 or any(st < 0 for st in view.strides):

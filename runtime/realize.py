@@ -6,7 +6,7 @@ from collections import OrderedDict, defaultdict
 
 import numpy as np
 
-from . import capture, changing_constants, debug, dtypes, schedule_store
+from . import capture, changing_constants, debug, dtypes, schedule_store, slices
 from .devices import backend
 from .graph import Node, Op
 from .schedule import Scheduler
@@ -72,7 +72,8 @@ def realize(nodes: list[Node]) -> None:
             schedule = _stored_schedule(stored_as, device, order) if stored_as is not None else None
             if schedule is None:
                 kernels = Scheduler(device.parallelism, debug.fusion_enabled()).schedule(group)
-                schedule = _CachedSchedule(device.prepare(kernels), order)
+                parts = slices.read_from_parts(kernels, device.part_alignment)
+                schedule = _CachedSchedule(device.prepare(kernels), order, parts)
                 if stored_as is not None:
                     schedule_store.save(stored_as, schedule.describe(device))
             _schedules[key] = schedule
@@ -126,9 +127,11 @@ def _walk(targets: list[Node], counting: bool = True) -> tuple[list[Node], tuple
 
 class _CachedSchedule:
     """Launches with their nodes replaced by positions in the graph's topological
-    order; nodes the scheduler made (partial results) get fresh placeholders."""
+    order; nodes the scheduler made (partial results) get fresh placeholders, and
+    parts of stored values (runtime/slices.py) their buffers before the first
+    launch that reads them."""
 
-    def __init__(self, launches, order: list[Node]):
+    def __init__(self, launches, order: list[Node], parts: dict[Node, tuple[Node, int]]):
         position = {id(n): i for i, n in enumerate(order)}
         self.made: list[tuple] = []  # (shape, dtype, device) of scheduler-made nodes
         made_slot: dict[int, int] = {}
@@ -141,20 +144,28 @@ class _CachedSchedule:
                 self.made.append((node.shape, node.dtype, node.device))
             return made_slot[id(node)]
 
-        self.steps = [(launch, [slot(n) for n in launch.outputs], [slot(n) for n in launch.args])
-                      for launch in launches]
+        self.steps = []  # (launch, output slots, argument slots, parts to give buffers first)
+        bound: set[Node] = set()
+        for launch in launches:
+            new_parts = [p for p in launch.args if p in parts and p not in bound]
+            bound.update(new_parts)
+            self.steps.append((launch, [slot(n) for n in launch.outputs], [slot(n) for n in launch.args],
+                               [(slot(p), slot(parts[p][0]), parts[p][1], p.numel * p.dtype.itemsize)
+                                for p in new_parts]))
         for launch in launches:  # keep no nodes alive: they would pin their buffers
             launch.outputs = launch.args = None
 
     def describe(self, device) -> dict:
         """The schedule as JSON, for schedule_store (read back by _stored_schedule)."""
         return {"made": [[list(shape), dtype.name] for shape, dtype, _ in self.made],  # on the device run on
-                "launches": [{"kernel": device.describe(launch), "outputs": outputs, "args": args}
-                             for launch, outputs, args in self.steps]}
+                "launches": [{"kernel": device.describe(launch), "outputs": outputs, "args": args, "parts": parts}
+                             for launch, outputs, args, parts in self.steps]}
 
     def run(self, device, order: list[Node]) -> None:
         nodes = order + [Node.placeholder(*spec) for spec in self.made]
-        for launch, outputs, args in self.steps:
+        for launch, outputs, args, parts in self.steps:
+            for part, value, start, nbytes in parts:
+                nodes[part].buffer = device.part(nodes[value].buffer, start, nbytes)
             written, read = [nodes[i] for i in outputs], [nodes[i] for i in args]
             device.launch(launch, written, read)
             if capture.active is not None:
@@ -173,9 +184,10 @@ def _stored_schedule(name: str, device, order: list[Node]) -> "_CachedSchedule |
         restored = device.restore([launch["kernel"] for launch in launches],
                                   [[nodes[i] for i in launch["outputs"]] for launch in launches],
                                   [[nodes[i] for i in launch["args"]] for launch in launches])
+        parts = {nodes[part]: (nodes[value], start) for launch in launches for part, value, start, _ in launch["parts"]}
     except (KeyError, IndexError, TypeError, ValueError):  # not a file this version of lazyfuse wrote
         return None
-    return _CachedSchedule(restored, order)
+    return _CachedSchedule(restored, order, parts)
 
 
 def read(node: Node) -> np.ndarray:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import lazyfuse as lf
+from conftest import recurrence, recurrence_reference
 
 
 @pytest.fixture
@@ -227,3 +228,35 @@ def test_strided_and_transposed_slices(rng):
     for got, expected in ((xs[:, 3], x[:, 3]), (xs[2:5, :, 1], x[2:5, :, 1]), (xs[1:, 2:4].transpose(0, 2), x[1:, 2:4].transpose(2, 1, 0)),
                           (xs[::2, 1], x[::2, 1]), (xs[4].flip(0), x[4, ::-1]), (xs[1:3].expand(4, 2, 7, 5)[3], x[1:3])):
         np.testing.assert_array_equal(got.numpy(), expected)
+
+
+def test_slices_of_a_value_computed_in_the_same_schedule_run_the_same_kernels_at_every_step(rng):
+    """Each step's kernel reads its rows of the projection from a part of its buffer
+    (runtime/slices.py): with the offset written into the code, every step was a
+    kernel of its own to compile (an LSTM's first step compiled 60 such kernels)."""
+    w = rng.standard_normal((8, 32)).astype(np.float32)
+    u = (rng.standard_normal((32, 32)) * 0.3).astype(np.float32)
+    h = rng.standard_normal((16, 32)).astype(np.float32)
+    distinct = []
+    for steps in (4, 8):
+        x = rng.standard_normal((steps, 16, 8)).astype(np.float32)
+        with lf.profile() as p:
+            got = recurrence(lf.tensor(x), lf.tensor(w), lf.tensor(u), lf.tensor(h)).numpy()
+        np.testing.assert_allclose(got, recurrence_reference(x, w, u, h), rtol=1e-4, atol=1e-5)
+        assert len(p.kernels) == steps + 1
+        distinct.append(len({k.source for k in p.kernels}))
+    # the projection, the first and the last step, and every step in between
+    assert distinct == [4, 4]
+
+
+def test_a_captured_loop_over_slices_of_a_value_it_computes_replays_with_new_inputs(rng):
+    x = rng.standard_normal((4, 16, 8)).astype(np.float32)
+    w = rng.standard_normal((8, 32)).astype(np.float32)
+    u = (rng.standard_normal((32, 32)) * 0.3).astype(np.float32)
+    ws, us = lf.tensor(w), lf.tensor(u)
+    captured = lf.capture(lambda xs, h: recurrence(xs, ws, us, h))
+    for _ in range(4):
+        x, h = rng.standard_normal(x.shape).astype(np.float32), rng.standard_normal((16, 32)).astype(np.float32)
+        np.testing.assert_allclose(captured(lf.tensor(x), lf.tensor(h)).numpy(), recurrence_reference(x, w, u, h),
+                                   rtol=1e-4, atol=1e-5)
+    assert captured.replays >= 2

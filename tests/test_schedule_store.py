@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import lazyfuse as lf
+from conftest import recurrence, recurrence_reference
 from lazyfuse.runtime import realize, schedule, schedule_store
 
 TRAINING = """
@@ -92,3 +93,16 @@ def test_no_schedule_is_stored_with_the_cache_turned_off(scheduled, tmp_path, mo
     for _ in range(2):
         np.testing.assert_allclose(_in_a_new_process(a), (np.exp(a.astype(np.float64)) * 2).sum(0), rtol=1e-5)
     assert len(scheduled) == 2 and not list(tmp_path.glob("schedules/*"))
+
+
+def test_a_stored_schedule_reading_parts_of_values_it_computes_restores_them(scheduled, rng):
+    """A loop over slices of a value the schedule computes reads parts of its buffer
+    (runtime/slices.py), which the stored schedule names and a new process makes."""
+    w = rng.standard_normal((8, 32)).astype(np.float32)
+    u = (rng.standard_normal((32, 32)) * 0.3).astype(np.float32)
+    for _ in range(2):
+        realize._schedules.clear()  # what a new process starts with
+        x, h = rng.standard_normal((4, 16, 8)).astype(np.float32), rng.standard_normal((16, 32)).astype(np.float32)
+        got = recurrence(lf.tensor(x), lf.tensor(w), lf.tensor(u), lf.tensor(h)).numpy()
+        np.testing.assert_allclose(got, recurrence_reference(x, w, u, h), rtol=1e-4, atol=1e-5)
+    assert len(scheduled) == 1
