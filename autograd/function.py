@@ -64,7 +64,8 @@ class GradFn:
         self.retained = None  # a weak reference to the output, when it called retain_grad()
         self._hooks = None  # the output's gradient hooks (Tensor.register_hook)
         self.next = [edge(s) for s in srcs]
-        self.saved = [_saved(s) for s in srcs]
+        # a value-free rule reads only its inputs' shapes, which no in-place write changes: no snapshot
+        self.saved = list(srcs) if op in VALUE_FREE else [_saved(s) for s in srcs]
         self.owners = tuple(map(_version_owner, srcs))  # whose in-place writes change a saved input
         self.versions = tuple([owner._version for owner in self.owners])
 
