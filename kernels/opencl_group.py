@@ -24,10 +24,18 @@ def groups(rendered: list[RenderedKernel]) -> list[list[RenderedKernel]]:
     """The kernels to build together, each list one kernel function: a large kernel
     alone, small ones KERNELS_PER_GROUP at a time, in order of their buffer count:
     every launch passes as many buffers as its group's widest member takes (a
-    68-buffer member made its group's launches 5 -> 11 us)."""
+    68-buffer member made its group's launches 5 -> 11 us).
+    Kernels launched one work-item per group (matrix products, whose private arrays
+    take up to 28 KiB) are grouped only with each other: PoCL gives every work-item
+    of a group its own copy of the dispatching kernel's private arrays, every
+    member's, so a product grouped with a kernel of 256 work-items per group made
+    its launches reserve 256 times the arrays on a worker thread's stack (14 MiB of
+    its 8: a segfault inside the kernel in 1 of 7 first steps of a convolutional
+    autoencoder)."""
     small = sorted([r for r in rendered if r.argument_bytes < GROUP_BELOW_BYTES], key=lambda r: len(r.args))
     large = [[r] for r in rendered if r.argument_bytes >= GROUP_BELOW_BYTES]
-    return large + [small[i:i + KERNELS_PER_GROUP] for i in range(0, len(small), KERNELS_PER_GROUP)]
+    alike = [[r for r in small if r.local_size == 1], [r for r in small if r.local_size != 1]]
+    return large + [kind[i:i + KERNELS_PER_GROUP] for kind in alike for i in range(0, len(kind), KERNELS_PER_GROUP)]
 
 
 def dispatcher_name(group: list[RenderedKernel]) -> str:

@@ -167,3 +167,27 @@ def test_small_kernels_are_built_behind_one_dispatching_kernel_and_large_ones_al
     assert members == {"Kernel", "_GroupMember"}
     for i, (t, got) in enumerate(zip(small + [large], results)):
         np.testing.assert_allclose(got.numpy(), np.exp(t) * 2 + (other[:len(t)] if two[i] else 1), rtol=1e-5, atol=1e-6)
+
+
+
+def test_matrix_products_are_grouped_apart_from_kernels_of_many_work_items_per_group(monkeypatch):
+    """PoCL gives each work-item of a group its own copy of a dispatching kernel's private
+    arrays, every member's: a product's arrays (launched one work-item per group) times
+    the 256 work-items of another member's groups overran a worker thread's stack."""
+    import numpy as np
+
+    import lazyfuse as lf
+    from lazyfuse.kernels import opencl_group
+    built = []
+    grouping = opencl_group.groups
+    monkeypatch.setattr(opencl_group, "groups", lambda rendered: built.append(grouping(rendered)) or built[-1])
+    rng = np.random.default_rng(8)
+    a, b = (rng.standard_normal((32, 32)).astype(np.float32) for _ in range(2))
+    x = rng.standard_normal(1 << 16).astype(np.float32)  # 256 KiB: a small kernel, groups of 256 work-items
+    product, mapped = lf.tensor(a) @ lf.tensor(b), lf.tensor(x).exp() * 2
+    lf.realize(product, mapped)
+    local_sizes = [{r.local_size == 1 for r in g} for g in built[-1]]
+    assert any(r.name.startswith("matmul") for g in built[-1] for r in g) and all(len(k) == 1 for k in local_sizes)
+    assert {True, False} == set().union(*local_sizes)
+    np.testing.assert_allclose(product.numpy(), a @ b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(mapped.numpy(), np.exp(x) * 2, rtol=1e-5)
