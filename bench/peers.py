@@ -65,8 +65,9 @@ float hmax(float$W v) { float m = v[0]; for (int i = 1; i < $W; i++) m = fmax(m,
 """
 
 
-def _vector_inputs(names: str, inputs: int) -> str:
-    return ", ".join(f"__global const float* restrict {names}{i}" for i in range(inputs))
+def _inputs(inputs: int) -> str:
+    """The parameters in0, in1, ..."""
+    return ", ".join(f"__global const float* restrict in{i}" for i in range(inputs))
 
 
 def _vector_loads(lanes: int, inputs: int, at: str) -> str:
@@ -86,7 +87,7 @@ class HandWrittenKernel(_HandWritten):
         lanes, self.n, self.out_nbytes = self.lanes, n, 4 * n
         body = re.sub(r"\b(sin|cos)\(", r"native_\1(", body)
         self.kernel = self._build(
-            f"__kernel void ideal(__global float* restrict out, {_vector_inputs('in', inputs)}) {{\n"
+            f"__kernel void ideal(__global float* restrict out, {_inputs(inputs)}) {{\n"
             f"  const int gid = get_global_id(0);\n  {_vector_loads(lanes, inputs, 'gid')}\n"
             f"  __builtin_nontemporal_store({body}, (__global float{lanes}*)out + gid);\n}}\n").ideal
         self.local = min(256, n // lanes)
@@ -117,7 +118,7 @@ class HandWrittenSum(_HandWritten):
         sums = "\n".join(f"    {{ {_vector_loads(lanes, inputs, f'v + {a}')} acc{a} += {term}; }}"
                           for a in range(ACCUMULATORS))
         program = self._build(f"""
-__kernel void partial(__global float* restrict partials, {_vector_inputs('in', inputs)}) {{
+__kernel void partial(__global float* restrict partials, {_inputs(inputs)}) {{
   const int part = get_global_id(0);
   {' '.join(f'float{lanes} acc{a} = 0.0f;' for a in range(ACCUMULATORS))}
   for (int v = part * {self.run_vectors}; v < (part + 1) * {self.run_vectors}; v += {ACCUMULATORS}) {{

@@ -21,6 +21,10 @@ barrier in memory, which measured 4x slower than this plain loop nest.
 The last tile of a row or column that does not divide evenly is shifted
 back to end at the matrix's edge, so it recomputes a few outputs instead of
 needing masks.
+
+A masked product whose condition is `m == index[k]` (the gradient of picked
+rows, an embedding's) is a scatter instead: each work-item walks K once and
+adds right's row k into its block's row index[k] when that falls in the block.
 """
 from __future__ import annotations
 
@@ -216,7 +220,6 @@ class MatmulRenderer(OpenCLRenderer):
                 self._store_outputs(block, self.k.outputs, Index(row, 1, aligned=mm.N % W == 0))
                 lines += ["  {"] + block.lines + ["  }"]
         return lines
-
 
 
 def _one_hot_index(mm) -> Optional[Node]:
