@@ -218,13 +218,16 @@ class OpenCLRenderer(ExpressionRenderer):
         name = kernel_name(k, self.ops_seen, code)
         preamble = ("#pragma OPENCL EXTENSION cl_khr_fp64 : enable", *self.typedefs.values())
         work_items = self._work_items()
-        local = self._local_size(work_items)
-        global_size = -(-work_items // local) * local if local else 0
-        return RenderedKernel(name, preamble, f"__kernel void {name}{code}", list(self.args), global_size, local,
-                              work_items)
+        return RenderedKernel(name, preamble, f"__kernel void {name}{code}", list(self.args),
+                              self._global_size(work_items), self._local_size(work_items), work_items)
 
     def _local_size(self, work_items: int) -> Optional[int]:
         return max(1, min(LOCAL_SIZE, work_items // self.parallelism)) if work_items > 0 else None
+
+    def _global_size(self, work_items: int) -> int:
+        """Whole work-groups covering the work-items: past the last one when it does not divide evenly."""
+        local = self._local_size(work_items)
+        return -(-work_items // local) * local if local else 0
 
     def _work_items(self) -> int:
         if self.k.is_reduction:
@@ -244,8 +247,10 @@ class OpenCLRenderer(ExpressionRenderer):
     def _pointwise_kernel(self) -> list[str]:
         k, W, it = self.k, self.lanes, self.itype
         n = math.prod(k.shape)
-        lines = [f"  const {it} gid = get_global_id(0);",
-                 f"  if (gid >= {self._work_items()}) return;"]
+        work_items = self._work_items()
+        lines = [f"  const {it} gid = get_global_id(0);"]
+        if self._global_size(work_items) > work_items:
+            lines.append(f"  if (gid >= {work_items}) return;")
         tile_rows = self._transpose_tile_rows()
         if tile_rows:  # see TRANSPOSE_TILE_ROWS: gid runs over a tile's rows, then its column blocks, then tiles
             blocks = k.shape[-1] // W
@@ -261,6 +266,10 @@ class OpenCLRenderer(ExpressionRenderer):
         self._store_outputs(vec, k.outputs, Index("base", 1, aligned=True, affine=affine))
         scalar = self._block(1, "      ")
         self._store_outputs(scalar, k.outputs, Index("i", 0, aligned=True, affine=Affine.of("i", n)))
+        if W > 1 and n % W == 0:
+            # every work-item's vector is whole: without the test and the scalar loop, the
+            # 2-op chain on 2^24 floats took 8.9 ms instead of 9.6 (a hand-written kernel's 9.0)
+            return lines + vec.lines
         if W > 1 and n >= W:
             lines += [f"  if (base + {W} <= {n}) {{"] + vec.lines + ["    return;", "  }"]
         lines += [f"  for ({it} i = base; i < min(base + {W}, ({it}){n}); i++) {{"] + scalar.lines + ["  }"]
