@@ -52,32 +52,29 @@ class Replay:
     def __init__(self, recording: Recording, input_slot: Callable[[object], int]):
         self.made: list[tuple] = []  # (shape, dtype, device) of each output slot
         self.slot: dict[int, int] = {}  # id(buffer) of the recorded run -> its output slot
-        self.steps: list[tuple] = []  # (device, launch, output slots, arguments: slots or parts)
+        # (device, launch, output slots, argument slots, parts: (argument position, output slot,
+        # start, nbytes, (shape, dtype, device)) of each argument that is a part of an output)
+        self.steps: list[tuple] = []
         for device, launch, specs, written, read, read_specs in recording.launches:
             for spec, buffer in zip(specs, written):
                 self.slot[id(buffer)] = len(self.made)
                 self.made.append(spec)
-            args = [self._argument(b, spec, input_slot) for b, spec in zip(read, read_specs)]
-            self.steps.append((device, launch, [self.slot[id(b)] for b in written], args))
-
-    def _argument(self, buffer, spec: tuple, input_slot: Callable[[object], int]):
-        """The buffer's slot, or for a part of an output's buffer (slot, start, nbytes, spec)."""
-        if id(buffer) in self.slot:
-            return self.slot[id(buffer)]
-        whole = getattr(buffer, "whole", None)
-        if whole is not None and id(whole) in self.slot:
-            return self.slot[id(whole)], buffer.start, buffer.nbytes, spec
-        return input_slot(buffer)
+            args, parts = [], []
+            for at, (buffer, spec) in enumerate(zip(read, read_specs)):
+                whole = getattr(buffer, "whole", None)
+                if id(buffer) not in self.slot and whole is not None and id(whole) in self.slot:
+                    parts.append((at, self.slot[id(whole)], buffer.start, buffer.nbytes, spec))
+                    args.append(self.slot[id(whole)])  # (stands for the part until run makes it)
+                else:
+                    args.append(self.slot[id(buffer)] if id(buffer) in self.slot else input_slot(buffer))
+            self.steps.append((device, launch, [self.slot[id(b)] for b in written], args, parts))
 
     def run(self, inputs: list[Node]) -> list[Node]:
         """Launch every step; the node of every slot, each output holding its new buffer."""
         nodes = [Node.placeholder(*spec) for spec in self.made] + inputs[::-1]
-
-        def argument(device, a) -> Node:
-            if type(a) is int:
-                return nodes[a]
-            slot, start, nbytes, spec = a
-            return Node.from_buffer(device.part(nodes[slot].buffer, start, nbytes), *spec)
-        for device, launch, outputs, args in self.steps:
-            device.launch(launch, [nodes[i] for i in outputs], [argument(device, a) for a in args])
+        for device, launch, outputs, args, parts in self.steps:
+            read = [nodes[i] for i in args]
+            for at, slot, start, nbytes, spec in parts:
+                read[at] = Node.from_buffer(device.part(nodes[slot].buffer, start, nbytes), *spec)
+            device.launch(launch, [nodes[i] for i in outputs], read)
         return nodes
