@@ -332,3 +332,27 @@ def test_dropout2d_zeroes_whole_channels():
     assert (per_channel.min(-1) == per_channel.max(-1)).all()  # a channel is kept or dropped whole
     assert 0.1 < (per_channel[..., 0] == 0).mean() < 0.4
     assert (lf.nn.Dropout2d(0.25).eval()(x).numpy() == 1).all()
+
+
+def test_an_embeddings_padding_row_starts_at_zero_and_gets_no_gradient(rng):
+    """nn.Embedding(padding_idx=...) as in PyTorch: the row is zero at first, its picks
+    read it, and it receives no gradient (negative indices count from the end)."""
+    index = rng.integers(0, 50, (4, 9))
+    index[0, :3] = 47
+    upstream = rng.standard_normal((4, 9, 6)).astype(np.float32)
+    emb = lf.nn.Embedding(50, 6, padding_idx=-3)
+    table = emb.weight.detach().numpy()
+    assert emb.padding_idx == 47 and not table[47].any()
+    out = emb(lf.tensor(index))
+    (out * lf.tensor(upstream)).sum().backward()
+    np.testing.assert_array_equal(out.detach().numpy(), table[index])
+    expected = np.zeros_like(table)
+    np.add.at(expected, index.ravel(), upstream.reshape(-1, 6))
+    expected[47] = 0
+    np.testing.assert_allclose(emb.weight.grad.numpy(), expected, rtol=1e-6)
+    frozen = lf.nn.Embedding.from_pretrained(lf.tensor(table))
+    assert not frozen.weight.requires_grad and np.array_equal(frozen(lf.tensor(index)).numpy(), table[index])
+    with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
+        lf.nn.Embedding(50, 6, padding_idx=50)
+    with pytest.raises(NotImplementedError, match="max_norm"):
+        lf.nn.Embedding(50, 6, max_norm=1.0)(lf.tensor(index))

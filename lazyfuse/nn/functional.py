@@ -241,10 +241,26 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     return out
 
 
-def embedding(input: Tensor, weight: Tensor) -> Tensor:
-    """weight's rows at the indices in input: input.shape + (embedding_dim,)."""
-    rows = weight.index_select(0, input.reshape(-1))
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm=None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """weight's rows at the indices in input: input.shape + (embedding_dim,). Picks of
+    row `padding_idx` send it no gradient, as in PyTorch."""
+    for name, value, default in (("max_norm", max_norm, None), ("scale_grad_by_freq", scale_grad_by_freq, False),
+                                 ("sparse", sparse, False)):
+        if value != default:
+            raise NotImplementedError(f"embedding: {name}={value!r} is not supported by lazyfuse")
+    flat = input.reshape(-1)
+    rows = weight.index_select(0, flat)
+    if padding_idx is not None:
+        padding_idx = _padding_index(padding_idx, weight.shape[0])
+        rows = rows.where((flat != padding_idx).unsqueeze(1), rows.detach())
     return rows.reshape(tuple(input.shape) + (weight.shape[1],))
+
+
+def _padding_index(padding_idx: int, num_embeddings: int) -> int:
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise AssertionError("Padding_idx must be within num_embeddings")
+    return padding_idx % num_embeddings
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
