@@ -17,8 +17,14 @@ from .tensor import Tensor, _normalize_dim, broadcast_shapes, promote
 MaxResult = collections.namedtuple("MaxResult", ["values", "indices"])
 
 
-def where(condition, input, other) -> Tensor:
-    """input where condition holds, other elsewhere; Python numbers are accepted for either value."""
+def where(condition, input=None, other=None) -> Tensor:
+    """input where condition holds, other elsewhere; Python numbers are accepted for either value.
+    With the condition alone, the positions where it holds (nonzero(as_tuple=True)), as in PyTorch."""
+    if input is None and other is None:
+        from .selection import nonzero
+        return nonzero(condition, as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where() takes a condition alone, or a condition, input and other")
     fast = _where_of_one_shape(condition, input, other)
     if fast is not None:
         return fast

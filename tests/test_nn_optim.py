@@ -201,7 +201,8 @@ def test_parameter_groups_and_a_learning_rate_schedule_match_pytorch(rng, optimi
     torch.manual_seed(0)
     x, y = rng.standard_normal((64, 8)).astype(np.float32), rng.standard_normal((64, 1)).astype(np.float32)
     model_t, model_l = _pair(torch, rng, (8, 16), 1)
-    first = {"SGD": dict(momentum=0.5), "Adam": dict(betas=(0.8, 0.99)), "AdamW": dict(weight_decay=0.1),
+    first = {"SGD": dict(momentum=0.5), "Adam": dict(betas=(0.8, 0.99), amsgrad=True),
+             "AdamW": dict(weight_decay=0.1, amsgrad=True),
              "RMSprop": dict(centered=True, momentum=0.5, weight_decay=0.01),
              "Adagrad": dict(lr_decay=0.05, initial_accumulator_value=0.1, weight_decay=0.01),
              "Adadelta": dict(rho=0.8, weight_decay=0.01), "Adamax": dict(betas=(0.8, 0.99), weight_decay=0.01),
@@ -569,3 +570,27 @@ def test_maximize_ascends_as_pytorch_and_implementation_options_are_accepted(rng
     assert np.abs(weights["lazyfuse"] - 1).sum() < np.abs(w0 - 1).sum()
     with pytest.raises(TypeError, match="unexpected keyword argument 'maximise'"):
         getattr(lf.optim, optimizer)([lf.zeros(2, requires_grad=True)], lr=0.01, maximise=True)
+
+
+@pytest.mark.parametrize("optimizer", ["Adam", "AdamW"])
+def test_amsgrad_steps_by_the_largest_second_moment_so_far(optimizer):
+    """Large gradients first, then small ones: AMSGrad keeps dividing by the largest
+    second moment seen, where Adam's decays (numpy's reference of PyTorch's formula)."""
+    grads = np.array([[10.0, -8.0], [0.1, 0.2], [-0.1, 0.1], [0.05, -0.2], [0.1, 0.1]], np.float32)
+    lr, (b1, b2), eps, decay = 0.1, (0.5, 0.6), 1e-8, 0.01 if optimizer == "AdamW" else 0.0
+    results = {}
+    for amsgrad in (True, False):
+        p = lf.nn.Parameter(lf.tensor([1.0, -1.0]))
+        opt = getattr(lf.optim, optimizer)([p], lr=lr, betas=(b1, b2), eps=eps, weight_decay=decay, amsgrad=amsgrad)
+        for g in grads:
+            p.grad = lf.tensor(g)
+            opt.step()
+        results[amsgrad] = p.detach().numpy()
+    q, m, v, top = np.array([1.0, -1.0]), np.zeros(2), np.zeros(2), np.zeros(2)
+    for t, g in enumerate(grads.astype(np.float64), 1):
+        q *= 1 - lr * decay
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        top = np.maximum(top, v)
+        q -= lr / (1 - b1 ** t) * m / (np.sqrt(top) / np.sqrt(1 - b2 ** t) + eps)
+    np.testing.assert_allclose(results[True], q, rtol=1e-5)
+    assert not np.allclose(results[True], results[False], rtol=1e-3)

@@ -246,6 +246,10 @@ def test_unique_and_nonzero_match_numpy():
     np.testing.assert_array_equal(lf.tensor(a).nonzero().numpy(), np.argwhere(a))
     np.testing.assert_array_equal(lf.argwhere(lf.tensor(a) > 1).numpy(), np.argwhere(a > 1))
     assert [t.numpy().tolist() for t in lf.nonzero(lf.tensor(a), as_tuple=True)] == [r.tolist() for r in np.nonzero(a)]
+    # torch.where(condition) alone is nonzero(as_tuple=True), as numpy's where is
+    assert [t.numpy().tolist() for t in lf.where(lf.tensor(a) > 1)] == [r.tolist() for r in np.where(a > 1)]
+    with pytest.raises(TypeError, match="condition alone"):
+        lf.where(lf.tensor(a) > 1, 1.0)
 
 
 # ---------------------------------------------------------------- long dims: loads

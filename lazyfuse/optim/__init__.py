@@ -232,10 +232,11 @@ class Adam(Optimizer):
     decoupled = False  # AdamW decays the weights directly instead of through the gradient
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, **flags):
+                 weight_decay: float = 0.0, amsgrad: bool = False, **flags):
         if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"invalid Adam hyper-parameters: lr={lr}, betas={betas}, eps={eps}")
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay), **flags)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad),
+                         **flags)
         self._steps: dict = {}  # device -> steps taken on it
         self._corrections: dict = {}  # (device, id of a group) -> [1 / first moment's bias correction, 1 / second's]
 
@@ -291,24 +292,32 @@ class Adam(Optimizer):
             grad = grad + d["weight_decay"] * p
         if not state:
             state.update(exp_avg=zeros_like(p), exp_avg_sq=zeros_like(p))
+        if d["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = zeros_like(p)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         first, second = self._corrections[(p.node.device, id(d))]
         m.mul_(beta1).add_(grad, alpha=1 - beta1)
         v.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
+        written = [p, m, v]
+        if d["amsgrad"]:  # the largest second moment so far scales the step
+            largest = state["max_exp_avg_sq"]
+            largest.copy_(largest.maximum(v))
+            v = largest
+            written.append(largest)
         denominator = (v * second).sqrt() + d["eps"]
         rate = d["lr"]
         if d["weight_decay"] and self.decoupled:
             p.mul_(1 - rate * d["weight_decay"])
         p.sub_(rate * first * m / denominator)
-        return [p, m, v]
+        return written
 
 
 class AdamW(Adam):
     decoupled = True
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
-                 **flags):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, **flags)
+                 amsgrad: bool = False, **flags):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, **flags)
 
 
 from . import lr_scheduler  # noqa: E402 - PyTorch's torch.optim.lr_scheduler
