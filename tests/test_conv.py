@@ -324,3 +324,36 @@ def test_a_transposed_convolution_of_one_position_is_one_view():
     y = lf.nn.functional.conv_transpose2d(lf.tensor(x), lf.tensor(w), stride=1, padding=0)
     assert not [n for n in postorder([y.node], lambda n: n.srcs) if n.op is Op.ADD]
     check_against_pytorch(lambda m, x, w: m.nn.functional.conv_transpose2d(x, w), [x, w])
+
+
+FOLDS = [((2, 3, 9, 8), dict(kernel_size=3)),
+         ((2, 3, 9, 8), dict(kernel_size=(2, 3), stride=2, padding=1, dilation=(1, 2))),
+         ((3, 7, 7), dict(kernel_size=2, stride=(2, 1)))]
+
+
+@pytest.mark.parametrize("shape,geometry", FOLDS)
+def test_unfold_and_fold_match_pytorch(rng, shape, geometry):
+    """F.unfold (im2col) and F.fold (col2im), values and gradients, batched and not."""
+    x = rng.standard_normal(shape)
+    check_against_pytorch(lambda m, t: m.nn.functional.unfold(t, **geometry), [x])
+    columns = rng.standard_normal(tuple(lf.nn.functional.unfold(lf.tensor(x), **geometry).shape))
+    check_against_pytorch(lambda m, t: m.nn.Fold(shape[-2:], **geometry)(t), [columns])
+
+
+def test_unfold_is_im2col_and_fold_adds_the_columns_back(rng):
+    """Against numpy: unfold's column of window (i, j) holds the window's elements in
+    (channel, row, column) order, and folding adds each back where it was read, so
+    fold(unfold(x)) is x times how many windows read each position."""
+    x = rng.standard_normal((2, 3, 5, 6))
+    columns = lf.nn.Unfold(kernel_size=(2, 3), padding=1)(lf.tensor(x)).numpy()
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    expected = np.stack([padded[:, :, i:i + 2, j:j + 3].reshape(2, -1) for i in range(6) for j in range(6)], -1)
+    np.testing.assert_array_equal(columns, expected)
+    folded = lf.nn.functional.fold(lf.tensor(columns), (5, 6), (2, 3), padding=1).numpy()
+    reads = np.zeros((7, 8))
+    for i in range(6):
+        for j in range(6):
+            reads[i:i + 2, j:j + 3] += 1
+    np.testing.assert_allclose(folded, x * reads[1:6, 1:7], rtol=1e-12)
+    with pytest.raises(RuntimeError, match=r"fold: expected an input of size \(N, C \* 6, 36\)"):
+        lf.nn.functional.fold(lf.tensor(columns[..., :-1]), (5, 6), (2, 3), padding=1)

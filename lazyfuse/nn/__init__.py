@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from . import embedding_bag, functional, init, losses, normalization, reshaping, utils
 from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
-                          AvgPool2d, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, MaxPool1d, MaxPool2d)
+                          AvgPool2d, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Fold, MaxPool1d, MaxPool2d, Unfold)
 from .embedding_bag import EmbeddingBag
 from .losses import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
                      MultiLabelSoftMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
@@ -41,7 +41,8 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Laye
            "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d", "ZeroPad2d",
            "ZeroPad3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Unflatten", "CosineSimilarity",
            "Dropout1d", "Dropout3d", "Hardshrink", "PairwiseDistance", "ParameterDict", "ParameterList", "Softmax2d",
-           "Softshrink", "Tanhshrink", "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "EmbeddingBag"]
+           "Softshrink", "Tanhshrink", "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "EmbeddingBag",
+           "Fold", "Unfold"]
 
 # functional forms defined beside their modules, published where PyTorch has them
 for _module in (embedding_bag, losses, normalization, reshaping):

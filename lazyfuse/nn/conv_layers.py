@@ -197,3 +197,31 @@ class AdaptiveMaxPool1d(Module):
 
 class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
     spatial = 2
+
+
+class Unfold(Module):
+    """Sliding windows as columns (F.unfold: im2col)."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, stride={self.stride}"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return convolution.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
+
+
+class Fold(Unfold):
+    """Columns added back into an image (F.fold: col2im)."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__(kernel_size, dilation, padding, stride)
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}, " + super().extra_repr()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return convolution.fold(x, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)

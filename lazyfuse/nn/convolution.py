@@ -1,5 +1,6 @@
 """Convolution and pooling, functional forms (conv1d/2d, conv_transpose1d/2d,
-max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d), built from sliding windows.
+max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d, unfold and fold), built from
+sliding windows.
 
 The windows are a view (View.windows: one strided read per element), and a
 convolution is the product of their im2col columns with the weight: the
@@ -351,3 +352,45 @@ def along_each_dim(x: Tensor, matrices: list[np.ndarray]) -> Tensor:
         dim = x.ndim - len(matrices) + d
         x = x.movedim(dim, -1).matmul(tensor(weights.T, dtype=x.dtype, device=x.device)).movedim(-1, dim)
     return x
+
+
+def _fold_geometry(kernel_size, dilation, padding, stride) -> tuple:
+    """kernel_size, dilation, padding and stride of (un)fold, each a pair."""
+    return tuple(_per_dim(v, 2, name) for v, name in ((kernel_size, "kernel_size"), (dilation, "dilation"),
+                                                       (padding, "padding"), (stride, "stride")))
+
+
+def unfold(x: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """im2col, as PyTorch's F.unfold: (N, C, H, W) -> (N, C * kh * kw, L), a column per
+    sliding window (the windows view, read by whatever reads the result)."""
+    if x.ndim not in (3, 4):
+        raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got {x.ndim}D)")
+    kernel, dilation, padding, stride = _fold_geometry(kernel_size, dilation, padding, stride)
+    batched, x = x.ndim == 4, x if x.ndim == 4 else x.unsqueeze(0)
+    windows = _windows(x, kernel, stride, dilation, [(p, p) for p in padding], "unfold")  # (N, C, oh, ow, kh, kw)
+    n, c, oh, ow = windows.shape[:4]
+    out = windows.permute(0, 1, 4, 5, 2, 3).reshape(n, c * math.prod(kernel), oh * ow)
+    return out if batched else out.squeeze(0)
+
+
+def fold(x: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """col2im, as PyTorch's F.fold: (N, C * kh * kw, L) -> (N, C, *output_size), each
+    column's elements added back where unfold would have read them."""
+    if x.ndim not in (2, 3):
+        raise RuntimeError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
+                           f"(got {x.ndim}D)")
+    size = _per_dim(output_size, 2, "output_size")
+    kernel, dilation, padding, stride = _fold_geometry(kernel_size, dilation, padding, stride)
+    batched, x = x.ndim == 3, x if x.ndim == 3 else x.unsqueeze(0)
+    counts = _window_counts(size, kernel, stride, dilation, [(p, p) for p in padding])
+    n, rows, blocks = x.shape
+    if rows % math.prod(kernel) or blocks != math.prod(counts):
+        raise RuntimeError(f"fold: expected an input of size (N, C * {math.prod(kernel)}, {math.prod(counts)}) for "
+                           f"output_size {list(size)}, kernel_size {list(kernel)}, dilation {list(dilation)}, padding "
+                           f"{list(padding)} and stride {list(stride)}, but got {list(x.shape)}")
+    c = rows // math.prod(kernel)
+    parts = x.reshape(n, c, *kernel, *counts).permute(0, 1, 4, 5, 2, 3)  # (N, C, oh, ow, kh, kw)
+    padded = (n, c) + tuple(s + 2 * p for s, p in zip(size, padding))
+    out = _windows_sum(parts, padded, (kernel, stride, dilation))
+    out = out._shrink(((0, n), (0, c)) + tuple((p, p + s) for p, s in zip(padding, size)))
+    return out if batched else out.squeeze(0)

@@ -283,6 +283,14 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     return convolution.conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, spatial=2)
 
 
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    return convolution.unfold(input, kernel_size, dilation, padding, stride)
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    return convolution.fold(input, output_size, kernel_size, dilation, padding, stride)
+
+
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
                return_indices: bool = False) -> Tensor:
     return convolution.max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, spatial=1)
