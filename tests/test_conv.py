@@ -357,3 +357,39 @@ def test_unfold_is_im2col_and_fold_adds_the_columns_back(rng):
     np.testing.assert_allclose(folded, x * reads[1:6, 1:7], rtol=1e-12)
     with pytest.raises(RuntimeError, match=r"fold: expected an input of size \(N, C \* 6, 36\)"):
         lf.nn.functional.fold(lf.tensor(columns[..., :-1]), (5, 6), (2, 3), padding=1)
+
+
+THREE_D = {
+    "conv3d": (lambda m, x, w, b: m.nn.functional.conv3d(x, w, b, stride=(1, 2, 1), padding=1), (4, 3, 3, 2, 3)),
+    "conv3d_groups": (lambda m, x, w, b: m.nn.functional.conv3d(x, w, b, groups=3, dilation=(1, 1, 2)), (6, 1, 2, 2, 2)),
+    "conv_transpose3d": (lambda m, x, w, b: m.nn.functional.conv_transpose3d(x, w, stride=2, output_padding=1),
+                         (3, 2, 2, 2, 2)),
+    "max_pool3d": (lambda m, x, w, b: m.nn.functional.max_pool3d(x, 2, stride=(2, 1, 2), ceil_mode=True), None),
+    "avg_pool3d": (lambda m, x, w, b: m.nn.functional.avg_pool3d(x, 3, stride=2, padding=1, count_include_pad=False),
+                   None),
+    "adaptive_avg_pool3d": (lambda m, x, w, b: m.nn.functional.adaptive_avg_pool3d(x, (2, 3, 4)), None),
+    "adaptive_max_pool3d": (lambda m, x, w, b: m.nn.functional.adaptive_max_pool3d(x, (3, 2, 2)), None),
+}
+
+
+@pytest.mark.parametrize("name", THREE_D)
+def test_volumetric_convolutions_and_pools_match_pytorch(rng, name):
+    """The 3-D forms are the same windows as the 1-D and 2-D ones, over three dims."""
+    fn, weight_shape = THREE_D[name]
+    x = rng.standard_normal((2, 3, 6, 5, 7))
+    if weight_shape is None:
+        check_against_pytorch(lambda m, t: fn(m, t, None, None), [x])
+    else:
+        w, b = rng.standard_normal(weight_shape), rng.standard_normal(weight_shape[0])
+        check_against_pytorch(lambda m, t, u, v: fn(m, t, u, v), [x, w, b], rtol=1e-10, grad_rtol=1e-9)
+
+
+def test_volumetric_layers_have_pytorchs_shapes(rng):
+    x = lf.tensor(rng.standard_normal((2, 3, 6, 5, 7)).astype(np.float32))
+    net = lf.nn.Sequential(lf.nn.Conv3d(3, 4, 3, padding=1), lf.nn.BatchNorm3d(4), lf.nn.MaxPool3d(2),
+                           lf.nn.ConvTranspose3d(4, 2, 2, stride=2), lf.nn.AvgPool3d(2), lf.nn.AdaptiveAvgPool3d(1),
+                           lf.nn.AdaptiveMaxPool3d(1))
+    out = net(x)
+    assert tuple(out.shape) == (2, 2, 1, 1, 1) and np.isfinite(out.detach().numpy()).all()
+    with pytest.raises(ValueError, match="expected 5D input"):
+        lf.nn.BatchNorm3d(3)(x[0])

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from . import embedding_bag, functional, init, losses, normalization, reshaping, utils
 from .conv_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
-                          AvgPool2d, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Fold, MaxPool1d, MaxPool2d, Unfold)
+                          AvgPool2d, AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool3d, Conv1d, Conv2d, Conv3d,
+                          ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, Fold, MaxPool1d, MaxPool2d, MaxPool3d,
+                          Unfold)
 from .embedding_bag import EmbeddingBag
 from .losses import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
                      MultiLabelSoftMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
@@ -14,7 +16,7 @@ from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d
 from .reshaping import ChannelShuffle, PixelShuffle, PixelUnshuffle, Unflatten
 from .modules import (CosineSimilarity, Dropout1d, Dropout3d, Hardshrink, PairwiseDistance, ParameterDict,
                       ParameterList, Softmax2d, Softshrink, Tanhshrink)
-from .modules import (BatchNorm1d, Dropout2d, KLDivLoss, ModuleDict, PReLU, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU, CrossEntropyLoss, Dropout, ELU,
+from .modules import (BatchNorm1d, BatchNorm3d, Dropout2d, KLDivLoss, ModuleDict, PReLU, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU, CrossEntropyLoss, Dropout, ELU,
                       Embedding, Flatten, GELU, GLU, GroupNorm, Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, L1Loss,
                       LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, Module, ModuleList, MSELoss, NLLLoss,
                       Parameter, ReLU, ReLU6, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss, Softmax, Softmin,
@@ -42,7 +44,8 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Laye
            "ZeroPad3d", "ChannelShuffle", "PixelShuffle", "PixelUnshuffle", "Unflatten", "CosineSimilarity",
            "Dropout1d", "Dropout3d", "Hardshrink", "PairwiseDistance", "ParameterDict", "ParameterList", "Softmax2d",
            "Softshrink", "Tanhshrink", "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "EmbeddingBag",
-           "Fold", "Unfold"]
+           "Fold", "Unfold", "Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
+           "AdaptiveMaxPool3d", "BatchNorm3d"]
 
 # functional forms defined beside their modules, published where PyTorch has them
 for _module in (embedding_bag, losses, normalization, reshaping):

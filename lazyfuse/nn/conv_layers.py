@@ -34,12 +34,11 @@ class _ConvNd(Module):
         return (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
 
     def forward(self, x: Tensor) -> Tensor:
-        conv = F.conv1d if self.spatial == 1 else F.conv2d
-        if self.padding_mode == "zeros":
-            return conv(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-        # the input padded with its own elements first, then a convolution without padding
-        padded = F.pad(x, self._pads(), mode=self.padding_mode)
-        return conv(padded, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        padding = self.padding
+        if self.padding_mode != "zeros":  # the input padded with its own elements first, then no padding
+            x, padding = F.pad(x, self._pads(), mode=self.padding_mode), 0
+        return convolution.conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups,
+                                self.spatial)
 
     def _pads(self) -> tuple:
         """F.pad's amounts (last dim first) for this layer's padding."""
@@ -79,6 +78,10 @@ class Conv2d(_ConvNd):
     spatial = 2
 
 
+class Conv3d(_ConvNd):
+    spatial = 3
+
+
 class _ConvTransposeNd(_ConvNd):
     """The gradient of a convolution with respect to its input (see convolution.conv_transpose),
     with PyTorch's weight layout (in_channels, out_channels / groups, *kernel) and initialisation."""
@@ -95,13 +98,11 @@ class _ConvTransposeNd(_ConvNd):
         return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
-        conv = F.conv_transpose1d if self.spatial == 1 else F.conv_transpose2d
         if output_size is None:
-            return conv(x, self.weight, self.bias, self.stride, self.padding, self.output_padding, self.groups,
-                        self.dilation)
-        from .convolution import conv_transpose
-        return conv_transpose(x, self.weight, self.bias, self.stride, self.padding, 0, self.groups, self.dilation,
-                              self.spatial, output_size)
+            return convolution.conv_transpose(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                              self.groups, self.dilation, self.spatial)
+        return convolution.conv_transpose(x, self.weight, self.bias, self.stride, self.padding, 0, self.groups,
+                                          self.dilation, self.spatial, output_size)
 
 
 class ConvTranspose1d(_ConvTransposeNd):
@@ -110,6 +111,10 @@ class ConvTranspose1d(_ConvTransposeNd):
 
 class ConvTranspose2d(_ConvTransposeNd):
     spatial = 2
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    spatial = 3
 
 
 class _MaxPoolNd(Module):
@@ -127,8 +132,8 @@ class _MaxPoolNd(Module):
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
     def forward(self, x: Tensor) -> Tensor:
-        pool = F.max_pool1d if self.spatial == 1 else F.max_pool2d
-        return pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode, self.return_indices)
+        return convolution.max_pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                                    self.return_indices, self.spatial)
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -137,6 +142,10 @@ class MaxPool1d(_MaxPoolNd):
 
 class MaxPool2d(_MaxPoolNd):
     spatial = 2
+
+
+class MaxPool3d(_MaxPoolNd):
+    spatial = 3
 
 
 class AvgPool1d(Module):
@@ -164,6 +173,12 @@ class AvgPool2d(AvgPool1d):
                             self.divisor_override)
 
 
+class AvgPool3d(AvgPool2d):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                            self.divisor_override)
+
+
 class AdaptiveAvgPool1d(Module):
     def __init__(self, output_size):
         super().__init__()
@@ -179,6 +194,11 @@ class AdaptiveAvgPool1d(Module):
 class AdaptiveAvgPool2d(AdaptiveAvgPool1d):
     def forward(self, x: Tensor) -> Tensor:
         return F.adaptive_avg_pool2d(x, self.output_size)
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool3d(x, self.output_size)
 
 
 class AdaptiveMaxPool1d(Module):
@@ -197,6 +217,10 @@ class AdaptiveMaxPool1d(Module):
 
 class AdaptiveMaxPool2d(AdaptiveMaxPool1d):
     spatial = 2
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool1d):
+    spatial = 3
 
 
 class Unfold(Module):

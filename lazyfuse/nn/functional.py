@@ -273,6 +273,11 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return convolution.conv(input, weight, bias, stride, padding, dilation, groups, spatial=2)
 
 
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    return convolution.conv(input, weight, bias, stride, padding, dilation, groups, spatial=3)
+
+
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     return convolution.conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, spatial=1)
@@ -281,6 +286,11 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
                      output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     return convolution.conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, spatial=2)
+
+
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    return convolution.conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, spatial=3)
 
 
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -301,6 +311,11 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
     return convolution.max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, spatial=2)
 
 
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor:
+    return convolution.max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, spatial=3)
+
+
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True) -> Tensor:
     return convolution.avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, spatial=1)
@@ -310,6 +325,12 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                count_include_pad: bool = True, divisor_override=None) -> Tensor:
     return convolution.avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
                                 spatial=2)
+
+
+def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    return convolution.avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override,
+                                spatial=3)
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
@@ -333,12 +354,20 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     return convolution.adaptive_avg_pool(input, output_size, spatial=2)
 
 
+def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
+    return convolution.adaptive_avg_pool(input, output_size, spatial=3)
+
+
 def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
     return convolution.adaptive_max_pool(input, output_size, 1, return_indices)
 
 
 def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
     return convolution.adaptive_max_pool(input, output_size, 2, return_indices)
+
+
+def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False) -> Tensor:
+    return convolution.adaptive_max_pool(input, output_size, 3, return_indices)
 
 
 def softmax(x: Tensor, dim: int) -> Tensor:

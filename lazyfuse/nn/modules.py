@@ -394,6 +394,10 @@ class BatchNorm2d(_BatchNorm):
     dims = (4,)
 
 
+class BatchNorm3d(_BatchNorm):
+    dims = (5,)
+
+
 class _Activation(Module):
     """An elementwise activation: its functional form called with the module's
     `options` ((name, default) pairs, PyTorch's names and order); with inplace=True
