@@ -139,3 +139,23 @@ Tensor.cross, Tensor.inner, Tensor.kron = first_dim_cross, inner, kron
 
 
 from .decompositions import LinAlgError, det, inv, slogdet, solve  # noqa: E402,F401 - torch.linalg's names
+
+
+def matrix_power(A: Tensor, n: int) -> Tensor:
+    """A @ A @ ... (n times) by repeated squaring; n = 0 the identity, n < 0 powers of A's inverse."""
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
+                           f"{' by '.join(map(str, A.shape[-2:]))} matrices")
+    if not isinstance(n, int):
+        raise TypeError(f"linalg.matrix_power: the exponent must be an int, got {type(n).__name__}")
+    if n < 0:
+        A, n = inv(A), -n
+    from .creation import eye
+    result, square = None, A
+    while n:
+        if n & 1:
+            result = square if result is None else matmul(result, square)
+        n >>= 1
+        if n:
+            square = matmul(square, square)
+    return result if result is not None else eye(A.shape[-1], dtype=A.dtype, device=A.device).expand(A.shape).clone()

@@ -159,3 +159,15 @@ def test_decompositions_name_what_is_wrong():
     with pytest.raises(RuntimeError, match=r"Incompatible shapes of A and B.*\(2x2 and 3x1\)"):
         lf.linalg.solve(lf.eye(2), lf.ones(3, 1))
     assert lf.det(lf.zeros(2, 2)).item() == 0.0
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, -3])
+def test_matrix_power_matches_numpy(rng, n):
+    a = rng.standard_normal((2, 3, 3)) + 2 * np.eye(3)
+    np.testing.assert_allclose(lf.linalg.matrix_power(lf.tensor(a), n).numpy(), np.linalg.matrix_power(a, n),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_matrix_power_refuses_what_is_not_square():
+    with pytest.raises(RuntimeError, match="batches of square matrices"):
+        lf.linalg.matrix_power(lf.ones(2, 3), 2)

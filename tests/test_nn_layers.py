@@ -356,3 +356,33 @@ def test_an_embeddings_padding_row_starts_at_zero_and_gets_no_gradient(rng):
         lf.nn.Embedding(50, 6, padding_idx=50)
     with pytest.raises(NotImplementedError, match="max_norm"):
         lf.nn.Embedding(50, 6, max_norm=1.0)(lf.tensor(index))
+
+
+def test_bilinear_is_each_outputs_quadratic_form(rng):
+    """nn.Bilinear: y[..., o] = x1 . A[o] x2 + b[o], against numpy's einsum, with
+    gradients against finite differences."""
+    layer = lf.nn.Bilinear(3, 5, 2)
+    x1, x2 = rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 5)).astype(np.float32)
+    a, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
+    np.testing.assert_allclose(layer(lf.tensor(x1), lf.tensor(x2)).detach().numpy(),
+                               np.einsum("bi,oij,bj->bo", x1, a, x2) + b, rtol=1e-5, atol=1e-6)
+    assert gradcheck(lambda p, q, w: lf.nn.functional.bilinear(p, q, w),
+                     [lf.tensor(v.astype(np.float64), requires_grad=True) for v in (x1, x2, a)])
+    with pytest.raises(RuntimeError, match="do not fit a weight"):
+        layer(lf.tensor(x2), lf.tensor(x1))
+
+
+def test_a_checkpointed_segment_gives_the_plain_calls_values_and_gradients(rng):
+    x = rng.standard_normal((3, 4))
+    grads = []
+    for run in (lambda f, t: f(t), lambda f, t: lf.utils.checkpoint.checkpoint(f, t, use_reentrant=False)):
+        t = lf.tensor(x, requires_grad=True)
+        out = run(lambda v: (v * 2).sin().sum(1), t)
+        out.sum().backward()
+        grads.append((out.detach().numpy(), t.grad.numpy()))
+    np.testing.assert_array_equal(grads[0][0], grads[1][0])
+    np.testing.assert_array_equal(grads[0][1], grads[1][1])
+    np.testing.assert_allclose(grads[1][1], 2 * np.cos(2 * x), rtol=1e-12)
+    net = lf.nn.Sequential(lf.nn.Linear(4, 4), lf.nn.Tanh())
+    np.testing.assert_array_equal(lf.utils.checkpoint.checkpoint_sequential(net, 1, lf.tensor(x)).detach().numpy(),
+                                  net(lf.tensor(x)).detach().numpy())

@@ -383,6 +383,16 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out if bias is None else out + bias
 
 
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x1^T A_o x2 (+ b_o) for each output o: (..., in1), (..., in2), (out, in1, in2) -> (..., out)."""
+    from ..einsum import einsum
+    if input1.shape[:-1] != input2.shape[:-1] or weight.ndim != 3 or weight.shape[1:] != (input1.shape[-1], input2.shape[-1]):
+        raise RuntimeError(f"bilinear: inputs of sizes {list(input1.shape)} and {list(input2.shape)} do not fit a "
+                           f"weight of size {list(weight.shape)} (out, in1, in2)")
+    out = einsum("...i,oij,...j->...o", input1, weight, input2)
+    return out if bias is None else out + bias
+
+
 def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
                eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing `normalized_shape` dims: mean, variance and the

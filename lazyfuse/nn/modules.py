@@ -300,6 +300,25 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+class Bilinear(Module):
+    """y = x1^T A x2 + b for each output feature, initialised as PyTorch does:
+    U(-1/sqrt(in1), 1/sqrt(in1))."""
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None):
+        super().__init__()
+        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        self.weight = uniform_parameter((out_features, in1_features, in2_features), in1_features, device, dtype)
+        self.bias = uniform_parameter((out_features,), in1_features, device, dtype) if bias else None
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return F.bilinear(x1, x2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
 class LayerNorm(Module):
     """Normalises the trailing `normalized_shape` dims, then scales by weight (ones)
     and shifts by bias (zeros), as PyTorch does."""

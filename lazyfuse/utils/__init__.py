@@ -1,4 +1,4 @@
-"""lazyfuse.utils: data loading."""
-from . import data
+"""lazyfuse.utils: data loading and checkpointing."""
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
