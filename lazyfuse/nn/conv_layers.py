@@ -98,11 +98,9 @@ class _ConvTransposeNd(_ConvNd):
         return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
-        if output_size is None:
-            return convolution.conv_transpose(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
-                                              self.groups, self.dilation, self.spatial)
-        return convolution.conv_transpose(x, self.weight, self.bias, self.stride, self.padding, 0, self.groups,
-                                          self.dilation, self.spatial, output_size)
+        output_padding = self.output_padding if output_size is None else 0  # (output_size settles it)
+        return convolution.conv_transpose(x, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                          self.groups, self.dilation, self.spatial, output_size)
 
 
 class ConvTranspose1d(_ConvTransposeNd):
