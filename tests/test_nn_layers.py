@@ -386,3 +386,16 @@ def test_a_checkpointed_segment_gives_the_plain_calls_values_and_gradients(rng):
     net = lf.nn.Sequential(lf.nn.Linear(4, 4), lf.nn.Tanh())
     np.testing.assert_array_equal(lf.utils.checkpoint.checkpoint_sequential(net, 1, lf.tensor(x)).detach().numpy(),
                                   net(lf.tensor(x)).detach().numpy())
+
+
+@pytest.mark.parametrize("shape,size", [((2, 7, 4, 5), 3), ((2, 6, 5), 4), ((1, 5, 3, 2, 2), 2)])
+def test_local_response_norm_divides_by_its_channel_neighbourhood(rng, shape, size):
+    """x / (k + alpha * mean of x^2 over size channels) ** beta, the window running from
+    size // 2 channels before to (size - 1) // 2 after, zeros past the edges (numpy's
+    loop; PyTorch's values and gradients when installed)."""
+    x = rng.standard_normal(shape)
+    got = lf.nn.LocalResponseNorm(size, alpha=0.1, beta=0.7, k=1.5)(lf.tensor(x)).numpy()
+    squares = np.pad(x * x, [(0, 0), (size // 2, (size - 1) // 2)] + [(0, 0)] * (x.ndim - 2))
+    mean = np.stack([squares[:, c:c + size].sum(1) / size for c in range(shape[1])], 1)
+    np.testing.assert_allclose(got, x / (1.5 + 0.1 * mean) ** 0.7, rtol=1e-12)
+    check_against_pytorch(lambda m, t: m.nn.functional.local_response_norm(t, size, 0.1, 0.7, 1.5), [x])

@@ -16,7 +16,7 @@ from .padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d
 from .reshaping import ChannelShuffle, PixelShuffle, PixelUnshuffle, Unflatten
 from .modules import (CosineSimilarity, Dropout1d, Dropout3d, Hardshrink, PairwiseDistance, ParameterDict,
                       ParameterList, Softmax2d, Softshrink, Tanhshrink)
-from .modules import (BatchNorm1d, BatchNorm3d, Bilinear, Dropout2d, KLDivLoss, ModuleDict, PReLU, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU, CrossEntropyLoss, Dropout, ELU,
+from .modules import (BatchNorm1d, BatchNorm3d, Bilinear, Dropout2d, LocalResponseNorm, KLDivLoss, ModuleDict, PReLU, BatchNorm2d, BCELoss, BCEWithLogitsLoss, CELU, CrossEntropyLoss, Dropout, ELU,
                       Embedding, Flatten, GELU, GLU, GroupNorm, Hardsigmoid, Hardswish, Hardtanh, HuberLoss, Identity, L1Loss,
                       LayerNorm, LeakyReLU, Linear, LogSigmoid, LogSoftmax, Mish, Module, ModuleList, MSELoss, NLLLoss,
                       Parameter, ReLU, ReLU6, SELU, Sequential, Sigmoid, SiLU, SmoothL1Loss, Softmax, Softmin,
@@ -45,7 +45,7 @@ __all__ = ["functional", "init", "utils", "Module", "Parameter", "Linear", "Laye
            "Dropout1d", "Dropout3d", "Hardshrink", "PairwiseDistance", "ParameterDict", "ParameterList", "Softmax2d",
            "Softshrink", "Tanhshrink", "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "EmbeddingBag",
            "Fold", "Unfold", "Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
-           "AdaptiveMaxPool3d", "BatchNorm3d", "Bilinear"]
+           "AdaptiveMaxPool3d", "BatchNorm3d", "Bilinear", "LocalResponseNorm"]
 
 # functional forms defined beside their modules, published where PyTorch has them
 for _module in (embedding_bag, losses, normalization, reshaping):
