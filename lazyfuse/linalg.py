@@ -158,4 +158,6 @@ def matrix_power(A: Tensor, n: int) -> Tensor:
         n >>= 1
         if n:
             square = matmul(square, square)
-    return result if result is not None else eye(A.shape[-1], dtype=A.dtype, device=A.device).expand(A.shape).clone()
+    if result is None:
+        return eye(A.shape[-1], dtype=A.dtype, device=A.device).expand(A.shape).clone()
+    return result.clone() if result is A else result  # a new tensor, as in PyTorch: writes to it must not reach A

@@ -168,6 +168,13 @@ def test_matrix_power_matches_numpy(rng, n):
                                rtol=1e-10, atol=1e-12)
 
 
+def test_the_first_power_is_a_new_tensor(rng):
+    a = lf.tensor(rng.standard_normal((3, 3)))
+    before = a.numpy().copy()
+    lf.linalg.matrix_power(a, 1).zero_()
+    np.testing.assert_array_equal(a.numpy(), before)
+
+
 def test_matrix_power_refuses_what_is_not_square():
     with pytest.raises(RuntimeError, match="batches of square matrices"):
         lf.linalg.matrix_power(lf.ones(2, 3), 2)

@@ -1,6 +1,6 @@
-"""Convolution and pooling, functional forms (conv1d/2d, conv_transpose1d/2d,
-max_pool1d/2d, avg_pool1d/2d, adaptive_avg_pool1d/2d, unfold and fold), built from
-sliding windows.
+"""Convolution and pooling, functional forms (conv1d-3d, conv_transpose1d-3d,
+max_pool1d-3d, avg_pool1d-3d, adaptive_avg_pool1d-3d, unfold and fold), built from
+sliding windows over any number of dims.
 
 The windows are a view (View.windows: one strided read per element), and a
 convolution is the product of their im2col columns with the weight: the
