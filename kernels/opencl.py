@@ -21,6 +21,7 @@ from lazyfuse.runtime.graph import COMPARISON, ELEMENTWISE, UNARY, Node, Op, top
 from lazyfuse.runtime.schedule import MAX_LANES, Kernel, expression_ops, is_flat_identity
 from lazyfuse.runtime.view import View
 
+from . import opencl_math
 from .affine import Affine
 from .common import ExpressionRenderer, extent, kernel_name, needs_divisor_sign, op_name, view_coordinates
 
@@ -65,13 +66,10 @@ TRANSPOSE_TILE_ROWS = (64, 32, 16, 8)
 REDUCE_UNROLL = 4
 UNROLLED_OPS = 16
 
-# below this magnitude native_sin/native_cos match sin/cos (see _fast_trig)
-NATIVE_TRIG_BOUND = "1e5f"
-
 _CL_TYPE = {"bool": "char", "int32": "int", "int64": "long", "float16": "float", "float32": "float", "float64": "double"}
 _INT_OF_SIZE = {1: "char", 2: "short", 4: "int", 8: "long"}
 _UNARY_FN = {Op.EXP: "exp", Op.LOG: "log", Op.EXP2: "exp2", Op.LOG2: "log2", Op.SIN: "sin", Op.COS: "cos",
-             Op.SQRT: "sqrt", Op.TANH: "tanh", Op.ERF: "erf"}
+             Op.SQRT: "sqrt", Op.TANH: "tanh", Op.ERF: "erf", Op.ABS: "fabs"}
 _INFIX = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
 _REDUCE_STEP = {Op.SUM: Op.ADD, Op.PROD: Op.MUL, Op.REDUCE_MAX: Op.MAX, Op.REDUCE_MIN: Op.MIN}
 
@@ -198,6 +196,7 @@ class OpenCLRenderer(ExpressionRenderer):
             self.args[o] = f"out{len(self.args)}"
         self.names = itertools.count()
         self.typedefs: dict[str, str] = {}
+        self.helpers: dict[str, str] = {}  # inline float math (kernels/opencl_math.py) by function name
         self.walking: Optional[str] = None  # the loop variable of a loop whose loads prefetch
 
     # ------------------------------------------------------------------ public
@@ -216,7 +215,7 @@ class OpenCLRenderer(ExpressionRenderer):
             params.append(f"__global {const}{storage_type(node.dtype)}* restrict {arg}")
         code = f"({', '.join(params)}) {{\n" + "\n".join(lines) + "\n}\n"
         name = kernel_name(k, self.ops_seen, code)
-        preamble = ("#pragma OPENCL EXTENSION cl_khr_fp64 : enable", *self.typedefs.values())
+        preamble = ("#pragma OPENCL EXTENSION cl_khr_fp64 : enable", *self.typedefs.values(), *self.helpers.values())
         work_items = self._work_items()
         return RenderedKernel(name, preamble, f"__kernel void {name}{code}", list(self.args),
                               self._global_size(work_items), self._local_size(work_items), work_items)
@@ -924,30 +923,21 @@ class OpenCLRenderer(ExpressionRenderer):
             return f"({a} ^ (char)1)"
         if op is Op.RECIP:
             return f"({literal(1, dst)} / {a})"
+        if op is Op.ABS and dst.kind != "float":
+            return self._select(f"{a} < 0", f"(-{a})", a, dst, lanes, is_mask=True)
+        name = "exp" if op is Op.SIGMOID else _UNARY_FN[op]
+        if register_type(dst) == "float" and name in opencl_math.INLINE:
+            name = self._float_helper(name, lanes)
         if op is Op.SIGMOID:  # exp(-a) overflows to inf below -88 (float): 1 / inf is the 0 wanted
-            return f"({literal(1, dst)} / ({literal(1, dst)} + exp(-{a})))"
-        if op is Op.ABS:
-            return f"fabs({a})" if dst.kind == "float" else self._select(f"{a} < 0", f"(-{a})", a, dst, lanes, is_mask=True)
-        if op in (Op.SIN, Op.COS) and register_type(dst) == "float":
-            return self._fast_trig(_UNARY_FN[op], a, lanes)
-        return f"{_UNARY_FN[op]}({a})"
+            return f"({literal(1, dst)} / ({literal(1, dst)} + {name}(-{a})))"
+        return f"{name}({a})"
 
-    @staticmethod
-    def _fast_trig(fn: str, a: str, lanes: int) -> str:
-        """PoCL's float sin and cos take 4-5x longer than native_sin and native_cos,
-        which are as accurate (2e-7 relative, measured) while |x| stays below about
-        1e6 and wrong beyond 1e8: the native form runs unless some lane is large, and
-        then only the large lanes take the slow form (PoCL's vector sin is wrong for
-        tiny lanes: sin(1e-30) gave 0.0099). Whether any lane is large is found by
-        OR-ing halves of the mask: with all() the 8-op chain took 20.2 ms, this way
-        18.7 ms (and 18.3 ms with no test at all)."""
-        large = f"(fabs({a}) > {NATIVE_TRIG_BOUND})"
-        per_lane = f"({large} ? {fn}({a}) : native_{fn}({a}))"
-        if lanes == 1:
-            return per_lane
-        while lanes > 1:
-            large, lanes = f"({large}.lo | {large}.hi)", lanes // 2
-        return f"({large} ? {per_lane} : native_{fn}({a}))"
+    def _float_helper(self, name: str, lanes: int) -> str:
+        """The name of the inline form of float `name` for `lanes` (kernels/opencl_math.py),
+        its definition added to the preamble."""
+        definitions = opencl_math.float_helper(name, lanes)
+        self.helpers.update(definitions)
+        return list(definitions)[-1]
 
     def _binary(self, op: Op, a: str, b: str, dtype: DType, lanes: int) -> str:
         """a op b for operands of `dtype` (the result of a comparison is rendered by the caller)."""

@@ -1,0 +1,81 @@
+"""The inline float math of generated OpenCL C (kernels/opencl_math.py): as accurate
+as PoCL's library functions, and compiled in place of the library's calls."""
+import re
+
+import numpy as np
+import pytest
+
+import lazyfuse as lf
+
+SPECIALS = [np.nan, np.inf, -np.inf, 0.0, -0.0, 88.72283, 88.7229, -87.33654, -87.4, -100.0, -103.97, -103.98,
+            -149 * np.log(2), 1e-30, -1e-45, 1e30, -1e30]
+
+
+def _ulps(got: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """|got - exact| in units of the float32 spacing at exact (0 where both are equal or NaN)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        spacing = np.spacing(np.abs(exact.astype(np.float32))).astype(np.float64)
+        error = np.abs(got.astype(np.float64) - exact) / spacing
+    error[(got == exact) | (np.isnan(got) & np.isnan(exact))] = 0.0
+    return error
+
+
+@pytest.mark.parametrize("n", [1 << 20, (1 << 20) + 5])  # + 5: the last work-item's scalar lanes too
+def test_exp_is_within_an_ulp_and_a_bit_of_float64_over_the_whole_range(n):
+    x = np.linspace(-110.0, 95.0, n, dtype=np.float32)
+    x[:len(SPECIALS)] = SPECIALS
+    x[-3:] = [-0.5, 1e-7, 87.0]
+    got = lf.exp(lf.tensor(x)).numpy()
+    with np.errstate(over="ignore"):
+        exact = np.exp(x.astype(np.float64))
+    overflows = exact > np.finfo(np.float32).max
+    assert np.isposinf(got[overflows]).all()
+    # PoCL's exp measured at most 0.99 ulp over this range, numpy's float32 exp 2.47;
+    # denormal results are rounded once, to within half their spacing plus the rest
+    assert _ulps(got[~overflows], exact[~overflows]).max() <= 1.1
+    np.testing.assert_array_equal(got[:5], [np.nan, np.inf, 0.0, 1.0, 1.0])
+    assert np.isfinite(got[5]) and np.isinf(got[6])  # the largest finite result stays finite
+    assert got[12] > 0 and got[11] == 0.0  # 2^-149 is the smallest denormal; below half of it, 0
+
+
+def test_sigmoid_uses_the_same_exp_and_saturates_without_nan():
+    x = np.concatenate([np.linspace(-120, 120, 4001), [np.inf, -np.inf, np.nan]]).astype(np.float32)
+    got = lf.sigmoid(lf.tensor(x)).numpy()
+    exact = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    np.testing.assert_allclose(got, exact, rtol=3e-7, atol=1e-38)  # (denormals below -87)
+    assert got[-3] == 1.0 and got[-2] == 0.0 and np.isnan(got[-1])
+
+
+def test_tanh_is_within_two_ulps_of_float64_on_both_sides_of_its_two_forms():
+    x = np.concatenate([np.linspace(-12, 12, 200001), np.linspace(-0.7, 0.7, 100001), [0.625, -0.625, 0.6249999],
+                        [1e-30, -1e-45, 50.0, -1e30, np.inf, -np.inf, np.nan, -0.0]]).astype(np.float32)
+    got = lf.tanh(lf.tensor(x)).numpy()
+    exact = np.tanh(x.astype(np.float64))
+    assert _ulps(got, exact).max() <= 2.0  # (PoCL's tanh: 1.4, measured)
+    np.testing.assert_array_equal(got[-8:], np.array([1e-30, -1e-45, 1.0, -1.0, 1.0, -1.0, np.nan, -0.0], np.float32))
+    assert np.signbit(got[-1])
+
+
+def test_abs_clears_only_the_sign():
+    x = np.array([-0.0, 0.0, -np.inf, np.inf, -1e-45, 1e-45, -3.5, 2.25, -np.float32(3.4e38)] * 3, np.float32)
+    got = lf.tensor(x).abs().numpy()
+    np.testing.assert_array_equal(got, np.abs(x))
+    assert not np.signbit(got).any()
+    assert np.isnan(lf.tensor(np.array([np.nan, -np.nan] * 8, np.float32)).abs().numpy()).all()
+
+
+@pytest.mark.parametrize("fn", ["exp", "sigmoid", "abs", "sin", "cos", "tanh"])
+def test_float_math_calls_no_library_function_but_the_native_trig_forms(fn):
+    """PoCL calls its library out of line, spilling every live vector around the call:
+    exp, sigmoid, abs and tanh are computed inline, sin and cos call only the native
+    form unless a lane is large."""
+    x = np.linspace(-5, 5, 4096, dtype=np.float32)
+    with lf.profile() as prof:
+        got = getattr(lf, fn)(lf.tensor(x) * 2.0).numpy()
+    reference = (lambda v: 1 / (1 + np.exp(-v))) if fn == "sigmoid" else getattr(np, fn)
+    np.testing.assert_allclose(got, reference(2.0 * x.astype(np.float64)), rtol=2e-6, atol=1e-6)
+    (kernel,) = prof.kernels
+    calls = set(re.findall(r"\b(\w+)\(", kernel.source))
+    assert not calls & {"exp", "fabs", "tanh", "exp2", "pow"}, kernel.source
+    if fn in ("sin", "cos"):
+        assert {fn, f"native_{fn}"} <= calls
