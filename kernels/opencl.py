@@ -837,7 +837,7 @@ class OpenCLRenderer(ExpressionRenderer):
         base = idx.base
         if idx.valid:  # clamp positions outside the view's mask to 0, a readable address
             zero = f"({self._itype(block, idx.step)})0"
-            clamped = f"select({zero}, {base}, {idx.valid})" if idx.vector_valid else f"({idx.valid}) ? {base} : 0"
+            clamped = f"(({idx.valid}) ? {base} : {zero})" if idx.vector_valid else f"({idx.valid}) ? {base} : 0"
             base = block.var(self._itype(block, idx.step), clamped, "i")
         ahead = self._prefetch_ahead(idx, node.dtype)
         if ahead:
@@ -887,15 +887,16 @@ class OpenCLRenderer(ExpressionRenderer):
                 is_mask: bool = False) -> str:
         """cond ? a : b, lane by lane; cond holds nonzero for true. `is_mask`: cond is a
         comparison of values of `dtype` (all bits set where true, lanes as wide as a's),
-        which a vector ?: takes as it is; other conditions are converted for select().
-        PoCL's select() and convert_ are library calls: a softmax's row max took 12.3
-        ms with them and 11.7 ms with ?: on the comparison."""
+        which a vector ?: takes as it is; other conditions are converted to such a
+        mask first. Not select(): PoCL calls it out of line (a softmax's row max took
+        12.3 ms with it and 11.7 ms with ?: on the comparison; a relu on 8 floats ~11
+        cycles more than with ?: on the converted mask, whose convert_ is inline)."""
         if lanes == 1 or not vector_cond:
             return f"(({cond}) ? {a} : {b})"
         itype, t = _INT_OF_SIZE[register_bytes(dtype)], _vec(register_type(dtype), lanes)
         if is_mask:
             return f"(({cond}) ? ({t})({a}) : ({t})({b}))"
-        return f"select(({t})({b}), ({t})({a}), convert_{itype}{lanes}({cond}) != ({itype})0)"
+        return f"((convert_{itype}{lanes}({cond}) != ({itype})0) ? ({t})({a}) : ({t})({b}))"
 
     def _elementwise(self, node: Node, srcs: list[str], lanes: int) -> str:
         op = node.op

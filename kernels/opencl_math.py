@@ -6,8 +6,8 @@ and every live vector is spilled around each call: measured here on float8,
 took 24.9 ms with the library's `exp` and `fabs` (in its sin guard) and 21.5 ms
 with the helpers below; the hand-written kernel, calling the library, 24.7 ms.
 A helper is a function in the program's preamble, one per vector width, which
-PoCL's compiler inlines: exp (and so sigmoid), tanh, fabs, and the guard that
-picks native_sin/native_cos. Only float is covered: doubles keep the library.
+PoCL's compiler inlines: exp (and so sigmoid), tanh, erf, fabs, and the guard
+that picks native_sin/native_cos. Only float is covered: doubles keep the library.
 """
 from __future__ import annotations
 
@@ -69,8 +69,42 @@ $F lazyfuse_tanh$W($F x) {
   return as_$F(as_$U(a < 0.625f ? small : large) | (as_$U(x) & ($U)0x80000000u));
 }""")
 
+# Cephes' erff below 1 (x times a polynomial in x^2, summed as x + x * (poly - 1) so that
+# the polynomial's rounding counts a ninth), 1 - erfcf above: exp(-x^2) / |x|
+# times a polynomial in 1 / x^2, one for |x| < 2 and one beyond; x's sign bit put back
+_ERF = Template("""\
+$F lazyfuse_erf$W($F x) {
+  const $F a = lazyfuse_fabs$W(x);
+  const $F z = a * a;
+  $F small = 7.853861353153693e-5f * z - 8.010193625184903e-4f;
+  small = small * z + 5.188327685732524e-3f;
+  small = small * z - 2.685381193529856e-2f;
+  small = small * z + 1.128358514861418e-1f;
+  small = small * z - 3.761262582423300e-1f;
+  small = (small * z + 1.28379165726710e-1f) * a + a;
+  const $F q = 1.0f / a;
+  const $F y = q * q;
+  $F near = 2.326819970068386e-2f * y - 1.387039388740657e-1f;
+  near = near * y + 3.687424674597105e-1f;
+  near = near * y - 5.824733027278666e-1f;
+  near = near * y + 6.210004621745983e-1f;
+  near = near * y - 4.944515323274145e-1f;
+  near = near * y + 3.404879937665872e-1f;
+  near = near * y - 2.741127028184656e-1f;
+  near = near * y + 5.638259427386472e-1f;
+  $F far = -1.047766399936249e+1f * y + 1.297719955372516e+1f;
+  far = far * y - 7.495518717768503e+0f;
+  far = far * y + 2.921019019210786e+0f;
+  far = far * y - 1.015265279202700e+0f;
+  far = far * y + 4.218463358204948e-1f;
+  far = far * y - 2.820767439740514e-1f;
+  far = far * y + 5.641895067754075e-1f;
+  const $F large = 1.0f - lazyfuse_exp$W(-z) * q * (a < 2.0f ? near : far);
+  return as_$F(as_$U(a < 1.0f ? small : large) | (as_$U(x) & ($U)0x80000000u));
+}""")
+
 # each helper: its template and the helpers it calls
-_HELPERS = {"fabs": (_ABS, ()), "exp": (_EXP, ()), "tanh": (_TANH, ("fabs", "exp")),
+_HELPERS = {"fabs": (_ABS, ()), "exp": (_EXP, ()), "tanh": (_TANH, ("fabs", "exp")), "erf": (_ERF, ("fabs", "exp")),
             "sin": (_TRIG, ("fabs",)), "cos": (_TRIG, ("fabs",))}
 
 
