@@ -10,6 +10,7 @@ changing, and from then on they are uploaded as 0-d buffers read through a
 broadcast before a graph of that structure is scheduled: the schedule takes them
 as inputs. The second value costs one more compile, later values none
 (torch.compile's "automatic dynamic" treats the scalars it sees change alike).
+Exponents of powers stay constants (a new exponent compiles anew).
 """
 from __future__ import annotations
 
@@ -35,7 +36,10 @@ def lift(order: list[Node], structure: tuple, upload) -> bool:
     nodes; True when there was any (the graph's structure has then changed).
     `structure` is realize's walk of `order`: (parts, target positions)."""
     parts, targets = structure
-    constants = [i for i, part in enumerate(parts) if part[0] is Op.CONST]
+    # a power's exponent stays in the source: the OpenCL renderer computes x ** 0.5 as a
+    # square root and the other exponents PyTorch special-cases as PyTorch does
+    exponents = {part[4][1] for part in parts if part[0] is Op.POW}
+    constants = [i for i, part in enumerate(parts) if part[0] is Op.CONST and i not in exponents]
     if not constants:
         return False
     erased = list(parts)

@@ -92,3 +92,43 @@ def test_float_math_calls_no_library_function_but_the_native_trig_forms(fn):
     assert not calls & {"exp", "fabs", "tanh", "erf", "exp2", "pow"}, kernel.source
     if fn in ("sin", "cos"):
         assert {fn, f"native_{fn}"} <= calls
+
+
+def test_sqrt_is_correctly_rounded():
+    x = np.concatenate([np.geomspace(1e-45, 3e38, 100003), [0.0, -0.0, np.inf, -1.0, -np.inf, np.nan]]).astype(np.float32)
+    got = lf.sqrt(lf.tensor(x)).numpy()
+    with np.errstate(invalid="ignore"):
+        exact = np.sqrt(x.astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(got, exact)
+    assert np.signbit(got[-5])  # sqrt(-0) is -0
+
+
+@pytest.mark.parametrize("exponent", [3, 0.5, -0.5, -1, -2])
+def test_the_powers_pytorch_special_cases_are_computed_as_it_computes_them(exponent):
+    """x ** 3 as x * x * x, x ** 0.5 as sqrt(x), x ** -0.5 as 1 / sqrt(x), x ** -1 as
+    1 / x and x ** -2 as 1 / (x * x): PyTorch's results (and no pow(), which PoCL
+    computes in ~450 cycles a float8)."""
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(0.01, 30, 4093), [-0.0, 0.0, np.inf, -np.inf, np.nan, 1e20, 1e-30, -3.0]])
+    x = x.astype(np.float32)
+    with lf.profile() as prof:
+        got = (lf.tensor(x) ** exponent).numpy()
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        expected = {3: lambda v: v * v * v, 0.5: np.sqrt, -0.5: lambda v: np.float32(1) / np.sqrt(v),
+                    -1: lambda v: np.float32(1) / v, -2: lambda v: np.float32(1) / (v * v)}[exponent](x)
+    np.testing.assert_array_equal(got, expected)
+    assert all("pow(" not in k.source for k in prof.kernels)
+
+
+def test_powers_keep_their_exponents_in_the_source_when_the_exponent_changes():
+    """Other constants that change between runs of one graph become device scalars
+    (runtime/changing_constants.py); an exponent stays in the source, special-cased."""
+    x = np.linspace(0.5, 4, 1000, dtype=np.float32)
+    t = lf.tensor(x)
+    with lf.profile() as prof:
+        got = [(t ** e).numpy() for e in (3, 0.5, -1, 3, 2.5)]
+    np.testing.assert_array_equal(got[0], x * x * x)
+    np.testing.assert_array_equal(got[1], np.sqrt(x))
+    np.testing.assert_array_equal(got[2], np.float32(1) / x)
+    np.testing.assert_allclose(got[4], x.astype(np.float64) ** 2.5, rtol=1e-6)
+    assert ["pow(" in k.source for k in prof.kernels] == [False, False, False, False, True]
