@@ -6,8 +6,8 @@ and every live vector is spilled around each call: measured here on float8,
 took 24.9 ms with the library's `exp` and `fabs` (in its sin guard) and 21.5 ms
 with the helpers below; the hand-written kernel, calling the library, 24.7 ms.
 A helper is a function in the program's preamble, one per vector width, which
-PoCL's compiler inlines: exp (and so sigmoid), tanh, erf, sqrt, fabs, and the
-guard that picks native_sin/native_cos. Only float is covered: doubles keep the library.
+PoCL's compiler inlines: exp (and so sigmoid), log, tanh, erf, sqrt, fabs, and
+the guard that picks native_sin/native_cos. Only float is covered: doubles keep the library.
 """
 from __future__ import annotations
 
@@ -103,6 +103,32 @@ $F lazyfuse_erf$W($F x) {
   return as_$F(as_$U(a < 1.0f ? small : large) | (as_$U(x) & ($U)0x80000000u));
 }""")
 
+# Cephes' logf: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log(m) by a polynomial in m - 1,
+# e ln2 added in two parts; denormals scaled into the normal range first
+_LOG = Template("""\
+$F lazyfuse_log$W($F x) {
+  const $I tiny = x < 1.17549435e-38f;
+  const $I bits = as_$I(tiny ? x * 8388608.0f : x);
+  $I e = ((bits >> 23) & 0xff) - (tiny ? ($I)149 : ($I)126);
+  $F m = as_$F((bits & 0x007fffff) | 0x3f000000);
+  const $I low = m < 0.707106781186547524f;
+  e = low ? e - 1 : e;
+  m = (low ? m + m : m) - 1.0f;
+  const $F z = m * m;
+  $F y = 7.0376836292e-2f * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  const $F n = convert_$F(e);
+  y = y * m * z + n * -2.12194440e-4f - 0.5f * z;
+  const $F r = (m + y) + n * 0.693359375f;
+  return x > 0.0f && x < INFINITY ? r : (x == 0.0f ? ($F)(-INFINITY) : (x == INFINITY ? x : ($F)NAN));
+}""")
+
 # lane by lane through the compiler's scalar sqrt, which LLVM turns back into one vector
 # square root (PoCL's sqrt call: ~11 cycles a float8, this: ~2.5); correctly rounded
 _SQRT = Template("""\
@@ -111,7 +137,7 @@ $F lazyfuse_sqrt$W($F x) {
 }""")
 
 # each helper: its template and the helpers it calls
-_HELPERS = {"fabs": (_ABS, ()), "exp": (_EXP, ()), "tanh": (_TANH, ("fabs", "exp")), "erf": (_ERF, ("fabs", "exp")), "sqrt": (_SQRT, ()),
+_HELPERS = {"fabs": (_ABS, ()), "exp": (_EXP, ()), "tanh": (_TANH, ("fabs", "exp")), "erf": (_ERF, ("fabs", "exp")), "sqrt": (_SQRT, ()), "log": (_LOG, ()),
             "sin": (_TRIG, ("fabs",)), "cos": (_TRIG, ("fabs",))}
 
 

@@ -69,6 +69,15 @@ def test_erf_is_within_an_ulp_and_a_bit_of_float64_on_both_sides_of_its_three_fo
     assert np.signbit(got[1])
 
 
+def test_log_is_within_an_ulp_of_float64_from_the_smallest_denormal_to_the_largest_float():
+    x = np.concatenate([np.geomspace(1e-45, 3.4e38, 200003), np.linspace(0.5, 2, 100001)]).astype(np.float32)
+    got = lf.log(lf.tensor(x)).numpy()
+    assert _ulps(got, np.log(x.astype(np.float64))).max() <= 1.0  # (numpy's float32 log: 3.8, measured)
+    specials = np.array([0.0, -0.0, -1.0, np.inf, -np.inf, np.nan, 1.0], np.float32)
+    np.testing.assert_array_equal(lf.log(lf.tensor(specials)).numpy(),
+                                  np.array([-np.inf, -np.inf, np.nan, np.inf, np.nan, np.nan, 0.0], np.float32))
+
+
 def test_abs_clears_only_the_sign():
     x = np.array([-0.0, 0.0, -np.inf, np.inf, -1e-45, 1e-45, -3.5, 2.25, -np.float32(3.4e38)] * 3, np.float32)
     got = lf.tensor(x).abs().numpy()
@@ -77,19 +86,21 @@ def test_abs_clears_only_the_sign():
     assert np.isnan(lf.tensor(np.array([np.nan, -np.nan] * 8, np.float32)).abs().numpy()).all()
 
 
-@pytest.mark.parametrize("fn", ["exp", "sigmoid", "abs", "tanh", "erf", "sin", "cos"])
+@pytest.mark.parametrize("fn", ["exp", "log", "sigmoid", "abs", "tanh", "erf", "sqrt", "sin", "cos"])
 def test_float_math_calls_no_library_function_but_the_native_trig_forms(fn):
     """PoCL calls its library out of line, spilling every live vector around the call:
-    exp, sigmoid, abs, tanh and erf are computed inline, sin and cos call only the
-    native form unless a lane is large."""
+    exp, log, sigmoid, abs, tanh, erf and sqrt are computed inline, sin and cos call
+    only the native form unless a lane is large."""
     x = np.linspace(-5, 5, 4096, dtype=np.float32)
+    if fn in ("log", "sqrt"):
+        x = np.abs(x) + 0.1
     with lf.profile() as prof:
         got = getattr(lf, fn)(lf.tensor(x) * 2.0).numpy()
     reference = {"sigmoid": lambda v: 1 / (1 + np.exp(-v)), "erf": np.vectorize(math.erf)}.get(fn) or getattr(np, fn)
     np.testing.assert_allclose(got, reference(2.0 * x.astype(np.float64)), rtol=2e-6, atol=1e-6)
     (kernel,) = prof.kernels
     calls = set(re.findall(r"\b(\w+)\(", kernel.source))
-    assert not calls & {"exp", "fabs", "tanh", "erf", "exp2", "pow"}, kernel.source
+    assert not calls & {"exp", "log", "fabs", "tanh", "erf", "sqrt", "exp2", "pow"}, kernel.source
     if fn in ("sin", "cos"):
         assert {fn, f"native_{fn}"} <= calls
 
