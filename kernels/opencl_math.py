@@ -6,8 +6,8 @@ and every live vector is spilled around each call: measured here on float8,
 took 24.9 ms with the library's `exp` and `fabs` (in its sin guard) and 21.5 ms
 with the helpers below; the hand-written kernel, calling the library, 24.7 ms.
 A helper is a function in the program's preamble, one per vector width, which
-PoCL's compiler inlines: exp (and so sigmoid), log, tanh, erf, sqrt, fabs, and
-the guard that picks native_sin/native_cos. Only float is covered: doubles keep the library.
+PoCL's compiler inlines: exp (and so sigmoid), log, tanh, erf, sqrt, fabs, sin
+and cos. Only float is covered: doubles keep the library.
 """
 from __future__ import annotations
 
@@ -38,18 +38,48 @@ $F lazyfuse_exp$W($F x) {
   return x > 88.7228394f ? ($F)INFINITY : (x < -103.972084f ? ($F)0.0f : y);
 }""")
 
-# below this magnitude PoCL's native_sin/native_cos match sin/cos (2e-7 relative,
-# measured) and take a fifth of the time; they are wrong beyond 1e8, and PoCL's vector
-# sin is wrong for tiny lanes (sin(1e-30) gave 0.0099): lanes past it take the slow
-# form, which runs only when some lane is past it. Whether any is, by OR-ing halves of
-# the mask: with any() the 8-op chain took 20.2 ms, this way 18.7 ms.
+# sin and cos of lanes beyond REDUCED_TRIG_BOUND: PoCL's native_sin/native_cos (2.4 ulp
+# from float64, measured, and 4-5x faster than sin/cos) below NATIVE_TRIG_BOUND, where they
+# turn wrong (off by 0.2-0.9 at 3e8-1e20), and sin/cos beyond; the slow form runs only
+# when some lane needs it, found by OR-ing halves of the mask (with any() the 8-op chain
+# took 20.2 ms, this way 18.7 ms)
 NATIVE_TRIG_BOUND = "1e5f"
-_TRIG = Template("""\
-$F lazyfuse_$FN$W($F x) {
-  const $I large = lazyfuse_fabs$W(x) > $BOUND;
-  $ANY
+_FAR_TRIG = Template("""\
+$F lazyfuse_far_$FN$W($F x) {
+  const $I large = lazyfuse_fabs$W(x) > $NATIVE_BOUND;
+  $ANY_LARGE
   return any_large ? (large ? $FN(x) : native_$FN(x)) : native_$FN(x);
 }""")
+
+# Cephes' sinf and cosf: |x| reduced by multiples of pi/4 (pi/4 in three parts), then the
+# sine or the cosine polynomial, picked and signed by the octant: within 1.5 ulp of float64
+# up to REDUCED_TRIG_BOUND (3.7 ulp at 256, measured), where lanes beyond go to
+# lazyfuse_far_*. On float8, native_sin cost ~22 cycles and a call; the 8-op chain's
+# kernel took 21.0 ms with it and 17.3 ms with this.
+REDUCED_TRIG_BOUND = "64.0f"
+_TRIG = Template("""\
+$F lazyfuse_$FN$W($F x) {
+  const $F a = lazyfuse_fabs$W(x);
+  $I octant = convert_$I(a * 1.27323954473516f);
+  octant = octant + (octant & 1);
+  const $F y = convert_$F(octant);
+  const $F r = ((a - y * 0.78515625f) - y * 2.4187564849853515625e-4f) - y * 3.77489497744594108e-8f;
+  const $F z = r * r;
+  const $F sine = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r + r;
+  const $F cosine = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) * z * z
+                    - 0.5f * z + 1.0f;
+  $REDUCED
+  const $I far = a > $REDUCED_BOUND;
+  $ANY_FAR
+  return any_far ? (far ? lazyfuse_far_$FN$W(x) : reduced) : reduced;
+}""")
+# sin: the cosine polynomial in octants 2 and 6, negated in 4 and 6 and for negative x;
+# cos: the sine polynomial in octants 2 and 6, negated in 2 and 4
+_REDUCED = {
+    "sin": "const $F reduced = as_$F(as_$U((octant & 2) != 0 ? cosine : sine)"
+           " ^ (as_$U((octant & 4) << 29) ^ (as_$U(x) & ($U)0x80000000u)));",
+    "cos": "const $F reduced = as_$F(as_$U((octant & 2) != 0 ? sine : cosine) ^ as_$U(((octant + 2) & 4) << 29));",
+}
 
 # the sign bit cleared
 _ABS = Template("""\
@@ -138,17 +168,18 @@ $F lazyfuse_sqrt$W($F x) {
 
 # each helper: its template and the helpers it calls
 _HELPERS = {"fabs": (_ABS, ()), "exp": (_EXP, ()), "tanh": (_TANH, ("fabs", "exp")), "erf": (_ERF, ("fabs", "exp")), "sqrt": (_SQRT, ()), "log": (_LOG, ()),
-            "sin": (_TRIG, ("fabs",)), "cos": (_TRIG, ("fabs",))}
+            "far_sin": (_FAR_TRIG, ("fabs",)), "far_cos": (_FAR_TRIG, ("fabs",)),
+            "sin": (_TRIG, ("fabs", "far_sin")), "cos": (_TRIG, ("fabs", "far_cos"))}
 
 
-def _any(lanes: int) -> str:
-    """`any_large`: whether some lane of `large` is set, OR-ing halves of the mask."""
-    lines, mask = [], "large"
+def _any(lanes: int, mask: str) -> str:
+    """`any_<mask>`: whether some lane of `mask` is set, OR-ing halves of it."""
+    lines, half = [], mask
     while lanes > 2:
         lanes //= 2
-        lines.append(f"const int{lanes} large{lanes} = {mask}.lo | {mask}.hi;")
-        mask = f"large{lanes}"
-    lines.append(f"const int any_large = {mask}.lo | {mask}.hi;" if lanes == 2 else f"const int any_large = {mask};")
+        lines.append(f"const int{lanes} {mask}{lanes} = {half}.lo | {half}.hi;")
+        half = f"{mask}{lanes}"
+    lines.append(f"const int any_{mask} = {half}.lo | {half}.hi;" if lanes == 2 else f"const int any_{mask} = {half};")
     return "\n  ".join(lines)
 
 
@@ -167,9 +198,12 @@ def float_helper(name: str, lanes: int) -> dict[str, str]:
     for call in calls:
         definitions.update(float_helper(call, lanes))
     suffix = "" if lanes == 1 else str(lanes)
+    types = {"F": f"float{suffix}", "I": f"int{suffix}", "U": f"uint{suffix}", "W": suffix}
+    fn = name.removeprefix("far_")
     definitions[f"lazyfuse_{name}{suffix}"] = template.substitute(
-        F=f"float{suffix}", I=f"int{suffix}", U=f"uint{suffix}", W=suffix, FN=name, BOUND=NATIVE_TRIG_BOUND,
-        ANY=_any(lanes), LANES=_lane_by_lane("__builtin_sqrtf", lanes))
+        types, FN=fn, NATIVE_BOUND=NATIVE_TRIG_BOUND, REDUCED_BOUND=REDUCED_TRIG_BOUND, ANY_LARGE=_any(lanes, "large"),
+        ANY_FAR=_any(lanes, "far"), LANES=_lane_by_lane("__builtin_sqrtf", lanes),
+        REDUCED=Template(_REDUCED.get(fn, "")).substitute(types))
     return definitions
 
 

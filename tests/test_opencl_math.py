@@ -78,6 +78,20 @@ def test_log_is_within_an_ulp_of_float64_from_the_smallest_denormal_to_the_large
                                   np.array([-np.inf, -np.inf, np.nan, np.inf, np.nan, np.nan, 0.0], np.float32))
 
 
+@pytest.mark.parametrize("fn", ["sin", "cos"])
+def test_sin_and_cos_are_within_a_few_ulps_of_float64_in_each_of_their_three_ranges(fn):
+    """Reduced by pi/4 inline up to 64, PoCL's native form up to 1e5, its full form beyond."""
+    near = np.concatenate([np.linspace(-64, 64, 400001), np.geomspace(1e-30, 1, 301), [0.0, -0.0]]).astype(np.float32)
+    far = np.concatenate([np.linspace(64, 1e5, 200001), [3e8, -1e9, 1e20, 5e5]]).astype(np.float32)
+    for x, bound in ((near, 1.5), (far, 2.5)):
+        x = np.concatenate([x, -x[::3]])
+        got = getattr(lf, fn)(lf.tensor(x)).numpy()
+        assert _ulps(got, getattr(np, fn)(x.astype(np.float64))).max() <= bound  # (torch: 0.6, measured)
+    got = getattr(lf, fn)(lf.tensor(np.array([np.inf, -np.inf, np.nan, -0.0, 1e-30], np.float32))).numpy()
+    assert np.isnan(got[:3]).all() and (np.signbit(got[3]) if fn == "sin" else got[3] == 1.0)
+    assert got[4] == (np.float32(1e-30) if fn == "sin" else 1.0)
+
+
 def test_abs_clears_only_the_sign():
     x = np.array([-0.0, 0.0, -np.inf, np.inf, -1e-45, 1e-45, -3.5, 2.25, -np.float32(3.4e38)] * 3, np.float32)
     got = lf.tensor(x).abs().numpy()
@@ -89,8 +103,8 @@ def test_abs_clears_only_the_sign():
 @pytest.mark.parametrize("fn", ["exp", "log", "sigmoid", "abs", "tanh", "erf", "sqrt", "sin", "cos"])
 def test_float_math_calls_no_library_function_but_the_native_trig_forms(fn):
     """PoCL calls its library out of line, spilling every live vector around the call:
-    exp, log, sigmoid, abs, tanh, erf and sqrt are computed inline, sin and cos call
-    only the native form unless a lane is large."""
+    exp, log, sigmoid, abs, tanh, erf and sqrt are computed inline, and sin and cos
+    too up to 64, beyond which they call the native form (and the full one past 1e5)."""
     x = np.linspace(-5, 5, 4096, dtype=np.float32)
     if fn in ("log", "sqrt"):
         x = np.abs(x) + 0.1
