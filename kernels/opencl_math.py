@@ -2,12 +2,13 @@
 
 PoCL calls its built-in math functions (exp, fabs, fma, rint, ...) out of line,
 and every live vector is spilled around each call: measured here on float8,
-`fabs` costs ~11 cycles where an AND costs under one. The 8-op chain's kernel
-took 24.9 ms with the library's `exp` and `fabs` (in its sin guard) and 21.5 ms
-with the helpers below; the hand-written kernel, calling the library, 24.7 ms.
-A helper is a function in the program's preamble, one per vector width, which
-PoCL's compiler inlines: exp (and so sigmoid), log, tanh, erf, sqrt, fabs, sin
-and cos. Only float is covered: doubles keep the library.
+`fabs` costs ~11 cycles where an AND costs under one, `erf` ~118. The 8-op
+chain's kernel took 24.9 ms with the library's `exp`, `native_sin` and `fabs`
+(in the sin guard) and 17.4 ms with the helpers below (the hand-written kernel,
+calling the library, 22-25 ms). A helper is a function in the program's
+preamble, one per vector width, which PoCL's compiler inlines: exp (and so
+sigmoid), log, tanh, erf, sqrt, fabs, sin and cos. Only float is covered:
+doubles keep the library.
 """
 from __future__ import annotations
 
@@ -24,12 +25,7 @@ $F lazyfuse_exp$W($F x) {
   const $F t = x * 1.44269504088896341f + 12582912.0f;
   const $F n = t - 12582912.0f;
   const $F r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  $F p = 1.9875691500e-4f * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
+  const $F p = $EXP_POLYNOMIAL * (r * r) + r + 1.0f;
   $I e = as_$I(t) - 0x4B400000;
   e = e > 252 ? ($I)252 : e;
   e = e < -252 ? ($I)-252 : e;
@@ -65,9 +61,8 @@ $F lazyfuse_$FN$W($F x) {
   const $F y = convert_$F(octant);
   const $F r = ((a - y * 0.78515625f) - y * 2.4187564849853515625e-4f) - y * 3.77489497744594108e-8f;
   const $F z = r * r;
-  const $F sine = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r + r;
-  const $F cosine = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) * z * z
-                    - 0.5f * z + 1.0f;
+  const $F sine = $SIN_POLYNOMIAL * z * r + r;
+  const $F cosine = $COS_POLYNOMIAL * z * z - 0.5f * z + 1.0f;
   $REDUCED
   const $I far = a > $REDUCED_BOUND;
   $ANY_FAR
@@ -93,8 +88,7 @@ _TANH = Template("""\
 $F lazyfuse_tanh$W($F x) {
   const $F a = lazyfuse_fabs$W(x);
   const $F z = a * a;
-  const $F small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z
-                     + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * a + a;
+  const $F small = $TANH_POLYNOMIAL * z * a + a;
   const $F large = 1.0f - 2.0f / (lazyfuse_exp$W(a + a) + 1.0f);
   return as_$F(as_$U(a < 0.625f ? small : large) | (as_$U(x) & ($U)0x80000000u));
 }""")
@@ -106,30 +100,10 @@ _ERF = Template("""\
 $F lazyfuse_erf$W($F x) {
   const $F a = lazyfuse_fabs$W(x);
   const $F z = a * a;
-  $F small = 7.853861353153693e-5f * z - 8.010193625184903e-4f;
-  small = small * z + 5.188327685732524e-3f;
-  small = small * z - 2.685381193529856e-2f;
-  small = small * z + 1.128358514861418e-1f;
-  small = small * z - 3.761262582423300e-1f;
-  small = (small * z + 1.28379165726710e-1f) * a + a;
+  const $F small = $ERF_POLYNOMIAL * a + a;
   const $F q = 1.0f / a;
   const $F y = q * q;
-  $F near = 2.326819970068386e-2f * y - 1.387039388740657e-1f;
-  near = near * y + 3.687424674597105e-1f;
-  near = near * y - 5.824733027278666e-1f;
-  near = near * y + 6.210004621745983e-1f;
-  near = near * y - 4.944515323274145e-1f;
-  near = near * y + 3.404879937665872e-1f;
-  near = near * y - 2.741127028184656e-1f;
-  near = near * y + 5.638259427386472e-1f;
-  $F far = -1.047766399936249e+1f * y + 1.297719955372516e+1f;
-  far = far * y - 7.495518717768503e+0f;
-  far = far * y + 2.921019019210786e+0f;
-  far = far * y - 1.015265279202700e+0f;
-  far = far * y + 4.218463358204948e-1f;
-  far = far * y - 2.820767439740514e-1f;
-  far = far * y + 5.641895067754075e-1f;
-  const $F large = 1.0f - lazyfuse_exp$W(-z) * q * (a < 2.0f ? near : far);
+  const $F large = 1.0f - lazyfuse_exp$W(-z) * q * (a < 2.0f ? $ERFC_NEAR_POLYNOMIAL : $ERFC_FAR_POLYNOMIAL);
   return as_$F(as_$U(a < 1.0f ? small : large) | (as_$U(x) & ($U)0x80000000u));
 }""")
 
@@ -145,16 +119,8 @@ $F lazyfuse_log$W($F x) {
   e = low ? e - 1 : e;
   m = (low ? m + m : m) - 1.0f;
   const $F z = m * m;
-  $F y = 7.0376836292e-2f * m - 1.1514610310e-1f;
-  y = y * m + 1.1676998740e-1f;
-  y = y * m - 1.2420140846e-1f;
-  y = y * m + 1.4249322787e-1f;
-  y = y * m - 1.6668057665e-1f;
-  y = y * m + 2.0000714765e-1f;
-  y = y * m - 2.4999993993e-1f;
-  y = y * m + 3.3333331174e-1f;
   const $F n = convert_$F(e);
-  y = y * m * z + n * -2.12194440e-4f - 0.5f * z;
+  const $F y = $LOG_POLYNOMIAL * m * z + n * -2.12194440e-4f - 0.5f * z;
   const $F r = (m + y) + n * 0.693359375f;
   return x > 0.0f && x < INFINITY ? r : (x == 0.0f ? ($F)(-INFINITY) : (x == INFINITY ? x : ($F)NAN));
 }""")
@@ -166,8 +132,39 @@ $F lazyfuse_sqrt$W($F x) {
   return $LANES;
 }""")
 
+def _horner(x: str, coefficients: str) -> str:
+    """The polynomial with these coefficients (highest power first) at x, by Horner's
+    rule, as one C expression."""
+    first, *rest = coefficients.split()
+    expression = f"{first}f"
+    for c in rest:
+        expression = f"({expression} * {x} + {c}f)"
+    return expression
+
+
+# Cephes' coefficients (the erf one less 1: see _ERF)
+_POLYNOMIALS = {
+    "EXP_POLYNOMIAL": _horner("r", "1.9875691500e-4 1.3981999507e-3 8.3334519073e-3 4.1665795894e-2 1.6666665459e-1 "
+                                   "5.0000001201e-1"),
+    "SIN_POLYNOMIAL": _horner("z", "-1.9515295891e-4 8.3321608736e-3 -1.6666654611e-1"),
+    "COS_POLYNOMIAL": _horner("z", "2.443315711809948e-5 -1.388731625493765e-3 4.166664568298827e-2"),
+    "TANH_POLYNOMIAL": _horner("z", "-5.70498872745e-3 2.06390887954e-2 -5.37397155531e-2 1.33314422036e-1 "
+                                    "-3.33332819422e-1"),
+    "ERF_POLYNOMIAL": _horner("z", "7.853861353153693e-5 -8.010193625184903e-4 5.188327685732524e-3 "
+                                   "-2.685381193529856e-2 1.128358514861418e-1 -3.761262582423300e-1 1.28379165726710e-1"),
+    "ERFC_NEAR_POLYNOMIAL": _horner("y", "2.326819970068386e-2 -1.387039388740657e-1 3.687424674597105e-1 "
+                                         "-5.824733027278666e-1 6.210004621745983e-1 -4.944515323274145e-1 "
+                                         "3.404879937665872e-1 -2.741127028184656e-1 5.638259427386472e-1"),
+    "ERFC_FAR_POLYNOMIAL": _horner("y", "-1.047766399936249e+1 1.297719955372516e+1 -7.495518717768503e+0 "
+                                        "2.921019019210786e+0 -1.015265279202700e+0 4.218463358204948e-1 "
+                                        "-2.820767439740514e-1 5.641895067754075e-1"),
+    "LOG_POLYNOMIAL": _horner("m", "7.0376836292e-2 -1.1514610310e-1 1.1676998740e-1 -1.2420140846e-1 "
+                                   "1.4249322787e-1 -1.6668057665e-1 2.0000714765e-1 -2.4999993993e-1 3.3333331174e-1"),
+}
+
 # each helper: its template and the helpers it calls
-_HELPERS = {"fabs": (_ABS, ()), "exp": (_EXP, ()), "tanh": (_TANH, ("fabs", "exp")), "erf": (_ERF, ("fabs", "exp")), "sqrt": (_SQRT, ()), "log": (_LOG, ()),
+_HELPERS = {"fabs": (_ABS, ()), "exp": (_EXP, ()), "log": (_LOG, ()), "sqrt": (_SQRT, ()),
+            "tanh": (_TANH, ("fabs", "exp")), "erf": (_ERF, ("fabs", "exp")),
             "far_sin": (_FAR_TRIG, ("fabs",)), "far_cos": (_FAR_TRIG, ("fabs",)),
             "sin": (_TRIG, ("fabs", "far_sin")), "cos": (_TRIG, ("fabs", "far_cos"))}
 
@@ -201,10 +198,11 @@ def float_helper(name: str, lanes: int) -> dict[str, str]:
     types = {"F": f"float{suffix}", "I": f"int{suffix}", "U": f"uint{suffix}", "W": suffix}
     fn = name.removeprefix("far_")
     definitions[f"lazyfuse_{name}{suffix}"] = template.substitute(
-        types, FN=fn, NATIVE_BOUND=NATIVE_TRIG_BOUND, REDUCED_BOUND=REDUCED_TRIG_BOUND, ANY_LARGE=_any(lanes, "large"),
+        types, **_POLYNOMIALS, FN=fn, NATIVE_BOUND=NATIVE_TRIG_BOUND, REDUCED_BOUND=REDUCED_TRIG_BOUND, ANY_LARGE=_any(lanes, "large"),
         ANY_FAR=_any(lanes, "far"), LANES=_lane_by_lane("__builtin_sqrtf", lanes),
         REDUCED=Template(_REDUCED.get(fn, "")).substitute(types))
     return definitions
 
 
-INLINE = frozenset(_HELPERS)
+# the OpenCL functions these helpers replace
+INLINE = frozenset(name for name in _HELPERS if not name.startswith("far_"))
