@@ -157,3 +157,17 @@ def test_powers_keep_their_exponents_in_the_source_when_the_exponent_changes():
     np.testing.assert_array_equal(got[2], np.float32(1) / x)
     np.testing.assert_allclose(got[4], x.astype(np.float64) ** 2.5, rtol=1e-6)
     assert ["pow(" in k.source for k in prof.kernels] == [False, False, False, False, True]
+
+
+@pytest.mark.parametrize("n", [1 << 12, (1 << 12) + 3])
+def test_a_kernel_defines_only_the_helpers_it_calls(n):
+    """Over whole vectors a pointwise kernel has no scalar tail, nor its scalar helpers."""
+    x = np.linspace(-3, 3, n, dtype=np.float32)
+    with lf.profile() as prof:
+        got = lf.tanh(lf.tensor(x) + 1).numpy()
+    np.testing.assert_allclose(got, np.tanh(x.astype(np.float64) + 1), rtol=1e-6, atol=1e-7)
+    (kernel,) = prof.kernels
+    defined = set(re.findall(r"^float\d* (lazyfuse_\w+)\(", kernel.source, re.M))
+    called = set(re.findall(r"\b(lazyfuse_\w+)\(", kernel.source.split("__kernel")[1]))
+    assert called and {name.rstrip("0123456789") for name in defined} == {"lazyfuse_tanh", "lazyfuse_exp", "lazyfuse_fabs"}
+    assert any(name.endswith("tanh") for name in defined) == (n % 8 != 0)  # the scalar form only with a tail
