@@ -111,12 +111,17 @@ class HandWrittenKernel(_HandWritten):
 PARTS_PER_CORE = 32
 # independent vector sums per work-item, so that each add need not wait for the one before
 ACCUMULATORS = 4
+# places each work-item reads from at once, over all inputs: its run is cut into
+# STREAMS / inputs stretches read side by side, which the prefetchers follow as streams
+# (measured here, a sum of 2^24 floats: 4.4 ms reading one stretch, 3.5 reading four)
+STREAMS = 4
 
 
 class HandWrittenSum(_HandWritten):
     """The sum of an elementwise `term` of x, y, ... over n elements, times `scale`,
     in two stages as PyOpenCL's reduction.py does: PARTS_PER_CORE work-items per core
-    each add up a contiguous run into a partial sum, then one adds the partials."""
+    each add up a contiguous run into a partial sum (reading it as STREAMS stretches
+    side by side), then one adds the partials."""
 
     def __init__(self, term: str, inputs: int, n: int, scale: float = 1.0):
         super().__init__()
@@ -124,13 +129,15 @@ class HandWrittenSum(_HandWritten):
         self.parts = PARTS_PER_CORE * self.rt.cl_device.max_compute_units
         self.run_vectors = n // (self.parts * lanes)
         assert self.run_vectors * self.parts * lanes == n and self.run_vectors % ACCUMULATORS == 0
-        sums = "\n".join(f"    {{ {_vector_loads(lanes, inputs, f'v + {a}')} acc{a} += {term}; }}"
-                          for a in range(ACCUMULATORS))
+        stretches = max(1, STREAMS // inputs)
+        per_stretch, stretch = ACCUMULATORS // stretches, self.run_vectors // stretches
+        sums = "\n".join(f"    {{ {_vector_loads(lanes, inputs, f'v + {a // per_stretch * stretch + a % per_stretch}')}"
+                          f" acc{a} += {term}; }}" for a in range(ACCUMULATORS))
         program = self._build(f"""
 __kernel void partial(__global float* restrict partials, {_inputs(inputs)}) {{
   const int part = get_global_id(0);
   {' '.join(f'float{lanes} acc{a} = 0.0f;' for a in range(ACCUMULATORS))}
-  for (int v = part * {self.run_vectors}; v < (part + 1) * {self.run_vectors}; v += {ACCUMULATORS}) {{
+  for (int v = part * {self.run_vectors}; v < part * {self.run_vectors} + {stretch}; v += {per_stretch}) {{
 {sums}
   }}
   partials[part] = hsum({' + '.join(f'acc{a}' for a in range(ACCUMULATORS))});

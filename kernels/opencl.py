@@ -65,6 +65,15 @@ TRANSPOSE_TILE_ROWS = (64, 32, 16, 8)
 # unrolled copy is more source for PoCL to compile
 REDUCE_UNROLL = 4
 UNROLLED_OPS = 16
+# a reduction's loop reads this many streams of memory at once, counted over its
+# inputs: each work-item's part of a row is cut into up to REDUCE_UNROLL stretches of at
+# least MIN_STRETCH_BYTES, read side by side, which the cores' prefetchers follow as
+# separate streams. Measured, interleaved, on 2^24 floats (parts of 1 MiB): sum 4.0-4.4
+# -> 3.3-3.5 ms with four stretches instead of one; mean((x-y)**2) 8.1 -> 7.3 ms with
+# two of each input (four: 7.5, eight: 8.7). Rows of 16 KiB (softmax, layernorm and a
+# row sum of 4096x4096) measured the same either way, within 2 %.
+STREAMS = 4
+MIN_STRETCH_BYTES = 64 << 10
 
 _CL_TYPE = {"bool": "char", "int32": "int", "int64": "long", "float16": "float", "float32": "float", "float64": "double"}
 _INT_OF_SIZE = {1: "char", 2: "short", 4: "int", 8: "long"}
@@ -461,19 +470,26 @@ class OpenCLRenderer(ExpressionRenderer):
     def _block(self, lanes: int, indent: str) -> _Block:
         return _Block(lanes, indent, self.names)
 
-    def _row_loop(self, fill, begin: str, end: str, unroll: int = 1) -> list[str]:
+    def _row_loop(self, fill, begin: str, end: str, unroll: int = 1, stretches: int = 1) -> list[str]:
         """Loops over a row's elements: `unroll` vectors per step (a reduction keeps
         one accumulator per unrolled vector, so the adds do not wait on each other),
-        then one vector per step, then scalars. `fill(block, position, copy)` writes
-        one body. Per-row values the bodies read are computed once, before the loops."""
+        as many from each of `stretches` equal stretches of the row (see STREAMS), then
+        one vector per step over what the stretches left, then scalars.
+        `fill(block, position, copy)` writes one body. Per-row values the bodies read
+        are computed once, before the loops."""
         W, it = self.lanes, self.itype
         self.row_block = self._block(1, "    ")
         lines = [f"  {it} r = {begin};"]
         if W > 1 and unroll > 1:
+            step = unroll // stretches * W
             unrolled = self._block(W, "    ")
             for copy in range(unroll):
-                fill(unrolled, f"(r + {copy * W})" if copy else "r", copy)
-            lines += [f"  for (; r + {unroll * W} <= {end}; r += {unroll * W}) {{"] + unrolled.lines + ["  }"]
+                stretch, offset = divmod(copy * W, step)
+                terms = ["r"] + [f"{stretch} * stretch" if stretch > 1 else "stretch"] * bool(stretch) + [str(offset)] * bool(offset)
+                fill(unrolled, f"({' + '.join(terms)})" if len(terms) > 1 else "r", copy)
+            lines += [f"  const {it} stretch = ({end} - r) / {unroll * W} * {step};",
+                      f"  for (; r < {begin} + stretch; r += {step}) {{"] + unrolled.lines + ["  }",
+                      f"  r = {begin} + {stretches} * stretch;"]
         if W > 1:
             vec = self._block(W, "    ")
             fill(vec, "r", 0)
@@ -536,7 +552,7 @@ class OpenCLRenderer(ExpressionRenderer):
                 else:
                     block.emit(f"{acc} = {self._reduce_step(block, r, acc, idx)};")
 
-        lines += self._row_loop(fill, "r_begin", "r_end", unroll)
+        lines += self._row_loop(fill, "r_begin", "r_end", unroll, self._stretches(phase, unroll, keep is not None))
         if W > 1:  # fold the unrolled accumulators, then the lanes, into the scalar accumulator
             for r in phase:
                 acc, step = self.accumulators[r], _REDUCE_STEP[r.op]
@@ -547,6 +563,21 @@ class OpenCLRenderer(ExpressionRenderer):
                 fold.emit(f"{acc} = {self._binary(step, acc, lanes, r.dtype, 1)};")
                 lines += fold.lines
         return lines
+
+    def _stretches(self, phase: list[Node], unroll: int, stores: bool) -> int:
+        """How many stretches of its part of a row each work-item's loop over the
+        phase reads at once (see STREAMS): its inputs as large as what it reduces,
+        and what it `stores`, each stream from every stretch."""
+        k = self.k
+        size = k.rows * k.row_len
+        read = toposort([r.srcs[0] for r in phase], stop=lambda n: n in k.inputs)
+        streams = sum(1 for n in read if n in k.inputs and n.numel >= size) + stores
+        part_bytes = -(-k.row_len // k.split) * max(r.srcs[0].dtype.itemsize for r in phase)
+        stretches = 1
+        while (stretches * 2 * max(streams, 1) <= STREAMS and unroll % (stretches * 2) == 0
+               and part_bytes // (stretches * 2) >= MIN_STRETCH_BYTES):
+            stretches *= 2
+        return stretches
 
     def _reduce_step(self, block: _Block, r: Node, acc: str, idx: Index) -> str:
         """acc combined with r's input at idx. A float sum of products is written

@@ -616,6 +616,39 @@ def test_only_a_short_reduction_body_is_unrolled(rng, ops, unrolled):
     np.testing.assert_allclose(out, expected.sum(1), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("inputs, stretches", [(1, 4), (2, 2), (3, 1)])
+def test_a_long_reduction_reads_its_inputs_from_several_stretches_at_once(rng, inputs, stretches):
+    """Each work-item's part of a long sum is read from up to STREAMS places at once,
+    counted over its inputs (the prefetchers follow each as a stream), and whatever
+    the stretches leave, by vectors then scalars, is summed too: a length that is no
+    multiple of the parts, the stretches or the lanes sums every element once."""
+    from lazyfuse.kernels.opencl import STREAMS
+    n = (1 << 22) + 13
+    arrays = [rng.standard_normal(n).astype(np.float32) for _ in range(inputs)]
+    xs = [lf.tensor(a) for a in arrays]
+    term, expected = xs[0], arrays[0].astype(np.float64)
+    for x, a in zip(xs[1:], arrays[1:]):
+        term, expected = term * x, expected * a
+    with lf.profile() as prof:
+        out = term.sum().item()
+    first_stage = prof.kernels[0].source
+    assert stretches == max(1, STREAMS // inputs)
+    assert f"r = r_begin + {stretches} * stretch;" in first_stage
+    assert ("r + 3 * stretch" in first_stage) == (stretches == 4)
+    np.testing.assert_allclose(out, expected.sum(), rtol=1e-4, atol=1e-2)
+
+
+def test_a_short_row_is_read_as_one_stretch(rng):
+    """Rows of 16 KiB, one a work-item (softmax's), measured no faster read from
+    several stretches: each row is read from its start to its end."""
+    a = rng.standard_normal((8, 4096)).astype(np.float32)
+    with lf.profile() as prof:
+        out = lf.tensor(a).sum(1).numpy()
+    (source,) = [k.source for k in prof.kernels]
+    assert "r = r_begin + 1 * stretch;" in source
+    np.testing.assert_allclose(out, a.astype(np.float64).sum(1), rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("steps", [12, 24])
 def test_a_recurrence_through_products_stores_each_steps_state_once(rng, steps):
     """c_t = c_{t-1} * sigmoid(h_{t-1} @ W) + x_t, h_t = tanh(c_t): each step's product
