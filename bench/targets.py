@@ -3,6 +3,7 @@ each is a ratio of two systems' median times on one workload, measured in the
 same run, and a floor it must reach."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -23,10 +24,11 @@ class Target:
 
 
 CHAIN8 = "chain of 8 op(s), 2^24"
+IDEAL = "hand-written kernel"
 TARGETS = [
     Target("8-op chain at least 7x faster than numpy", CHAIN8, "numpy", "lazyfuse", 7),
     Target("8-op chain at least 1.3x faster than torch.compile", CHAIN8, "torch.compile", "lazyfuse", 1.3),
-    Target("8-op chain within 1.1x of the hand-written kernel", CHAIN8, "hand-written kernel", "lazyfuse", 1 / 1.1),
+    Target("8-op chain within 1.1x of the hand-written kernel", CHAIN8, IDEAL, "lazyfuse", 1 / 1.1),
     Target("sum(x) at least 4x faster than numpy", "sum(x), 2^24", "numpy", "lazyfuse", 4),
     Target("mean((x-y)**2) at least 7x faster than numpy", "mean((x-y)**2), 2^24", "numpy", "lazyfuse", 7),
     Target("mean((x-y)**2) no slower than torch.compile", "mean((x-y)**2), 2^24", "torch.compile", "lazyfuse", 1),
@@ -45,10 +47,18 @@ TARGETS = [
 
 
 def markdown(results: dict) -> str:
-    """A table of the targets whose workloads ran: the measured ratio and whether it is met."""
-    lines = ["| target | ratio (slower / faster) | needed | met |", "|---|---:|---:|---|"]
+    """A table of the targets whose workloads ran: the measured ratio, whether it is
+    met, and, where lazyfuse is held to a peer that the hand-written kernel also ran
+    against, the ratio that kernel reached: what this machine allows (a sum reads
+    memory as fast as the cores can, whoever wrote the kernel)."""
+    lines = ["| target | ratio (slower / faster) | needed | met | hand-written kernel's ratio |",
+             "|---|---:|---:|---|---:|"]
     for t in TARGETS:
         ratio = t.ratio(results)
-        if ratio is not None:
-            lines.append(f"| {t.label} | {ratio:.2f} | {t.at_least:.2f} | {'yes' if ratio >= t.at_least else 'NO'} |")
+        if ratio is None:
+            continue
+        held_to_peer = t.faster == "lazyfuse" and t.slower != IDEAL
+        ideal = dataclasses.replace(t, faster=IDEAL).ratio(results) if held_to_peer else None
+        lines.append(f"| {t.label} | {ratio:.2f} | {t.at_least:.2f} | {'yes' if ratio >= t.at_least else 'NO'} | "
+                     f"{'' if ideal is None else f'{ideal:.2f}'} |")
     return "\n".join(lines) + "\n" if len(lines) > 2 else ""
