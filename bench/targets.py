@@ -24,7 +24,8 @@ class Target:
 
 
 CHAIN8 = "chain of 8 op(s), 2^24"
-IDEAL = "hand-written kernel"
+IDEAL = "hand-written kernel"  # OpenCL, bench/peers.py
+NATIVE = "hand-written C (OpenMP)"  # the sums, bench/native_sums.c
 TARGETS = [
     Target("8-op chain at least 7x faster than numpy", CHAIN8, "numpy", "lazyfuse", 7),
     Target("8-op chain at least 1.3x faster than torch.compile", CHAIN8, "torch.compile", "lazyfuse", 1.3),
@@ -48,17 +49,19 @@ TARGETS = [
 
 def markdown(results: dict) -> str:
     """A table of the targets whose workloads ran: the measured ratio, whether it is
-    met, and, where lazyfuse is held to a peer that the hand-written kernel also ran
-    against, the ratio that kernel reached: what this machine allows (a sum reads
-    memory as fast as the cores can, whoever wrote the kernel)."""
-    lines = ["| target | ratio (slower / faster) | needed | met | hand-written kernel's ratio |",
+    met, and, where lazyfuse is held to a peer that hand-written code (the OpenCL
+    kernel, the C sums) also ran against, the best ratio that code reached: what
+    this machine allows (a sum reads memory as fast as the cores can, whoever wrote
+    the kernel)."""
+    lines = ["| target | ratio (slower / faster) | needed | met | best hand-written ratio |",
              "|---|---:|---:|---|---:|"]
     for t in TARGETS:
         ratio = t.ratio(results)
         if ratio is None:
             continue
         held_to_peer = t.faster == "lazyfuse" and t.slower != IDEAL
-        ideal = dataclasses.replace(t, faster=IDEAL).ratio(results) if held_to_peer else None
+        reached = [dataclasses.replace(t, faster=code).ratio(results) for code in (IDEAL, NATIVE)] if held_to_peer else []
+        best = max((r for r in reached if r is not None), default=None)
         lines.append(f"| {t.label} | {ratio:.2f} | {t.at_least:.2f} | {'yes' if ratio >= t.at_least else 'NO'} | "
-                     f"{'' if ideal is None else f'{ideal:.2f}'} |")
+                     f"{'' if best is None else f'{best:.2f}'} |")
     return "\n".join(lines) + "\n" if len(lines) > 2 else ""

@@ -11,7 +11,9 @@ import numpy as np
 
 import lazyfuse as lf
 
+from . import native
 from .peers import HandWrittenKernel, HandWrittenRows, HandWrittenSum, optional
+from .targets import IDEAL, NATIVE
 
 N = 1 << 24
 
@@ -77,7 +79,7 @@ def _add_torch(w: Workload, fn, *arrays) -> None:
 
 def _add_hand_written(w: Workload, ideal, *arrays) -> None:
     out, ins = ideal.buffers(*arrays)
-    w.systems["hand-written kernel"] = lambda: ideal(out, *ins)
+    w.systems[IDEAL] = lambda: ideal(out, *ins)
 
 
 def _torch_env(torch):
@@ -102,12 +104,21 @@ def chain(ops: int, rng) -> Workload:
     return w
 
 
+def _add_native(w: Workload, name: str, *arrays, scale: float = 1.0) -> None:
+    lib, why = native.load()
+    if lib is None:
+        w.missing[NATIVE] = why
+    else:
+        w.systems[NATIVE] = native.summing(getattr(lib, name), *arrays, scale=scale)
+
+
 def total(rng) -> Workload:
     x = rng.standard_normal(N, dtype=np.float32)
     w = Workload("sum(x), 2^24", 4 * N)
     w.systems["numpy"] = lambda: x.sum()
     w.systems["lazyfuse"] = _lazyfuse(lambda t: t.sum(), x)
     _add_hand_written(w, HandWrittenSum("x", 1, N), x)
+    _add_native(w, "sum", x)
     _add_torch(w, lambda torch, t: t.sum(), x)
     return w
 
@@ -119,6 +130,7 @@ def mse(rng) -> Workload:
     w.systems["lazyfuse"] = _lazyfuse(lambda a, b: ((a - b) ** 2).mean(), x, y)
     w.systems["lazyfuse unfused"] = _lazyfuse(lambda a, b: ((a - b) ** 2).mean(), x, y, fusion=False)
     _add_hand_written(w, HandWrittenSum("(x - y) * (x - y)", 2, N, scale=1 / N), x, y)
+    _add_native(w, "sum_of_squared_differences", x, y, scale=1 / N)
     _add_torch(w, lambda torch, a, b: ((a - b) ** 2).mean(), x, y)
     return w
 

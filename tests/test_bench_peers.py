@@ -1,5 +1,6 @@
 """The benchmark's hand-written OpenCL kernels (bench/peers.py), the ideal line lazyfuse
-is drawn against: each computes its workload, checked against numpy at small sizes."""
+is drawn against, and its C sums (bench/native.py): each computes its workload,
+checked against numpy at small sizes."""
 from __future__ import annotations
 
 import numpy as np
@@ -47,3 +48,17 @@ def test_the_row_kernels_compute_softmax_and_layer_norm(rng):
     centred = x - x.mean(1, keepdims=True)
     expected = centred / np.sqrt((centred ** 2).mean(1, keepdims=True) + 1e-5) * weight + bias
     np.testing.assert_allclose(layernorm.read(out, x.shape), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 63, 1000, (1 << 16) + 7])
+def test_the_c_sums_add_every_element(rng, n):
+    """Lengths that no thread's share, stretch or vector divides: the tails are summed too."""
+    from bench import native
+    lib, why = native.load()
+    if lib is None:
+        pytest.skip(why)
+    x, y = rng.standard_normal((2, n), dtype=np.float32)
+    np.testing.assert_allclose(native.summing(lib.sum, x)(), x.astype(np.float64).sum(), rtol=1e-4, atol=1e-3)
+    expected = ((x.astype(np.float64) - y) ** 2).mean()
+    np.testing.assert_allclose(native.summing(lib.sum_of_squared_differences, x, y, scale=1 / n)(), expected,
+                               rtol=1e-4, atol=1e-6)
