@@ -46,11 +46,12 @@ class _HandWritten:
         self.rt.queue.finish()
 
     def buffers(self, *arrays: np.ndarray):
-        """The output's buffer and the inputs' (copies of `arrays`)."""
-        cl = self.cl
-        flags = cl.mem_flags
-        ins = [cl.Buffer(self.rt.context, flags.READ_ONLY | flags.COPY_HOST_PTR, hostbuf=a) for a in arrays]
-        return cl.Buffer(self.rt.context, flags.READ_WRITE, self.out_nbytes), ins
+        """The output's buffer and the inputs' (copies of `arrays`), in memory such as
+        lazyfuse's own buffers take (huge pages on a CPU device)."""
+        ins = [self.rt.new_buffer(a.nbytes) for a in arrays]
+        for buffer, a in zip(ins, arrays):
+            self.cl.enqueue_copy(self.rt.queue, buffer, np.ascontiguousarray(a))
+        return self.rt.new_buffer(self.out_nbytes), ins
 
     def read(self, out, shape: tuple[int, ...]) -> np.ndarray:
         host = np.empty(shape, np.float32)

@@ -11,7 +11,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from . import debug
+from . import debug, host_memory
 from .buffer import Buffer, BufferPart, BufferPool, buffer_part
 from .profiler import KernelRecord, Profile
 from .schedule import Kernel
@@ -289,13 +289,22 @@ class _Runtime:
                         for timed, properties in ((False, 0), (True, cl.command_queue_properties.PROFILING_ENABLE))}
         self.queue, self.timed = self._queues[False], False
         self.read_queue = cl.CommandQueue(self.context)  # reads of computed values (see download)
-        self.pool = BufferPool(lambda n: cl.Buffer(self.context, cl.mem_flags.READ_WRITE, n),
-                               cl_device.max_mem_alloc_size, release=lambda buffer: buffer.release())
+        self.pool = BufferPool(self.new_buffer, cl_device.max_mem_alloc_size, release=lambda buffer: buffer.release())
         self._programs: dict[str, object] = {}
         self.launches = 0  # kernels enqueued so far
         self.last_launch: Optional[Command] = None
         self.long_kernel: Optional[Command] = None  # the last long one (see LONG_KERNEL_BYTES) not waited for
         atexit.register(self.close)
+
+    def new_buffer(self, nbytes: int):
+        """A new buffer, not from the pool; on a CPU device, one of at least a huge
+        page in host memory backed by huge pages (runtime/host_memory.py)."""
+        host = None
+        if nbytes >= host_memory.HUGE_PAGE_BYTES and self.cl_device.type & cl.device_type.CPU:
+            host = host_memory.huge_page_backed(nbytes)
+        if host is None:
+            return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, nbytes)
+        return cl.Buffer(self.context, cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR, hostbuf=host)
 
     def queue_for(self, timed: bool):
         """The queue, timing its kernels when `timed`: on a change, the other kind of
