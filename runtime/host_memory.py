@@ -27,10 +27,10 @@ def huge_page_backed(nbytes: int) -> Optional[np.ndarray]:
         return None
     # private: transparent huge pages back anonymous private mappings
     region = mmap.mmap(-1, nbytes + HUGE_PAGE_BYTES, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    try:
-        region.madvise(mmap.MADV_HUGEPAGE)
-    except OSError:  # a kernel built without transparent huge pages
-        return None
     raw = np.frombuffer(region, np.uint8)
     start = -raw.ctypes.data % HUGE_PAGE_BYTES
+    try:  # whole huge pages only: a huge page over the end would hold up to 2 MiB no buffer uses
+        region.madvise(mmap.MADV_HUGEPAGE, start, nbytes // HUGE_PAGE_BYTES * HUGE_PAGE_BYTES)
+    except OSError:  # a kernel built without transparent huge pages
+        return None
     return raw[start:start + nbytes]
