@@ -619,10 +619,11 @@ def test_only_a_short_reduction_body_is_unrolled(rng, ops, unrolled):
 @pytest.mark.parametrize("inputs, stretches", [(1, 4), (2, 2), (3, 1)])
 def test_a_long_reduction_reads_its_inputs_from_several_stretches_at_once(rng, inputs, stretches):
     """Each work-item's part of a long sum is read from up to STREAMS places at once,
-    counted over its inputs (the prefetchers follow each as a stream), and whatever
-    the stretches leave, by vectors then scalars, is summed too: a length that is no
-    multiple of the parts, the stretches or the lanes sums every element once."""
-    from lazyfuse.kernels.opencl import STREAMS
+    counted over its inputs (the prefetchers follow each as a stream), a cache line
+    of each a step, and whatever the stretches leave, by vectors then scalars, is
+    summed too: a length that is no multiple of the parts, the stretches or the lanes
+    sums every element once."""
+    from lazyfuse.kernels.opencl import CACHE_LINE_BYTES, STREAMS
     n = (1 << 22) + 13
     arrays = [rng.standard_normal(n).astype(np.float32) for _ in range(inputs)]
     xs = [lf.tensor(a) for a in arrays]
@@ -634,6 +635,7 @@ def test_a_long_reduction_reads_its_inputs_from_several_stretches_at_once(rng, i
     first_stage = prof.kernels[0].source
     assert stretches == max(1, STREAMS // inputs)
     assert f"r = r_begin + {stretches} * stretch;" in first_stage
+    assert (f"r < r_begin + stretch; r += {CACHE_LINE_BYTES // 4}) {{" in first_stage) == (stretches > 1)
     assert ("r + 3 * stretch" in first_stage) == (stretches == 4)
     np.testing.assert_allclose(out, expected.sum(), rtol=1e-4, atol=1e-2)
 
