@@ -22,11 +22,12 @@ def load():
     compiler = shutil.which("gcc")
     if compiler is None:
         return None, "no gcc on PATH"
-    library = Path(tempfile.mkdtemp(prefix="lazyfuse-bench-")) / "native_sums.so"
-    built = subprocess.run([compiler, *_FLAGS, str(SOURCE), "-o", str(library)], capture_output=True, text=True)
-    if built.returncode != 0:
-        return None, f"gcc could not build {SOURCE.name}: {built.stderr.strip()[:200]}"
-    lib = ctypes.CDLL(str(library))
+    with tempfile.TemporaryDirectory(prefix="lazyfuse-bench-") as folder:  # loaded, the file may go
+        library = Path(folder) / "native_sums.so"
+        built = subprocess.run([compiler, *_FLAGS, str(SOURCE), "-o", str(library)], capture_output=True, text=True)
+        if built.returncode != 0:
+            return None, f"gcc could not build {SOURCE.name}: {built.stderr.strip()[:200]}"
+        lib = ctypes.CDLL(str(library))
     for fn in (lib.sum, lib.sum_of_squared_differences):
         fn.restype, fn.argtypes = ctypes.c_float, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long]
     return lib, None

@@ -59,10 +59,10 @@ CACHE_LINE_BYTES = 64
 # L1. In row order every work-item's vector of W elements read W lines, each read
 # again by the next row's work-item only after the whole row had passed through.
 TRANSPOSE_TILE_ROWS = (64, 32, 16, 8)
-# independent vector accumulators per reduction (measured here: a 2^24 sum takes
-# 3.1 ms with four instead of 4.5 ms with one), for bodies of fewer than UNROLLED_OPS
-# elementwise ops and views: a longer body hides the adds' latency itself, and each
-# unrolled copy is more source for PoCL to compile
+# independent vector accumulators per reduction, at least (measured here: a 2^24 sum
+# took 3.1 ms with four instead of 4.5 ms with one; STREAMS may ask for more), for
+# bodies of fewer than UNROLLED_OPS elementwise ops and views: a longer body hides the
+# adds' latency itself, and each unrolled copy is more source for PoCL to compile
 REDUCE_UNROLL = 4
 UNROLLED_OPS = 16
 # a reduction's loop reads this many streams of memory at once, counted over its
@@ -90,6 +90,14 @@ def register_type(dtype: DType) -> str:
 
 def storage_type(dtype: DType) -> str:
     return "half" if dtype is dtypes.float16 else register_type(dtype)
+
+
+def _in_stretch(stretch: int, offset: int) -> str:
+    """The position `offset` elements into stretch number `stretch` of a row loop's
+    step at r (stretches are `stretch` elements apart), as C."""
+    terms = ["r"] + ([f"{stretch} * stretch" if stretch > 1 else "stretch"] if stretch else [])
+    terms += [str(offset)] if offset else []
+    return f"({' + '.join(terms)})" if len(terms) > 1 else "r"
 
 
 def register_bytes(dtype: DType) -> int:
@@ -485,9 +493,7 @@ class OpenCLRenderer(ExpressionRenderer):
             step = unroll // stretches * W
             unrolled = self._block(W, "    ")
             for copy in range(unroll):
-                stretch, offset = divmod(copy * W, step)
-                terms = ["r"] + [f"{stretch} * stretch" if stretch > 1 else "stretch"] * bool(stretch) + [str(offset)] * bool(offset)
-                fill(unrolled, f"({' + '.join(terms)})" if len(terms) > 1 else "r", copy)
+                fill(unrolled, _in_stretch(*divmod(copy * W, step)), copy)
             lines += [f"  const {it} stretch = ({end} - r) / {unroll * W} * {step};",
                       f"  for (; r < {begin} + stretch; r += {step}) {{"] + unrolled.lines + ["  }",
                       f"  r = {begin} + {stretches} * stretch;"]
