@@ -110,12 +110,14 @@ class HandWrittenKernel(_HandWritten):
 # a reduction's first stage runs this many work-items per core, each summing a contiguous
 # run (measured here for a sum of 2^24 floats on 2 cores: 64 work-items read fastest of 2..256)
 PARTS_PER_CORE = 32
-# independent vector sums per work-item, so that each add need not wait for the one before
+# independent vector sums per work-item, at least, so that each add need not wait for the one before
 ACCUMULATORS = 4
 # places each work-item reads from at once, over all inputs: its run is cut into
-# STREAMS / inputs stretches read side by side, which the prefetchers follow as streams
-# (measured here, a sum of 2^24 floats: 4.4 ms reading one stretch, 3.5 reading four)
+# STREAMS / inputs stretches read side by side, a cache line of each a step, which the
+# prefetchers follow as streams (measured here, a sum of 2^24 floats: 4.4 ms reading one
+# stretch, 3.5 reading four a vector a step, 2.7 reading four a line a step)
 STREAMS = 4
+CACHE_LINE_BYTES = 64
 
 
 class HandWrittenSum(_HandWritten):
@@ -129,19 +131,20 @@ class HandWrittenSum(_HandWritten):
         lanes, self.out_nbytes = self.lanes, 4
         self.parts = PARTS_PER_CORE * self.rt.cl_device.max_compute_units
         self.run_vectors = n // (self.parts * lanes)
-        assert self.run_vectors * self.parts * lanes == n and self.run_vectors % ACCUMULATORS == 0
         stretches = max(1, STREAMS // inputs)
-        per_stretch, stretch = ACCUMULATORS // stretches, self.run_vectors // stretches
+        per_stretch = max(ACCUMULATORS // stretches, CACHE_LINE_BYTES // (4 * lanes))
+        accumulators, stretch = stretches * per_stretch, self.run_vectors // stretches
+        assert self.run_vectors * self.parts * lanes == n and self.run_vectors % accumulators == 0
         sums = "\n".join(f"    {{ {_vector_loads(lanes, inputs, f'v + {a // per_stretch * stretch + a % per_stretch}')}"
-                          f" acc{a} += {term}; }}" for a in range(ACCUMULATORS))
+                          f" acc{a} += {term}; }}" for a in range(accumulators))
         program = self._build(f"""
 __kernel void partial(__global float* restrict partials, {_inputs(inputs)}) {{
   const int part = get_global_id(0);
-  {' '.join(f'float{lanes} acc{a} = 0.0f;' for a in range(ACCUMULATORS))}
+  {' '.join(f'float{lanes} acc{a} = 0.0f;' for a in range(accumulators))}
   for (int v = part * {self.run_vectors}; v < part * {self.run_vectors} + {stretch}; v += {per_stretch}) {{
 {sums}
   }}
-  partials[part] = hsum({' + '.join(f'acc{a}' for a in range(ACCUMULATORS))});
+  partials[part] = hsum({' + '.join(f'acc{a}' for a in range(accumulators))});
 }}
 __kernel void total(__global float* restrict out, __global const float* restrict partials) {{
   float s = 0.0f;
