@@ -289,7 +289,7 @@ class _Runtime:
                         for timed, properties in ((False, 0), (True, cl.command_queue_properties.PROFILING_ENABLE))}
         self.queue, self.timed = self._queues[False], False
         self.read_queue = cl.CommandQueue(self.context)  # reads of computed values (see download)
-        self.pool = BufferPool(self.new_buffer, cl_device.max_mem_alloc_size, release=lambda buffer: buffer.release())
+        self.pool = BufferPool(self.new_buffer, cl_device.max_mem_alloc_size, release=self._release)
         self._programs: dict[str, object] = {}
         self.launches = 0  # kernels enqueued so far
         self.last_launch: Optional[Command] = None
@@ -305,6 +305,16 @@ class _Runtime:
         if host is None:
             return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, nbytes)
         return cl.Buffer(self.context, cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR, hostbuf=host)
+
+    def _release(self, buffer) -> None:
+        """Hand a pooled buffer back to the driver once no enqueued command can still
+        use it: a buffer in host memory (runtime/host_memory.py) is unmapped with it."""
+        self._finish()
+        buffer.release()
+
+    def _finish(self) -> None:
+        for queue in (*self._queues.values(), self.read_queue):
+            queue.finish()
 
     def queue_for(self, timed: bool):
         """The queue, timing its kernels when `timed`: on a change, the other kind of
@@ -340,8 +350,9 @@ class _Runtime:
         event.wait()
 
     def close(self) -> None:
-        # buffers must go back to the driver while its context still exists
-        self.queue.finish()
+        # buffers must go back to the driver while its context still exists, and no
+        # command may be left to read host memory that goes when the process does
+        self._finish()
         self.pool.close()
 
     def rendered(self, kernels: list[Kernel], parallelism: int) -> list:

@@ -280,3 +280,26 @@ def test_a_cpu_devices_large_buffers_live_in_huge_page_host_memory_and_small_one
     uses_host = [bool(t.node.buffer.handle.get_info(cl.mem_info.FLAGS) & cl.mem_flags.USE_HOST_PTR) for t in (x, s)]
     assert uses_host == [True, False]
     assert x.node.buffer.handle.get_host_array((big.size,), np.float32).ctypes.data % HUGE_PAGE_BYTES == 0
+
+
+def test_the_pool_hands_buffers_back_to_the_driver_only_after_the_kernels_enqueued_before():
+    """A buffer in host memory is unmapped when the driver has it back, so a kernel
+    still queued to read it would read unmapped memory: releasing waits for the queues."""
+    import numpy as np
+
+    import lazyfuse as lf
+    values = np.linspace(-1, 1, 1 << 24, dtype=np.float32)
+    x = lf.tensor(values)
+    rt = opencl_device.OpenCLDevice.open("cpu").rt
+    y = x
+    for _ in range(8):  # one kernel of tens of milliseconds
+        y = y.sin() * 1.5
+    y.realize()  # enqueued, not waited for
+    pending = rt.last_launch.event
+    rt.pool.take(1 << 21, "cpu")  # a buffer that goes straight back to the pool
+    rt.pool.clear()
+    assert pending.command_execution_status == 0  # complete before any buffer went back
+    expected = values.astype(np.float64)
+    for _ in range(8):
+        expected = np.sin(expected) * 1.5
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-4, atol=1e-5)
