@@ -10,6 +10,8 @@ from string import Template
 
 import numpy as np
 
+from lazyfuse.kernels.opencl import CACHE_LINE_BYTES
+
 
 def optional(module: str):
     """(module, None) when importable, else (None, why not)."""
@@ -117,7 +119,6 @@ ACCUMULATORS = 4
 # prefetchers follow as streams (measured here, a sum of 2^24 floats: 4.4 ms reading one
 # stretch, 3.5 reading four a vector a step, 2.7 reading four a line a step)
 STREAMS = 4
-CACHE_LINE_BYTES = 64
 
 
 class HandWrittenSum(_HandWritten):
